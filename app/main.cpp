@@ -1,0 +1,78 @@
+// cordscope: the front door. Parses the subcommand and its options, runs it, and maps errors to
+// exit codes: 0 success, 1 analysis failed, 2 usage error, 3 input unreadable (docs/errors.md).
+#include <iostream>
+
+#include "Command.h"
+#include "data/Error.h"
+#include "version.h"
+
+namespace cordscope::app {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all = {analyzeCommand(), infoCommand(), convertCommand(), phantomCommand()};
+  return all;
+}
+
+void warn(const std::string& message) { std::cerr << "cordscope: warning: " << message << "\n"; }
+void note(const std::string& message) { std::cerr << "cordscope: " << message << "\n"; }
+
+namespace {
+
+void printOverview(std::ostream& out) {
+  out << "cordscope " << CORDSCOPE_VERSION << " - cervical spinal cord MRI analysis\n\n"
+      << "usage: cordscope COMMAND [options]\n\ncommands:\n";
+  for (const Command& c : commands()) out << "  " << c.name << std::string(10 - std::min<size_t>(9, c.name.size()), ' ') << c.summary << "\n";
+  out << "\n'cordscope COMMAND --help' describes a command. Exit codes: docs/errors.md.\n";
+}
+
+int runCommand(const Command& command, int argc, char** argv) {
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help");
+  po::positional_options_description positional;
+  command.declare(options, positional);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: " << command.usage << "\n\n" << command.summary << "\n\n" << options << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see 'cordscope " + command.name + " --help')");
+  }
+  return command.run(vm);
+}
+
+}  // namespace
+}  // namespace cordscope::app
+
+int main(int argc, char** argv) {
+  using namespace cordscope;
+  using namespace cordscope::app;
+  if (argc < 2) {
+    printOverview(std::cerr);
+    return static_cast<int>(ExitCode::Usage);
+  }
+  const std::string first = argv[1];
+  if (first == "--help" || first == "-h" || first == "help") {
+    printOverview(std::cout);
+    return 0;
+  }
+  if (first == "--version") {
+    std::cout << "cordscope " << CORDSCOPE_VERSION << "\n";
+    return 0;
+  }
+  try {
+    for (const Command& command : commands())
+      if (command.name == first) return runCommand(command, argc - 1, argv + 1);
+    throw UsageError("unknown command '" + first + "' (see 'cordscope --help')");
+  } catch (const Error& e) {
+    std::cerr << "cordscope: error: " << e.what() << "\n";
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    // Anything else is a bug or a library failure inside an analysis: never a crash dump.
+    std::cerr << "cordscope: error: internal failure: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::AnalysisFailed);
+  }
+}

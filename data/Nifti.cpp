@@ -1,0 +1,211 @@
+#include "Nifti.h"
+
+#include <itkCastImageFilter.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkImageIOFactory.h>
+#include <itkNiftiImageIO.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "Error.h"
+
+namespace cordscope {
+namespace {
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  std::string tail = s.substr(s.size() - suffix.size());
+  std::transform(tail.begin(), tail.end(), tail.begin(), ::tolower);
+  return tail == suffix;
+}
+
+std::string stripNiftiExtension(const std::string& path) {
+  if (endsWith(path, ".nii.gz")) return path.substr(0, path.size() - 7);
+  if (endsWith(path, ".nii")) return path.substr(0, path.size() - 4);
+  return path;
+}
+
+// Metadata a BIDS / dcm2niix sidecar (same name, .json) carries; times there are in seconds.
+void readSidecar(const std::string& niftiPath, SeriesMetadata& meta) {
+  const std::string sidecar = stripNiftiExtension(niftiPath) + ".json";
+  std::ifstream in(sidecar);
+  if (!in) return;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return;
+  auto str = [&](const char* key, std::string& out) {
+    if (j.contains(key) && j[key].is_string()) out = j[key].get<std::string>();
+  };
+  auto num = [&](const char* key, std::optional<double>& out, double scale) {
+    if (j.contains(key) && j[key].is_number()) out = j[key].get<double>() * scale;
+  };
+  str("SeriesDescription", meta.seriesDescription);
+  str("ProtocolName", meta.protocolName);
+  str("Manufacturer", meta.manufacturer);
+  str("Modality", meta.modality);
+  str("SeriesInstanceUID", meta.seriesInstanceUid);
+  str("StudyInstanceUID", meta.studyInstanceUid);
+  str("PatientSex", meta.patientSex);
+  num("EchoTime", meta.echoTimeMs, 1000.0);
+  num("RepetitionTime", meta.repetitionTimeMs, 1000.0);
+  num("SliceThickness", meta.sliceThicknessMm, 1.0);
+  num("MagneticFieldStrength", meta.magneticFieldStrengthT, 1.0);
+  if (j.contains("SeriesNumber") && j["SeriesNumber"].is_number_integer())
+    meta.seriesNumber = j["SeriesNumber"].get<int>();
+  if (j.contains("ImageType") && j["ImageType"].is_array()) {
+    for (const auto& part : j["ImageType"])
+      if (part.is_string()) meta.imageType += (meta.imageType.empty() ? "" : "\\") + part.get<std::string>();
+  }
+  if (j.contains("PatientAge") && j["PatientAge"].is_string())
+    meta.patientAgeYears = parsePatientAge(j["PatientAge"].get<std::string>(), "", "");
+}
+
+itk::NiftiImageIO::Pointer openHeader(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
+  auto io = itk::NiftiImageIO::New();
+  if (!io->CanReadFile(path.c_str())) throw InputError(path + ": not a readable NIfTI file");
+  io->SetFileName(path);
+  try {
+    io->ReadImageInformation();
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(path + ": cannot read the NIfTI header (" + std::string(e.GetDescription()) + ")");
+  }
+  return io;
+}
+
+template <typename TImage>
+typename TImage::Pointer readAs(const std::string& path) {
+  auto io = openHeader(path);
+  auto reader = itk::ImageFileReader<TImage>::New();
+  reader->SetImageIO(io);
+  reader->SetFileName(path);
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(path + ": cannot read the NIfTI image (" + std::string(e.GetDescription()) + ")");
+  }
+  return reader->GetOutput();
+}
+
+template <typename TImage>
+void writeAs(const TImage* image, const std::string& path) {
+  auto writer = itk::ImageFileWriter<TImage>::New();
+  writer->SetImageIO(itk::NiftiImageIO::New());
+  writer->SetFileName(path);
+  writer->SetInput(image);
+  writer->SetUseCompression(endsWith(path, ".gz"));
+  try {
+    writer->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw Error(ExitCode::AnalysisFailed, path + ": cannot write NIfTI (" + std::string(e.GetDescription()) + ")");
+  }
+}
+
+template <typename TOut>
+void writeCast(const Image* image, const std::string& path) {
+  using OutImage = itk::Image<TOut, 3>;
+  auto cast = itk::CastImageFilter<Image, OutImage>::New();
+  cast->SetInput(image);
+  cast->Update();
+  writeAs<OutImage>(cast->GetOutput(), path);
+}
+
+}  // namespace
+
+void writeSidecar(const SeriesMetadata& meta, const std::string& niftiPath) {
+  nlohmann::json j;
+  auto put = [&](const char* key, const std::string& value) {
+    if (!value.empty()) j[key] = value;
+  };
+  put("Modality", meta.modality);
+  put("Manufacturer", meta.manufacturer);
+  put("SeriesDescription", meta.seriesDescription);
+  put("ProtocolName", meta.protocolName);
+  put("SeriesInstanceUID", meta.seriesInstanceUid);
+  put("StudyInstanceUID", meta.studyInstanceUid);
+  put("PatientSex", meta.patientSex);
+  if (meta.seriesNumber) j["SeriesNumber"] = meta.seriesNumber;
+  if (meta.echoTimeMs) j["EchoTime"] = *meta.echoTimeMs / 1000.0;
+  if (meta.repetitionTimeMs) j["RepetitionTime"] = *meta.repetitionTimeMs / 1000.0;
+  if (meta.sliceThicknessMm) j["SliceThickness"] = *meta.sliceThicknessMm;
+  if (meta.magneticFieldStrengthT) j["MagneticFieldStrength"] = *meta.magneticFieldStrengthT;
+  j["ConversionSoftware"] = "cordscope";
+  const std::string path = stripNiftiExtension(niftiPath) + ".json";
+  std::ofstream out(path);
+  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the sidecar");
+  out << j.dump(2) << "\n";
+}
+
+bool isNiftiPath(const std::string& path) { return endsWith(path, ".nii") || endsWith(path, ".nii.gz"); }
+
+SeriesEntry scanNifti(const std::string& path) {
+  auto io = openHeader(path);
+  SeriesEntry entry;
+  entry.id = path;
+  entry.kind = "nifti";
+  entry.fileCount = 1;
+  entry.meta.modality = "MR";
+  readSidecar(path, entry.meta);
+  if (entry.meta.seriesDescription.empty())
+    entry.meta.seriesDescription = std::filesystem::path(stripNiftiExtension(path)).filename().string();
+  const unsigned dims = io->GetNumberOfDimensions();
+  for (unsigned d = 3; d < dims; ++d)
+    if (io->GetDimensions(d) > 1) entry.volumeCount *= io->GetDimensions(d);
+  if (dims < 3 || io->GetDimensions(2) < 2)
+    entry.problems.push_back("a single 2D slice, not a 3D volume");
+  if (entry.volumeCount > 1)
+    entry.problems.push_back("4D NIfTI with " + std::to_string(entry.volumeCount) +
+                             " volumes; extract one 3D volume first");
+  if (io->GetNumberOfComponents() != 1)
+    entry.problems.push_back("vector image (" + std::to_string(io->GetNumberOfComponents()) + " components)");
+  for (unsigned a = 0; a < 3; ++a) {
+    entry.size[a] = a < dims ? io->GetDimensions(a) : 1;
+    entry.spacing[a] = a < dims ? io->GetSpacing(a) : 1.0;
+    entry.origin[a] = a < dims ? io->GetOrigin(a) : 0.0;
+    const auto column = io->GetDirection(std::min(a, dims - 1));
+    for (unsigned r = 0; r < 3; ++r) entry.direction[r][a] = r < column.size() ? column[r] : (r == a);
+  }
+  entry.orientation = classifyOrientation(entry.direction);
+  return entry;
+}
+
+Volume readNifti(const std::string& path) {
+  const SeriesEntry entry = scanNifti(path);
+  if (!entry.loadable()) throw InputError(path + ": " + entry.problems.front());
+  Volume volume;
+  volume.image = readAs<Image>(path);
+  volume.meta = entry.meta;
+  volume.sourcePath = path;
+  volume.sourceKind = "nifti";
+  return volume;
+}
+
+void writeNifti(const Image* image, const std::string& path, NiftiStorage storage) {
+  if (storage == NiftiStorage::Auto) {
+    const float* values = image->GetBufferPointer();
+    const std::size_t count = image->GetBufferedRegion().GetNumberOfPixels();
+    bool whole = true;
+    float lo = std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::lowest();
+    for (std::size_t i = 0; i < count && whole; ++i) {
+      whole = values[i] == std::nearbyint(values[i]);
+      lo = std::min(lo, values[i]);
+      hi = std::max(hi, values[i]);
+    }
+    if (whole && lo >= -32768 && hi <= 32767) return writeCast<std::int16_t>(image, path);
+    if (whole && lo >= 0 && hi <= 65535) return writeCast<std::uint16_t>(image, path);
+  }
+  writeAs<Image>(image, path);
+}
+
+void writeNifti(const Mask* mask, const std::string& path) { writeAs<Mask>(mask, path); }
+void writeNifti(const LabelImage* labels, const std::string& path) { writeAs<LabelImage>(labels, path); }
+
+Mask::Pointer readMask(const std::string& path) { return readAs<Mask>(path); }
+LabelImage::Pointer readLabels(const std::string& path) { return readAs<LabelImage>(path); }
+
+}  // namespace cordscope

@@ -1,0 +1,67 @@
+// Volume: one 3D MR image with exact patient-space geometry plus the study metadata cordscope
+// reports. The image is an ITK float image in LPS (ITK's convention): index -> physical point is
+// origin + direction * diag(spacing) * index, in millimetres. NIfTI files are RAS on disk; the
+// conversion happens only in Nifti.cpp.
+#pragma once
+#include <itkImage.h>
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cordscope {
+
+using Image = itk::Image<float, 3>;
+using Mask = itk::Image<unsigned char, 3>;
+using LabelImage = itk::Image<unsigned short, 3>;
+
+// Plane of the acquisition, from the slice normal (the grid's third axis): within 30 degrees of a
+// patient axis it is that plane, otherwise oblique. A sagittal series tilted 10 degrees is
+// still "sagittal", as a radiologist would call it.
+enum class Orientation { Sagittal, Coronal, Axial, Oblique };
+std::string toString(Orientation orientation);
+Orientation classifyOrientation(const Image::DirectionType& direction);
+
+// Three-letter orientation code of the grid axes in LPS letters, e.g. "PIL" for a typical sagittal
+// DICOM series (column->P, row->I, slice->L). Axis i gets the letter of the patient direction its
+// index increases towards.
+std::string axisCode(const Image::DirectionType& direction);
+
+struct SeriesMetadata {
+  std::string patientId;
+  std::string patientSex;                  // "M", "F", "O" or empty
+  std::optional<double> patientAgeYears;   // PatientAge, else StudyDate - PatientBirthDate
+  std::string studyInstanceUid;
+  std::string seriesInstanceUid;
+  std::string studyDate;                   // YYYYMMDD as in DICOM, empty when unknown
+  std::string seriesDescription;
+  std::string protocolName;
+  std::string modality;                    // "MR" for what cordscope analyses
+  std::string manufacturer;
+  std::string imageType;                   // DICOM ImageType, backslash separated
+  int seriesNumber = 0;
+  std::optional<double> echoTimeMs;
+  std::optional<double> repetitionTimeMs;
+  std::optional<double> sliceThicknessMm;
+  std::optional<double> magneticFieldStrengthT;
+};
+
+struct Volume {
+  Image::Pointer image;
+  SeriesMetadata meta;
+  std::string sourcePath;            // file or folder it was read from
+  std::string sourceKind;            // "dicom" or "nifti"
+  std::vector<std::string> warnings;  // things a user should know about how it was read
+
+  Orientation orientation() const { return classifyOrientation(image->GetDirection()); }
+};
+
+// Patient age from DICOM strings: PatientAge ("047Y", "006M", "010W", "003D") first, else the
+// difference between StudyDate and PatientBirthDate (both YYYYMMDD). Empty when neither works.
+std::optional<double> parsePatientAge(const std::string& patientAge, const std::string& birthDate,
+                                      const std::string& studyDate);
+
+void to_json(nlohmann::json& j, const SeriesMetadata& m);
+
+}  // namespace cordscope

@@ -1,0 +1,118 @@
+#include "TestSupport.h"
+
+#include <array>
+#include <itkImageRegionConstIteratorWithIndex.h>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace cordscope::test {
+
+namespace fs = std::filesystem;
+
+std::optional<fs::path> sharedData() {
+  const char* env = std::getenv("CORDSCOPE_SHARED_DATA");
+  const fs::path candidate = env && *env ? fs::path(env) : fs::path(CORDSCOPE_SHARED_DATA_DEFAULT);
+  if (fs::is_directory(candidate / "real")) return fs::canonical(candidate);
+  return std::nullopt;
+}
+
+std::string quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+CommandResult runShell(const std::string& command) {
+  TempDir scratch;
+  const std::string out = scratch / "stdout", err = scratch / "stderr";
+  const int status = std::system((command + " >" + quote(out) + " 2>" + quote(err) + " </dev/null").c_str());
+  CommandResult result;
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  result.out = slurp(out);
+  result.err = slurp(err);
+  return result;
+}
+
+CommandResult runCordscope(const std::string& args) { return runShell(quote(CORDSCOPE_BINARY) + " " + args); }
+
+TempDir::TempDir() {
+  std::random_device device;
+  path_ = fs::temp_directory_path() / ("cordscope-test-" + std::to_string(device()) + std::to_string(device()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string compareInWorld(const Image* a, const Image* b, double tolMm, double valueTol) {
+  const auto sizeA = a->GetLargestPossibleRegion().GetSize();
+  const auto sizeB = b->GetLargestPossibleRegion().GetSize();
+  if (sizeA[0] * sizeA[1] * sizeA[2] != sizeB[0] * sizeB[1] * sizeB[2])
+    return "different voxel counts";
+  std::size_t compared = 0;
+  for (itk::ImageRegionConstIteratorWithIndex<Image> it(a, a->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it) {
+    Image::PointType point;
+    a->TransformIndexToPhysicalPoint(it.GetIndex(), point);
+    itk::ContinuousIndex<double, 3> continuous;
+    b->TransformPhysicalPointToContinuousIndex(point, continuous);
+    Image::IndexType index;
+    for (int d = 0; d < 3; ++d) {
+      index[d] = std::lround(continuous[d]);
+      if (std::abs(continuous[d] - index[d]) * b->GetSpacing()[d] > tolMm) {
+        std::ostringstream s;
+        s << "voxel " << it.GetIndex() << " at " << point << " falls between voxels of the other image ("
+          << continuous << ")";
+        return s.str();
+      }
+    }
+    if (!b->GetLargestPossibleRegion().IsInside(index)) return "voxel outside the other image";
+    if (std::abs(it.Get() - b->GetPixel(index)) > valueTol) {
+      std::ostringstream s;
+      s << "value differs at " << it.GetIndex() << ": " << it.Get() << " vs " << b->GetPixel(index);
+      return s.str();
+    }
+    ++compared;
+  }
+  return compared > 0 ? "" : "no voxels";
+}
+
+fs::path runDcm2niix(const fs::path& dicomFolder, const TempDir& scratch) {
+  const fs::path out = scratch.path() / "dcm2niix";
+  fs::create_directories(out);
+  const CommandResult r = runShell("dcm2niix -z y -f ref -o " + quote(out.string()) + " " + quote(dicomFolder.string()));
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  for (const auto& entry : fs::directory_iterator(out))
+    if (entry.path().string().size() > 7 && entry.path().string().substr(entry.path().string().size() - 7) == ".nii.gz")
+      return entry.path();
+  ADD_FAILURE() << "dcm2niix wrote no NIfTI for " << dicomFolder << ": " << r.out;
+  return {};
+}
+
+double dice(const Mask* a, const Mask* b) {
+  const std::size_t n = a->GetBufferedRegion().GetNumberOfPixels();
+  if (n != b->GetBufferedRegion().GetNumberOfPixels()) return -1;
+  std::size_t both = 0, inA = 0, inB = 0;
+  const auto* pa = a->GetBufferPointer();
+  const auto* pb = b->GetBufferPointer();
+  for (std::size_t i = 0; i < n; ++i) {
+    inA += pa[i] != 0;
+    inB += pb[i] != 0;
+    both += pa[i] != 0 && pb[i] != 0;
+  }
+  return inA + inB ? 2.0 * both / (inA + inB) : 1.0;
+}
+
+}  // namespace cordscope::test

@@ -1,0 +1,58 @@
+// Helpers shared by the tests: where ../shared/data is, running the cordscope binary, scratch
+// folders, and voxel-by-voxel comparison of two images in patient space.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "data/Volume.h"
+
+namespace cordscope::test {
+
+// ../shared/data beside the repository (or $CORDSCOPE_SHARED_DATA), when it exists.
+std::optional<std::filesystem::path> sharedData();
+
+#define CORDSCOPE_REQUIRE_SHARED_DATA(var)                                                       \
+  const auto var##_optional = ::cordscope::test::sharedData();                                   \
+  if (!var##_optional)                                                                          \
+    GTEST_SKIP() << "../shared/data not found beside the repository (or $CORDSCOPE_SHARED_DATA); " \
+                    "this test needs the real data";                                            \
+  const std::filesystem::path var = *var##_optional
+
+struct CommandResult {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `cordscope ARGS` (a shell-quoted argument string) and captures stdout, stderr, exit code.
+CommandResult runCordscope(const std::string& args);
+CommandResult runShell(const std::string& command);
+std::string quote(const std::string& text);
+
+// A fresh folder under the system temp dir, removed when the object goes.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// For every voxel of `a`: the voxel of `b` at the same world position exists (to within `tolMm`)
+// and holds the same value. Returns a failure description or an empty string. This is "the same
+// image up to axis order and flips".
+std::string compareInWorld(const Image* a, const Image* b, double tolMm = 1e-3, double valueTol = 0.0);
+
+// Runs dcm2niix on a DICOM folder and returns the NIfTI it wrote (gzip), or fails the test.
+std::filesystem::path runDcm2niix(const std::filesystem::path& dicomFolder, const TempDir& scratch);
+
+// Dice coefficient of two masks on one grid (non-zero = in).
+double dice(const Mask* a, const Mask* b);
+
+}  // namespace cordscope::test

@@ -1,0 +1,113 @@
+// End-to-end tests of the cordscope binary: help, exit codes, one-line errors, info and convert.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "TestSupport.h"
+#include "data/Nifti.h"
+
+namespace cordscope {
+namespace {
+
+namespace fs = std::filesystem;
+using test::quote;
+using test::runCordscope;
+using test::TempDir;
+
+int lineCount(const std::string& text) {
+  int lines = 0;
+  for (char c : text) lines += c == '\n';
+  return lines;
+}
+
+TEST(Cli, HelpAndVersion) {
+  const auto help = runCordscope("--help");
+  EXPECT_EQ(help.exitCode, 0);
+  for (const char* command : {"analyze", "info", "convert", "phantom"})
+    EXPECT_NE(help.out.find(command), std::string::npos) << command;
+  EXPECT_EQ(runCordscope("--version").exitCode, 0);
+  EXPECT_NE(runCordscope("--version").out.find("cordscope "), std::string::npos);
+  for (const char* command : {"analyze", "info", "convert", "phantom"}) {
+    const auto r = runCordscope(std::string(command) + " --help");
+    EXPECT_EQ(r.exitCode, 0) << command;
+    EXPECT_NE(r.out.find("usage: cordscope " + std::string(command)), std::string::npos) << r.out;
+  }
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(runCordscope("").exitCode, 2);
+  EXPECT_EQ(runCordscope("frobnicate").exitCode, 2);
+  EXPECT_EQ(runCordscope("info").exitCode, 2);
+  const auto r = runCordscope("info /tmp --no-such-option");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_EQ(lineCount(r.err), 1) << r.err;
+  TempDir dir;
+  const auto wrongExtension = runCordscope("convert /tmp -o " + quote(dir / "out.png"));
+  EXPECT_EQ(wrongExtension.exitCode, 2);
+  EXPECT_NE(wrongExtension.err.find(".nii"), std::string::npos);
+}
+
+TEST(Cli, BadInputIsOneLineAndExitThree) {
+  TempDir dir;
+  fs::create_directories(dir / "empty");
+  std::ofstream(dir / "random.dcm", std::ios::binary) << std::string(3000, '\x7f');
+  struct Case {
+    std::string path, expected;
+  } cases[] = {{dir / "absent", "no such file or directory"},
+               {dir / "empty", "no DICOM or NIfTI files"},
+               {dir / "random.dcm", "not a DICOM file"}};
+  for (const Case& c : cases) {
+    for (const std::string& command : {std::string("info "), std::string("convert -o ") + quote(dir / "o.nii.gz") + " "}) {
+      const auto r = runCordscope(command + quote(c.path));
+      EXPECT_EQ(r.exitCode, 3) << command << c.path << r.err;
+      EXPECT_EQ(lineCount(r.err), 1) << r.err;
+      EXPECT_NE(r.err.find(c.path), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    }
+  }
+}
+
+TEST(Cli, InfoJsonOnRealData) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  const auto r = runCordscope("info --json " + quote((data / "real/sct-t2-lesion/dicom").string()));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["series"].size(), 1u);
+  const auto& s = j["series"][0];
+  EXPECT_EQ(s["orientation"], "sagittal");
+  EXPECT_EQ(s["size"], nlohmann::json({99, 99, 29}));
+  EXPECT_EQ(s["files"], 29);
+  EXPECT_EQ(s["metadata"]["patient_age_years"], 47.0);
+  EXPECT_EQ(j["analysed_series"]["id"], s["id"]);
+
+  const auto text = runCordscope("info " + quote((data / "dicom").string()));
+  ASSERT_EQ(text.exitCode, 0) << text.err;
+  EXPECT_NE(text.out.find("Product EPI Sag Ascending"), std::string::npos);
+  EXPECT_NE(text.out.find("gre_field_mapping"), std::string::npos);
+}
+
+TEST(Cli, ConvertEqualsTheReferenceNiftiAndDcm2niix) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  TempDir dir;
+  const auto r = runCordscope("convert " + quote((data / "real/sct-t2-lesion/dicom").string()) + " -o " +
+                              quote(dir / "t2.nii.gz"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const Volume converted = readNifti(dir / "t2.nii.gz");
+  const Volume reference = readNifti((data / "real/sct-t2-lesion/t2_lesion.nii.gz").string());
+  EXPECT_EQ(test::compareInWorld(converted.image.GetPointer(), reference.image.GetPointer(), 1e-4), "");
+  EXPECT_TRUE(fs::exists(dir / "t2.json"));
+
+  for (const char* folder : {"dicom/siemens-gre-sag-classic", "dicom/siemens-xa30-epi-sag-enhanced"}) {
+    TempDir scratch;
+    const auto c = runCordscope("convert " + quote((data / folder).string()) + " -o " + quote(scratch / "x.nii"));
+    ASSERT_EQ(c.exitCode, 0) << c.err;
+    const Volume ours = readNifti(scratch / "x.nii");
+    const Volume ref = readNifti(test::runDcm2niix(data / folder, scratch).string());
+    EXPECT_EQ(test::compareInWorld(ours.image.GetPointer(), ref.image.GetPointer(), 1e-3), "") << folder;
+  }
+}
+
+}  // namespace
+}  // namespace cordscope

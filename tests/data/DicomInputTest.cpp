@@ -1,0 +1,196 @@
+// Grouping, sorting, series choice and bad input, on series written by our DICOM writer.
+#include <gtest/gtest.h>
+#include <itkImageRegionIteratorWithIndex.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "TestSupport.h"
+#include "data/DicomWriter.h"
+#include "data/Error.h"
+#include "data/Input.h"
+
+namespace cordscope {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+enum class Plane { Sagittal, Axial };
+
+Volume makeVolume(Plane plane, unsigned slices = 6, const std::string& description = "T2 TSE SAG") {
+  auto image = Image::New();
+  Image::RegionType region;
+  region.SetSize({16, 20, slices});
+  image->SetRegions(region);
+  image->Allocate();
+  Image::DirectionType d;
+  d.Fill(0);
+  if (plane == Plane::Sagittal) {
+    d[1][0] = 1;
+    d[2][1] = -1;
+    d[0][2] = 1;
+  } else {
+    d.SetIdentity();
+  }
+  image->SetDirection(d);
+  const double spacing[3] = {0.8, 0.8, 3.0};
+  image->SetSpacing(spacing);
+  for (itk::ImageRegionIteratorWithIndex<Image> it(image, region); !it.IsAtEnd(); ++it)
+    it.Set(static_cast<float>(it.GetIndex()[2] * 100 + it.GetIndex()[1]));
+  Volume v;
+  v.image = image;
+  v.meta.modality = "MR";
+  v.meta.seriesDescription = description;
+  v.meta.echoTimeMs = description.find("T2") != std::string::npos ? 100.0 : 10.0;
+  v.meta.repetitionTimeMs = description.find("T2") != std::string::npos ? 3000.0 : 500.0;
+  v.meta.patientAgeYears = 47;
+  v.meta.studyDate = "20240115";
+  return v;
+}
+
+std::string errorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
+}
+
+TEST(DicomInput, SortsByPositionNotByFileName) {
+  TempDir dir;
+  DicomWriteOptions options{"shuffled"};
+  options.shuffleFileNames = true;
+  options.shuffleSeed = 7;
+  const Volume written = makeVolume(Plane::Sagittal, 9);
+  writeDicomSeries(written, dir / "s", options);
+  const Volume read = loadInput(dir / "s");
+  EXPECT_EQ(test::compareInWorld(written.image.GetPointer(), read.image.GetPointer(), 1e-5), "");
+}
+
+TEST(DicomInput, SkipsNonDicomAndDamagedFilesAndLoadsTheRest) {
+  TempDir dir;
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", {"mixed"});
+  std::ofstream(dir / "s/notes.txt") << "not an image\n";
+  {
+    std::ofstream random(dir / "s/random.dcm", std::ios::binary);
+    for (int i = 0; i < 4000; ++i) random.put(static_cast<char>((i * 7919) % 251));
+  }
+  {  // A cut-off copy of a real slice, under another name.
+    std::ifstream in(files[2], std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(dir / "s/zz_cut.dcm", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  const Inventory inventory = scanInput(dir / "s");
+  EXPECT_EQ(inventory.filesSkipped, 3u);
+  ASSERT_EQ(inventory.series.size(), 1u);
+  EXPECT_EQ(inventory.series[0].size[2], 6u);
+  std::string warnings;
+  for (const auto& w : inventory.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("notes.txt: not a DICOM file"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("random.dcm: not a DICOM file"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("zz_cut.dcm: truncated"), std::string::npos) << warnings;
+  EXPECT_NO_THROW(loadSeries(inventory, 0));
+}
+
+TEST(DicomInput, RefusesAStackWithAMissingSlice) {
+  TempDir dir;
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 8), dir / "s", {"gap"});
+  fs::remove(files[4]);
+  EXPECT_NE(errorOf([&] { loadInput(dir / "s"); }).find("missing slice"), std::string::npos);
+}
+
+TEST(DicomInput, RefusesASingleSlice) {
+  TempDir dir;
+  writeDicomSeries(makeVolume(Plane::Sagittal, 1), dir / "s", {"single"});
+  EXPECT_NE(errorOf([&] { loadInput(dir / "s"); }).find("single 2D slice"), std::string::npos);
+}
+
+TEST(DicomInput, RefusesNonMrModality) {
+  TempDir dir;
+  Volume ct = makeVolume(Plane::Axial, 5, "CT NECK");
+  ct.meta.modality = "CT";
+  writeDicomSeries(ct, dir / "s", {"ct"});
+  const std::string error = errorOf([&] { loadInput(dir / "s"); });
+  EXPECT_NE(error.find("cordscope analyses MR"), std::string::npos) << error;
+  EXPECT_NE(error.find("CT"), std::string::npos) << error;
+}
+
+TEST(DicomInput, EmptyFolderAndMissingPathAreClearErrors) {
+  TempDir dir;
+  fs::create_directories(dir / "empty");
+  EXPECT_NE(errorOf([&] { scanInput(dir / "empty"); }).find("no DICOM or NIfTI files"), std::string::npos);
+  EXPECT_NE(errorOf([&] { scanInput(dir / "absent"); }).find("no such file or directory"), std::string::npos);
+}
+
+TEST(DicomInput, SplitsASeriesThatMixesOrientations) {
+  TempDir dir;
+  Volume sagittal = makeVolume(Plane::Sagittal, 5);
+  Volume axial = makeVolume(Plane::Axial, 4);
+  sagittal.meta.seriesInstanceUid = axial.meta.seriesInstanceUid = "1.2.3.4";
+  sagittal.meta.studyInstanceUid = axial.meta.studyInstanceUid = "1.2.3";
+  DicomWriteOptions first{"a"}, second{"b"};
+  second.fileNamePrefix = "AX";
+  writeDicomSeries(sagittal, dir / "s", first);
+  writeDicomSeries(axial, dir / "s", second);
+  const Inventory inventory = scanInput(dir / "s");
+  ASSERT_EQ(inventory.series.size(), 2u);
+  EXPECT_EQ(inventory.series[0].id, "1.2.3.4#1");
+  EXPECT_NE(inventory.series[0].splitReason.find("orientations"), std::string::npos);
+  const SeriesChoice choice = chooseSeries(inventory);
+  EXPECT_EQ(inventory.series[choice.index].orientation, Orientation::Sagittal);
+  // The bare UID is ambiguous now: the error says so and lists the stacks.
+  EXPECT_NE(errorOf([&] { chooseSeries(inventory, "1.2.3.4"); }).find("split into 2"), std::string::npos);
+  EXPECT_EQ(chooseSeries(inventory, "1.2.3.4#2").index, 1u);
+}
+
+TEST(DicomInput, SplitsEchoesAndLoadsFirstVolumeOf4D) {
+  TempDir dir;
+  Volume echo1 = makeVolume(Plane::Sagittal, 5), echo2 = makeVolume(Plane::Sagittal, 5);
+  echo1.meta.seriesInstanceUid = echo2.meta.seriesInstanceUid = "1.2.3.5";
+  echo2.meta.echoTimeMs = 120.0;
+  DicomWriteOptions o2{"e2"};
+  o2.fileNamePrefix = "E2";
+  writeDicomSeries(echo1, dir / "echo", {"e1"});
+  writeDicomSeries(echo2, dir / "echo", o2);
+  EXPECT_EQ(scanInput(dir / "echo").series.size(), 2u);
+
+  Volume t1 = makeVolume(Plane::Sagittal, 5), t2 = makeVolume(Plane::Sagittal, 5);
+  t1.meta.seriesInstanceUid = t2.meta.seriesInstanceUid = "1.2.3.6";
+  t2.image->FillBuffer(9);
+  DicomWriteOptions p1{"t1"}, p2{"t2"};
+  p1.temporalPosition = 1;
+  p2.temporalPosition = 2;
+  p2.fileNamePrefix = "T2";
+  p2.instanceNumberOffset = 100;
+  writeDicomSeries(t1, dir / "4d", p1);
+  writeDicomSeries(t2, dir / "4d", p2);
+  const Inventory inventory = scanInput(dir / "4d");
+  ASSERT_EQ(inventory.series.size(), 1u);
+  EXPECT_EQ(inventory.series[0].volumeCount, 2u);
+  const Volume first = loadSeries(inventory, 0);
+  EXPECT_EQ(test::compareInWorld(t1.image.GetPointer(), first.image.GetPointer(), 1e-5), "");
+  ASSERT_FALSE(first.warnings.empty());
+  EXPECT_NE(first.warnings.front().find("only the first volume"), std::string::npos);
+}
+
+TEST(DicomInput, ChoosesTheSagittalT2AmongSeveral) {
+  TempDir dir;
+  writeDicomSeries(makeVolume(Plane::Axial, 5, "T1 SE AX"), dir / "study/ax", {"ax"});
+  writeDicomSeries(makeVolume(Plane::Sagittal, 5, "T1 SE SAG"), dir / "study/t1", {"t1"});
+  writeDicomSeries(makeVolume(Plane::Sagittal, 7, "T2 TSE SAG"), dir / "study/t2", {"t2"});
+  const Inventory inventory = scanInput(dir / "study");
+  ASSERT_EQ(inventory.series.size(), 3u);
+  const SeriesChoice choice = chooseSeries(inventory);
+  EXPECT_EQ(inventory.series[choice.index].meta.seriesDescription, "T2 TSE SAG");
+  EXPECT_NE(choice.reason.find("sagittal T2"), std::string::npos);
+
+  fs::remove_all(dir / "study/t2");
+  const std::string error = errorOf([&] { chooseSeries(scanInput(dir / "study")); });
+  EXPECT_NE(error.find("none is a sagittal T2"), std::string::npos) << error;
+  EXPECT_NE(error.find("T1 SE AX"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace cordscope

@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <array>
+#include <cstring>
+#include <fstream>
+
+#include "TestSupport.h"
+#include "data/Error.h"
+#include "data/Nifti.h"
+
+namespace cordscope {
+namespace {
+
+struct NiftiHeader {
+  short qformCode = 0, sformCode = 0;
+  std::array<short, 8> dim{};
+  std::array<float, 12> srow{};
+};
+
+NiftiHeader readHeader(const std::string& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  char raw[348] = {};
+  const int got = gzread(file, raw, sizeof raw);
+  gzclose(file);
+  EXPECT_EQ(got, 348);
+  NiftiHeader h;
+  std::memcpy(h.dim.data(), raw + 40, sizeof h.dim);
+  std::memcpy(&h.qformCode, raw + 252, 2);
+  std::memcpy(&h.sformCode, raw + 254, 2);
+  std::memcpy(h.srow.data(), raw + 280, sizeof h.srow);
+  return h;
+}
+
+// A mask written on a NIfTI input's grid has its shape and affine, with qform and sform both set,
+// so that it can be compared voxel by voxel with the expert masks.
+TEST(Nifti, MaskOnInputGridKeepsShapeAndAffine) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  for (const char* name : {"real/sct-t2/t2.nii.gz", "real/pam50-small/PAM50_small_t2.nii.gz",
+                           "real/sct-t2-lesion/t2_lesion.nii.gz"}) {
+    const std::string input = (data / name).string();
+    const Volume volume = readNifti(input);
+    auto mask = Mask::New();
+    mask->CopyInformation(volume.image);
+    mask->SetRegions(volume.image->GetLargestPossibleRegion());
+    mask->Allocate(true);
+    test::TempDir dir;
+    writeNifti(mask.GetPointer(), dir / "mask.nii.gz");
+    const NiftiHeader in = readHeader(input), out = readHeader(dir / "mask.nii.gz");
+    EXPECT_GT(out.qformCode, 0) << name;
+    EXPECT_GT(out.sformCode, 0) << name;
+    for (int i = 1; i <= 3; ++i) EXPECT_EQ(in.dim[i], out.dim[i]) << name;
+    if (in.sformCode > 0)
+      for (int i = 0; i < 12; ++i) EXPECT_NEAR(in.srow[i], out.srow[i], 1e-4) << name << " srow " << i;
+  }
+}
+
+TEST(Nifti, ImageRoundTripKeepsValuesAndWholeNumbersStayIntegers) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  const Volume volume = readNifti((data / "real/sct-t2/t2.nii.gz").string());
+  test::TempDir dir;
+  writeNifti(volume.image.GetPointer(), dir / "copy.nii.gz");
+  const Volume back = readNifti(dir / "copy.nii.gz");
+  EXPECT_EQ(test::compareInWorld(volume.image.GetPointer(), back.image.GetPointer(), 1e-4, 1e-3), "");
+}
+
+TEST(Nifti, UnreadableFilesAreInputErrors) {
+  test::TempDir dir;
+  std::ofstream(dir / "junk.nii.gz") << "junk";
+  EXPECT_THROW(readNifti(dir / "junk.nii.gz"), InputError);
+  EXPECT_THROW(readNifti(dir / "absent.nii"), InputError);
+}
+
+}  // namespace
+}  // namespace cordscope
