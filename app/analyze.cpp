@@ -1,4 +1,6 @@
-// cordscope analyze: the whole pipeline for one study. (Grows with issues 4-8.)
+// cordscope analyze: the whole pipeline for one study. Today: ingest and the report's input block;
+// segmentation, levels, lesions and craniocervical measurements arrive with issues 4-8.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -8,10 +10,13 @@
 #include "data/Error.h"
 #include "data/Input.h"
 #include "data/Nifti.h"
+#include "data/Phantom.h"
 #include "version.h"
 
 namespace cordscope::app {
 namespace {
+
+namespace fs = std::filesystem;
 
 struct AnalyzeOptions {
   std::string input;
@@ -20,18 +25,77 @@ struct AnalyzeOptions {
   bool demo = false;
 };
 
+// The demo study: a long dorsal lesion (the B12 pattern, 8 segments) and anterior atlantoaxial
+// subluxation (ADI 5 mm), so one command shows every feature.
+PhantomOptions demoPhantom() {
+  PhantomOptions o;
+  o.seed = 2024;
+  o.ageYears = 58;
+  o.lesions = {{2, 9, "dorsal", 0.6}};
+  o.adiMm = 5.0;
+  return o;
+}
+
+nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::string& path, const std::string& choice) {
+  const auto size = v.image->GetLargestPossibleRegion().GetSize();
+  const auto spacing = v.image->GetSpacing();
+  const auto& m = v.meta;
+  return {{"kind", s.kind},
+          {"path", path},
+          {"series_instance_uid", m.seriesInstanceUid},
+          {"series_id", s.id},
+          {"series_description", m.seriesDescription},
+          {"series_choice", choice},
+          {"patient_age_years", m.patientAgeYears ? nlohmann::json(*m.patientAgeYears) : nlohmann::json(nullptr)},
+          {"sex", m.patientSex},
+          {"study_date", m.studyDate},
+          {"size", {size[0], size[1], size[2]}},
+          {"spacing_mm", {spacing[0], spacing[1], spacing[2]}},
+          {"orientation", toString(v.orientation())},
+          {"axis_code", axisCode(v.image->GetDirection())},
+          {"metadata", m}};
+}
+
 int runAnalyze(AnalyzeOptions options) {
-  if (options.demo) throw UsageError("--demo is not available yet");
+  using clock = std::chrono::steady_clock;
+  nlohmann::json timings = nlohmann::json::object();
+  auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+  fs::create_directories(options.outputDir);
+  if (options.demo) {
+    if (!options.input.empty()) throw UsageError("--demo analyses its own study: give no INPUT");
+    const auto start = clock::now();
+    const PhantomOptions phantom = demoPhantom();
+    options.input = (fs::path(options.outputDir) / "demo-input").string();
+    writePhantom(makePhantom(phantom), phantom, options.input);
+    options.input += "/dicom";
+    timings["demo_phantom_s"] = since(start);
+    note("demo study written to " + options.input + " (dorsal lesion C2-T2, 8 segments; ADI 5 mm; truth beside it)");
+  }
   if (options.input.empty()) throw UsageError("analyze needs an INPUT (or --demo)");
+
+  auto start = clock::now();
   const Inventory inventory = scanInput(options.input);
   const SeriesChoice choice = chooseSeries(inventory, options.series);
   const Volume volume = loadSeries(inventory, choice.index);
-  std::filesystem::create_directories(options.outputDir);
+  timings["load_s"] = since(start);
+
+  std::vector<std::string> warnings = volume.warnings;
+  warnings.push_back("cord segmentation, vertebral levels, lesions and craniocervical measurements are not "
+                     "implemented yet in this version: the report holds the input only");
   nlohmann::json report{{"schema", "cordscope.report/1"},
                         {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
-                        {"input", {{"path", options.input}, {"series", inventory.series[choice.index]}, {"choice", choice.reason}}},
-                        {"warnings", volume.warnings}};
-  std::ofstream(options.outputDir + "/report.json") << report.dump(2) << "\n";
+                        {"input", inputJson(volume, inventory.series[choice.index], options.input, choice.reason)},
+                        {"warnings", warnings},
+                        {"timings_s", timings}};
+  const std::string reportPath = (fs::path(options.outputDir) / "report.json").string();
+  std::ofstream out(reportPath);
+  if (!out) throw Error(ExitCode::AnalysisFailed, reportPath + ": cannot write the report");
+  out << report.dump(2) << "\n";
+  for (const std::string& w : warnings) warn(w);
+  const auto size = volume.image->GetLargestPossibleRegion().GetSize();
+  note("analysed series '" + volume.meta.seriesDescription + "' (" + std::to_string(size[0]) + "x" +
+       std::to_string(size[1]) + "x" + std::to_string(size[2]) + ", " + toString(volume.orientation()) + ")");
+  note("wrote " + reportPath);
   return 0;
 }
 
@@ -46,7 +110,7 @@ Command analyzeCommand() {
     o.add_options()("input", po::value<std::string>()->default_value(""), "DICOM folder or file, or NIfTI file")(
         "output,o", po::value<std::string>()->required(), "output folder")(
         "series", po::value<std::string>()->default_value(""), "series to analyse (default: the sagittal T2)")(
-        "demo", po::bool_switch(), "analyse a built-in synthetic study");
+        "demo", po::bool_switch(), "analyse a built-in synthetic study (written to OUTDIR/demo-input)");
     p.add("input", 1);
   };
   c.run = [](const po::variables_map& vm) {

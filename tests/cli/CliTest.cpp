@@ -111,3 +111,37 @@ TEST(Cli, ConvertEqualsTheReferenceNiftiAndDcm2niix) {
 
 }  // namespace
 }  // namespace cordscope
+
+namespace cordscope {
+namespace {
+
+TEST(Cli, AnalyzeDemoWritesTheInputReport) {
+  test::TempDir dir;
+  const auto r = test::runCordscope("analyze --demo -o " + test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir / "out/report.json");
+  const auto report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["schema"], "cordscope.report/1");
+  EXPECT_EQ(report["input"]["orientation"], "sagittal");
+  EXPECT_DOUBLE_EQ(report["input"]["patient_age_years"].get<double>(), 58.0);
+  std::ifstream truthIn(dir / "out/demo-input/truth.json");
+  const auto truth = nlohmann::json::parse(truthIn);
+  EXPECT_EQ(truth["lesions"][0]["segments_spanned"], 8);
+  EXPECT_NEAR(truth["craniocervical"]["adi_mm"].get<double>(), 5.0, 1e-6);
+  EXPECT_EQ(test::runCordscope("analyze -o " + test::quote(dir / "x")).exitCode, 2);
+}
+
+TEST(Cli, AnalyzeReadsRealDicom) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const auto r = test::runCordscope("analyze " + test::quote((data / "real/sct-t2-lesion/dicom").string()) + " -o " +
+                                    test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir / "out/report.json");
+  const auto report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["input"]["size"], nlohmann::json({99, 99, 29}));
+  EXPECT_EQ(report["input"]["series_description"], "T2 TSE SAG");
+}
+
+}  // namespace
+}  // namespace cordscope

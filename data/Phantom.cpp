@@ -1,0 +1,867 @@
+#include "Phantom.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "DicomWriter.h"
+#include "Error.h"
+#include "Input.h"
+#include "Levels.h"
+#include "Nifti.h"
+#include <itkImageRegionIteratorWithIndex.h>
+
+namespace cordscope {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr int kLowestVertebra = 13;  // T6: the model's column ends here, below any field of view
+
+// T2 TSE signal of each tissue, as a fraction of CSF (literature appearance, not measurements).
+enum Tissue : std::uint8_t { Air, Csf, Cord, Cerebellum, Nucleus, Annulus, Marrow, Cortex, Fat, Muscle, Ligament, Soft, JointFluid, TissueCount };
+constexpr std::array<double, TissueCount> kSignal = {0.0, 1.0, 0.40, 0.50, 0.80, 0.22, 0.55, 0.06, 0.70, 0.24, 0.08, 0.36, 0.60};
+constexpr double kCsfSignal = 1200.0;
+
+double sq(double v) { return v * v; }
+double smoothstep(double e0, double e1, double x) {
+  const double t = std::clamp((x - e0) / (e1 - e0), 0.0, 1.0);
+  return t * t * (3 - 2 * t);
+}
+// Linear interpolation in a table indexed by level 1..9 (C1..T2), clamped at the ends.
+double perLevel(const std::array<double, 9>& table, double level) {
+  const double l = std::clamp(level, 1.0, 9.0) - 1.0;
+  const int i = std::min(7, static_cast<int>(l));
+  return table[i] + (table[i + 1] - table[i]) * (l - i);
+}
+// Normal adult diameters (mm), cord and dural sac, C1..T2 (cordscope normative table, CLINICAL.md).
+constexpr std::array<double, 9> kCordAp = {8.27, 7.76, 7.59, 7.62, 7.47, 7.07, 6.56, 6.29, 6.06};
+constexpr std::array<double, 9> kCordRl = {11.36, 11.73, 12.14, 12.93, 13.03, 12.44, 10.94, 9.41, 8.69};
+constexpr std::array<double, 9> kCanalAp = {16.08, 14.50, 13.06, 12.80, 12.78, 12.58, 12.76, 12.90, 12.69};
+constexpr std::array<double, 9> kCanalRl = {23.23, 22.24, 20.84, 20.97, 21.17, 20.68, 19.74, 18.00, 16.08};
+
+// The cord centerline in the mid-sagittal plane, tabulated by arc length s (LPS y, z in mm).
+struct Curve {
+  double s0 = -150, ds = 0.05;
+  std::vector<double> y, z;
+
+  Curve(double lordosisMm, double c2Mid, double t1Mid) {
+    const int n = static_cast<int>((450.0) / ds) + 1;
+    y.resize(n);
+    z.resize(n);
+    for (int i = 0; i < n; ++i) {
+      const double s = s0 + i * ds;
+      double value = 0;
+      if (s > c2Mid && s < t1Mid) value -= lordosisMm * sq(std::sin(kPi * (s - c2Mid) / (t1Mid - c2Mid)));
+      if (s > t1Mid) value += 0.0015 * sq(s - t1Mid);  // upper thoracic kyphosis
+      if (s < 0) value -= 0.25 * s * s / (60.0 - s);    // brainstem leans forward going up
+      y[i] = value;
+    }
+    // z by arc length: each step of length ds, so s is exactly the arc length of the polyline.
+    const int zero = static_cast<int>(-s0 / ds);
+    z[zero] = 0;
+    for (int i = zero + 1; i < n; ++i) z[i] = z[i - 1] - std::sqrt(std::max(0.0, sq(ds) - sq(y[i] - y[i - 1])));
+    for (int i = zero - 1; i >= 0; --i) z[i] = z[i + 1] + std::sqrt(std::max(0.0, sq(ds) - sq(y[i + 1] - y[i])));
+  }
+
+  // Point and unit tangent (dy/ds, dz/ds) at s.
+  void at(double s, double& py, double& pz, double& ty, double& tz) const {
+    const double f = std::clamp((s - s0) / ds, 0.0, static_cast<double>(y.size() - 2));
+    const int i = static_cast<int>(f);
+    const double w = f - i;
+    py = y[i] + (y[i + 1] - y[i]) * w;
+    pz = z[i] + (z[i + 1] - z[i]) * w;
+    ty = (y[i + 1] - y[i]) / ds;
+    tz = (z[i + 1] - z[i]) / ds;
+  }
+
+  // Spine coordinates (s, v) of a mid-sagittal-plane point (y, z), Newton from a warm start.
+  void project(double py, double pz, double& s, double& v) const {
+    for (int iteration = 0; iteration < 4; ++iteration) {
+      double cy, cz, ty, tz;
+      at(s, cy, cz, ty, tz);
+      const double along = (py - cy) * ty + (pz - cz) * tz;
+      s += along;
+      if (std::abs(along) < 1e-3) break;
+    }
+    double cy, cz, ty, tz;
+    at(s, cy, cz, ty, tz);
+    v = (py - cy) * (-tz) + (pz - cz) * ty;  // normal (-tz, ty) points posterior
+  }
+};
+
+struct Sample {
+  Tissue tissue = Air;
+  bool cord = false, canal = false;
+  int lesion = -1;  // index of the lesion the point is in
+};
+
+struct LesionExtent {
+  double top = 0, bottom = 0;
+  PhantomLesion spec;
+};
+
+class Anatomy {
+ public:
+  explicit Anatomy(const PhantomOptions& o) : options_(o) {
+    std::mt19937 random(o.seed * 7919u + 17u);
+    std::uniform_real_distribution<double> jitter(-0.6, 0.6);
+    densTip_ = 5.0 + jitter(random);
+    densBase_ = densTip_ + 15.0;
+    c1Centre_ = densTip_ + 7.0;
+    static const std::array<double, 14> bodyHeight = {0, 0, 38, 13.5, 13.5, 13.5, 14, 15, 16, 17, 18, 18, 19, 19};
+    static const std::array<double, 14> discHeight = {0, 0, 0, 4.5, 5, 5.5, 5.5, 5.5, 5, 4.5, 4.5, 4.5, 4.5, 4.5};
+    bodyTop_[2] = densTip_;
+    bodyBottom_[2] = densTip_ + bodyHeight[2] + jitter(random);
+    for (int k = 3; k <= kLowestVertebra; ++k) {
+      bodyTop_[k] = bodyBottom_[k - 1] + discHeight[k] + 0.5 * jitter(random);
+      bodyBottom_[k] = bodyTop_[k] + bodyHeight[k] + jitter(random);
+    }
+    // Level extents along the cord (CLINICAL.md): level 1 from the foramen magnum to the dens
+    // base; level 2 to the mid C2-C3 disc; level N between the mid-discs above and below body N.
+    levelTop_[1] = 0.0;
+    levelTop_[2] = densBase_;
+    for (int k = 3; k <= kLowestVertebra; ++k) levelTop_[k] = midDisc(k);
+    // C1-C2 geometry in v (posterior positive), from the cord outwards.
+    densPosterior_ = -(kCordAp[1] / 2 + 2.2 + 2.5);  // cord, anterior CSF, transverse ligament
+    densAnterior_ = densPosterior_ - 10.0;
+    archPosteriorCortex_ = densAnterior_ - o.adiMm;
+    postArchAnterior_ = densPosterior_ + (o.padiMm ? *o.padiMm : 19.0);
+    basion_ = {-0.5, densAnterior_ + 3.0};
+    opisthion_ = {0.5, basion_[1] + 35.0};
+    for (const PhantomLesion& lesion : o.lesions) {
+      if (lesion.bottomLevel < lesion.topLevel)
+        throw UsageError("lesion " + levelName(lesion.topLevel) + ":" + levelName(lesion.bottomLevel) + " ends above its start");
+      if (lesion.topLevel < 1 || lesion.bottomLevel > 9)
+        throw UsageError("lesion levels must lie between C1 and T2");
+      LesionExtent e;
+      e.spec = lesion;
+      const double topFraction = lesion.topLevel == lesion.bottomLevel ? 0.25 : 0.3 + 0.3 * (jitter(random) + 0.6) / 1.2;
+      const double bottomFraction = lesion.topLevel == lesion.bottomLevel ? 0.75 : 0.4 + 0.3 * (jitter(random) + 0.6) / 1.2;
+      e.top = levelTop(lesion.topLevel) + topFraction * levelHeight(lesion.topLevel);
+      e.bottom = levelTop(lesion.bottomLevel) + bottomFraction * levelHeight(lesion.bottomLevel);
+      lesions_.push_back(e);
+    }
+  }
+
+  double midDisc(int lowerVertebra) const { return 0.5 * (bodyBottom_[lowerVertebra - 1] + bodyTop_[lowerVertebra]); }
+  double levelTop(int level) const { return levelTop_[level]; }
+  double levelBottom(int level) const { return levelTop_[level + 1]; }
+  double levelHeight(int level) const { return levelBottom(level) - levelTop(level); }
+  int levelAt(double s) const {
+    for (int level = 1; level < kLowestVertebra; ++level)
+      if (s >= levelTop(level) && s < levelBottom(level)) return level;
+    return 0;
+  }
+  // Fractional level index (1 = middle of C1) for interpolating per-level tables.
+  double levelCoordinate(double s) const {
+    if (s < levelTop(1)) return 1.0;
+    const int level = std::max(1, levelAt(s));
+    return level - 0.5 + (s - levelTop(level)) / levelHeight(level);
+  }
+
+  double compressionWeight(double s, double& ratio) const {
+    double w = 0;
+    ratio = 1;
+    for (const auto& c : options_.compressions) {
+      const double centre = 0.5 * (levelTop(c.level) + levelBottom(c.level));
+      const double wc = 0.5 * (1 + std::cos(kPi * std::clamp((s - centre) / 8.0, -1.0, 1.0)));
+      if (wc > w) {
+        w = wc;
+        ratio = c.ratio;
+      }
+    }
+    return w;
+  }
+
+  // Cord diameters (AP, RL) at s, with the medulla widening above the foramen magnum.
+  void cordSize(double s, double& ap, double& rl) const {
+    const double level = levelCoordinate(s);
+    ap = perLevel(kCordAp, level);
+    rl = perLevel(kCordRl, level);
+    if (s < 0) {
+      const double grow = smoothstep(0, -35, s);
+      ap += 4.0 * grow;
+      rl += 5.0 * grow;
+    }
+    double ratio;
+    const double w = compressionWeight(s, ratio);
+    ap *= 1 - (1 - ratio) * w;
+    rl *= 1 + 0.3 * (1 - ratio) * w;
+    // At C1 the posterior arch bounds the canal: a narrow PADI flattens the cord.
+    const double room = postArchAnterior_ - 0.8 + 0.0;
+    if (s > c1Centre_ - 8 && s < c1Centre_ + 8 && ap / 2 > room) ap = 2 * std::max(1.0, room);
+  }
+
+  // Dural sac: centre offset and semi-axes (v, x).
+  void canalSize(double s, double& centre, double& halfAp, double& halfRl) const {
+    const double level = levelCoordinate(s);
+    halfAp = perLevel(kCanalAp, level) / 2;
+    halfRl = perLevel(kCanalRl, level) / 2;
+    centre = 0.8;
+    if (s < 0) {
+      const double grow = smoothstep(0, -20, s);
+      halfAp += 4.0 * grow;
+      halfRl += 6.0 * grow;
+    }
+    double ratio;
+    const double w = compressionWeight(s, ratio);
+    halfAp *= 1 - 0.35 * (1 - ratio) * w;
+    if (s > c1Centre_ - 9 && s < c1Centre_ + 9) {
+      const double posterior = std::min(centre + halfAp, postArchAnterior_ - 0.8);
+      const double anterior = std::max(centre - halfAp, densPosterior_ + 2.5);
+      centre = 0.5 * (posterior + anterior);
+      halfAp = std::max(0.5, 0.5 * (posterior - anterior));
+    }
+  }
+
+  Sample evaluate(double s, double v, double x) const {
+    Sample out;
+    const double ax = std::abs(x);
+    // Body outline: head above the foramen magnum, neck below.
+    const bool head = s < -5;
+    const double skinAnterior = head ? -95 : -72, skinPosterior = head ? 95 : 78, skinLateral = head ? 75 : 58;
+    if (v < skinAnterior || v > skinPosterior || ax > skinLateral ||
+        sq(v / (v < 0 ? -skinAnterior : skinPosterior)) + sq(x / skinLateral) > 1.0) {
+      out.tissue = Air;
+      return out;
+    }
+    // Cord and dural sac.
+    double cordAp, cordRl;
+    cordSize(s, cordAp, cordRl);
+    const double p = v / (cordAp / 2), q = x / (cordRl / 2);
+    if (p * p + q * q <= 1.0 && s > -60) {
+      out.tissue = Cord;
+      out.cord = s >= 0;  // truth cord starts at the foramen magnum (cervicomedullary junction)
+      out.canal = out.cord;
+      for (std::size_t i = 0; i < lesions_.size(); ++i)
+        if (s >= lesions_[i].top && s <= lesions_[i].bottom && inPattern(lesions_[i].spec.pattern, p, q))
+          out.lesion = static_cast<int>(i);
+      return out;
+    }
+    double canalCentre, canalHalfAp, canalHalfRl;
+    canalSize(s, canalCentre, canalHalfAp, canalHalfRl);
+    const double canalV = (v - canalCentre) / canalHalfAp, canalX = x / canalHalfRl;
+    if (canalV * canalV + canalX * canalX <= 1.0 && s > -25) {
+      out.tissue = Csf;
+      out.canal = s >= 0;
+      return out;
+    }
+    const double canalAnterior = canalCentre - canalHalfAp, canalPosterior = canalCentre + canalHalfAp;
+
+    if (s < 8) {
+      if (const Tissue t = skullBase(s, v, x, cordAp); t != TissueCount) {
+        out.tissue = t;
+        return out;
+      }
+    }
+    if (const Tissue t = craniocervical(s, v, x, canalPosterior); t != TissueCount) {
+      out.tissue = t;
+      return out;
+    }
+    if (const Tissue t = column(s, v, x, canalAnterior, canalPosterior); t != TissueCount) {
+      out.tissue = t;
+      return out;
+    }
+    out.tissue = softTissue(s, v, x, skinAnterior, skinPosterior);
+    return out;
+  }
+
+  const std::vector<LesionExtent>& lesions() const { return lesions_; }
+  double densTip() const { return densTip_; }
+  double densBase() const { return densBase_; }
+  double c1Centre() const { return c1Centre_; }
+  double densPosterior() const { return densPosterior_; }
+  double densAnterior() const { return densAnterior_; }
+  double archPosteriorCortex() const { return archPosteriorCortex_; }
+  double postArchAnterior() const { return postArchAnterior_; }
+  std::array<double, 2> basion() const { return basion_; }
+  std::array<double, 2> opisthion() const { return opisthion_; }
+  double bodyTop(int k) const { return bodyTop_[k]; }
+  double bodyBottom(int k) const { return bodyBottom_[k]; }
+  double bodyPosterior(double s) const {
+    double centre, halfAp, halfRl;
+    canalSize(s, centre, halfAp, halfRl);
+    return centre - halfAp - 1.2;
+  }
+
+ private:
+  static bool inPattern(const std::string& pattern, double p, double q) {
+    // p: AP position in cord semi-axes (+ posterior); q: left-right.
+    if (pattern == "dorsal") return p >= 0.15 && std::abs(q) <= 0.6 - 0.3 * p && p * p + q * q <= 0.92;
+    if (pattern == "ventral") return p <= -0.2 && std::abs(q) <= 0.5 && p * p + q * q <= 0.92;
+    if (pattern == "lateral") return q >= 0.35 && std::abs(p) <= 0.6 && p * p + q * q <= 0.92;
+    if (pattern == "central") return p * p + q * q <= 0.45 * 0.45;
+    return p * p + q * q <= 0.9 * 0.9;  // holocord
+  }
+
+  // Bony shape with a dark cortical shell of `cortex` mm: Cortex, Marrow, or none (TissueCount).
+  static Tissue bone(double depthInside, double cortex = 1.1) {
+    if (depthInside < 0) return TissueCount;
+    return depthInside < cortex ? Cortex : Marrow;
+  }
+  // Depth inside an axis-aligned ellipse in (s, v) scaled to mm (approximate, good near the edge).
+  static double ellipseDepth(double ds, double dv, double rs, double rv) {
+    const double r = std::sqrt(sq(ds / rs) + sq(dv / rv));
+    return (1.0 - r) * std::min(rs, rv);
+  }
+  static double boxDepth(double s, double v, double x, double s0, double s1, double v0, double v1, double halfX) {
+    return std::min({s - s0, s1 - s, v - v0, v1 - v, halfX - std::abs(x)});
+  }
+  // Distance from point to a slab along a ray from `start` in direction `angle` (radians from
+  // the downward s axis, towards negative v) of length `length`.
+  static double slabDepth(double s, double v, std::array<double, 2> start, double ds, double dv, double length, double half) {
+    const double rs = s - start[0], rv = v - start[1];
+    const double t = rs * ds + rv * dv;
+    if (t < 0 || t > length) return -1;
+    const double across = std::abs(-rs * dv + rv * ds);
+    const double thickness = half * std::min(1.0, 0.4 + t / 12.0);  // tapers to the rim
+    return thickness - across;
+  }
+
+  Tissue skullBase(double s, double v, double x, double cordAp) const {
+    const double ax = std::abs(x);
+    // Clivus: from the basion up and forward at 62 degrees to the horizontal.
+    const double clivusS = -std::sin(62 * kPi / 180), clivusV = -std::cos(62 * kPi / 180);
+    if (ax < 18)
+      if (Tissue t = bone(slabDepth(s, v, basion_, clivusS, clivusV, 45, 5.5)); t != TissueCount) return t;
+    // Occipital squama: from the opisthion up and back.
+    const double occS = -std::sin(50 * kPi / 180), occV = std::cos(50 * kPi / 180);
+    if (Tissue t = bone(slabDepth(s, v, opisthion_, occS, occV, 110, 4.0), 1.5); t != TissueCount) return t;
+    // Inside the skull: posterior fossa (cerebellum) behind the brainstem, CSF between them.
+    const double rs = s - opisthion_[0], rv = v - opisthion_[1];
+    const bool insideSkull = (-rs * occV + rv * occS) < 0 || rv < 0;
+    if (s < -2 && insideSkull) {
+      if (v > cordAp / 2 + 6 && v < opisthion_[1] + 60) return Cerebellum;
+      if (v > 0 && v <= cordAp / 2 + 6) return Csf;
+      // In front of the brainstem and behind the clivus: prepontine cistern.
+      const double cs = s - basion_[0], cv = v - basion_[1];
+      if (-cs * clivusV + cv * clivusS < 0 && v < 0) return Csf;
+    }
+    return TissueCount;
+  }
+
+  Tissue craniocervical(double s, double v, double x, double canalPosterior) const {
+    const double ax = std::abs(x);
+    if (s > bodyBottom_[2] + 1 || s < densTip_ - 12) return TissueCount;
+    // Dens: an upright peg with a rounded tip; a thin dark scar marks its base.
+    const double densCentreV = 0.5 * (densPosterior_ + densAnterior_);
+    if (s >= densTip_ && s <= densBase_ + 1) {
+      double radius = 5.0;
+      if (s < densTip_ + 5) radius = 5.0 * std::sqrt(std::max(0.0, 1 - sq((densTip_ + 5 - s) / 5.0)));
+      const double depth = radius - std::sqrt(sq(v - densCentreV) + sq(x));
+      if (depth >= 0) {
+        if (std::abs(s - densBase_) < 0.7 && depth > 1.5) return Cortex;
+        return bone(depth, 1.0);
+      }
+    }
+    // C2 body below the dens.
+    if (Tissue t = bone(boxDepth(s, v, x, densBase_, bodyBottom_[2], densPosterior_ - 15.5, densPosterior_, 10)); t != TissueCount)
+      return t;
+    // Atlantodental joint: fluid between the anterior arch and the dens.
+    if (s > c1Centre_ - 5 && s < c1Centre_ + 5 && v > archPosteriorCortex_ && v < densAnterior_ && ax < 6) return JointFluid;
+    // C1 anterior arch, posterior arch, lateral masses.
+    if (ax < 10)
+      if (Tissue t = bone(ellipseDepth(s - c1Centre_, v - (archPosteriorCortex_ - 4.5), 5.5, 4.5), 1.0); t != TissueCount) return t;
+    if (ax < 16)
+      if (Tissue t = bone(ellipseDepth(s - (c1Centre_ + 1.5), v - (postArchAnterior_ + 4.0), 4.5, 4.0), 1.0); t != TissueCount) return t;
+    if (ax >= 12 && ax < 24)
+      if (Tissue t = bone(boxDepth(s, v, x, c1Centre_ - 8, c1Centre_ + 9, archPosteriorCortex_ - 4, postArchAnterior_, 24)); t != TissueCount)
+        return t;
+    // Transverse ligament behind the dens.
+    if (s > c1Centre_ - 5 && s < c1Centre_ + 5 && v >= densPosterior_ && v < densPosterior_ + 2.5 && ax < 11) return Ligament;
+    (void)canalPosterior;
+    return TissueCount;
+  }
+
+  Tissue column(double s, double v, double x, double canalAnterior, double canalPosterior) const {
+    const double ax = std::abs(x);
+    for (int k = 3; k <= kLowestVertebra; ++k) {
+      if (s < bodyBottom_[k - 1] - 1 || s > bodyBottom_[k] + 1) continue;
+      const double posterior = canalAnterior - 1.2;
+      const double depth = k <= 7 ? 16.0 : 20.0;
+      if (s >= bodyTop_[k]) {
+        if (Tissue t = bone(boxDepth(s, v, x, bodyTop_[k], bodyBottom_[k], posterior - depth, posterior, 10)); t != TissueCount) return t;
+      } else if (s >= bodyBottom_[k - 1] && v > posterior - depth && v < posterior + 0.5 && ax < 10) {
+        // Disc: bright nucleus inside a dark annulus.
+        const double mid = 0.5 * (bodyBottom_[k - 1] + bodyTop_[k]);
+        const double half = 0.5 * (bodyTop_[k] - bodyBottom_[k - 1]);
+        const bool nucleus = sq((s - mid) / (0.6 * half)) + sq((v - (posterior - depth / 2)) / (0.28 * depth)) + sq(x / 6.0) <= 1;
+        return nucleus ? Nucleus : Annulus;
+      }
+    }
+    // Posterior longitudinal ligament and epidural fat around the sac.
+    if (v < canalAnterior && v > canalAnterior - 1.2 && ax < 9 && s > densBase_) return Ligament;
+    if (v > canalPosterior && v < canalPosterior + 0.9 && ax < 9 && s > densBase_) return Fat;
+    // Posterior elements: laminae and sloping spinous processes.
+    for (int k = 2; k <= kLowestVertebra; ++k) {
+      const double top = k == 2 ? densBase_ + 4 : bodyTop_[k] + 2, bottom = bodyBottom_[k] + 5;
+      const double lamina0 = canalPosterior + 0.9, lamina1 = canalPosterior + 6;
+      if (s >= top && s <= bottom && v >= lamina0 && v <= lamina1 && ax < 13)
+        return bone(std::min({s - top, bottom - s, v - lamina0, lamina1 - v}), 1.0);
+      static const std::array<double, 14> length = {0, 0, 26, 16, 16, 17, 21, 29, 31, 31, 30, 30, 30, 30};
+      const double centre = 0.5 * (top + bottom) + 0.4 * (v - lamina1);
+      if (v > lamina1 && v < lamina1 + length[k] && ax < 3.5 && std::abs(s - centre) < 3.8) {
+        const double depth = std::min({3.8 - std::abs(s - centre), 3.5 - ax, lamina1 + length[k] - v});
+        return bone(depth, 1.0);
+      }
+      if (s > bottom && s < (k < kLowestVertebra ? bodyTop_[k + 1] + 2 : bottom + 5) && v >= lamina0 && v <= lamina0 + 3 && ax < 10)
+        return Ligament;  // ligamentum flavum
+    }
+    return TissueCount;
+  }
+
+  Tissue softTissue(double s, double v, double x, double skinAnterior, double skinPosterior) const {
+    const double ax = std::abs(x);
+    const double bodyFront = bodyPosterior(std::max(s, densBase_)) - (s < 140 ? 16.0 : 20.0);
+    if (s > -5 && s < 115 && v > bodyFront - 25 && v < bodyFront - 10 && ax < 9) return Air;  // airway
+    if (v < skinAnterior + 6 || v > skinPosterior - 9) return Fat;                          // subcutaneous fat
+    if (v > bodyFront - 10 && v < 0) return Soft;                                             // prevertebral
+    if (v > 0) return Muscle;                                                                 // posterior neck
+    return s < 0 ? Soft : Muscle;
+  }
+
+  PhantomOptions options_;
+  double densTip_ = 0, densBase_ = 0, c1Centre_ = 0;
+  std::array<double, kLowestVertebra + 2> bodyTop_{}, bodyBottom_{}, levelTop_{};
+  double densPosterior_ = 0, densAnterior_ = 0, archPosteriorCortex_ = 0, postArchAnterior_ = 0;
+  std::array<double, 2> basion_{}, opisthion_{};
+  std::vector<LesionExtent> lesions_;
+};
+
+using Vec3 = std::array<double, 3>;
+
+struct Grid {
+  std::array<unsigned, 3> size{};
+  std::array<double, 3> spacing{};
+  std::array<Vec3, 3> axis{};  // unit vectors of index axes i, j, k (LPS)
+  Vec3 origin{};
+
+  Vec3 point(double i, double j, double k) const {
+    Vec3 p = origin;
+    for (int r = 0; r < 3; ++r) p[r] += axis[0][r] * i * spacing[0] + axis[1][r] * j * spacing[1] + axis[2][r] * k * spacing[2];
+    return p;
+  }
+  bool contains(const Vec3& p) const {
+    for (int a = 0; a < 3; ++a) {
+      double along = 0;
+      for (int r = 0; r < 3; ++r) along += (p[r] - origin[r]) * axis[a][r];
+      const double index = along / spacing[a];
+      if (index < -0.5 || index > size[a] - 0.5) return false;
+    }
+    return true;
+  }
+};
+
+Vec3 rotateAboutAp(const Vec3& v, double degrees) {
+  const double a = degrees * kPi / 180, c = std::cos(a), s = std::sin(a);
+  return {c * v[0] + s * v[2], v[1], -s * v[0] + c * v[2]};
+}
+
+// Patient (LPS) point of spine coordinates.
+Vec3 spinePoint(const Curve& curve, double s, double v, double x) {
+  double cy, cz, ty, tz;
+  curve.at(s, cy, cz, ty, tz);
+  return {x, cy + v * (-tz), cz + v * ty};
+}
+
+nlohmann::json ras(const Vec3& lps) { return nlohmann::json::array({-lps[0], -lps[1], lps[2]}); }
+
+Grid makeGrid(const PhantomOptions& o, const Curve& curve, const Anatomy& anatomy, std::mt19937& random) {
+  Grid g;
+  const bool axial = o.orientation == "axial";
+  const unsigned matrix = o.matrix;
+  const double sliceSpacing = o.sliceThicknessMm + o.sliceGapMm;
+  g.spacing = {o.pixelMm, o.pixelMm, sliceSpacing};
+  if (axial) {
+    g.axis = {Vec3{1, 0, 0}, Vec3{0, 1, 0}, Vec3{0, 0, 1}};
+    const Vec3 top = spinePoint(curve, -10, 0, 0), bottom = spinePoint(curve, anatomy.bodyBottom(9) + 3, 0, 0);
+    const unsigned count = o.slices ? *o.slices : static_cast<unsigned>(std::ceil((top[2] - bottom[2]) / sliceSpacing)) + 1;
+    g.size = {matrix, matrix, count};
+  } else {
+    g.axis = {Vec3{0, 1, 0}, Vec3{0, 0, -1}, Vec3{-1, 0, 0}};
+    g.size = {matrix, matrix, o.slices ? *o.slices : 15u};
+  }
+  for (Vec3& a : g.axis) a = rotateAboutAp(a, o.tiltDeg);
+  // Centre of the field of view: the middle of the column (C1-T2), a little anterior so that the
+  // vertebral bodies and the posterior neck are both in view.
+  const double middle = 0.5 * (-15 + anatomy.bodyBottom(9) + 5);
+  const Vec3 centre = spinePoint(curve, middle, axial ? -6 : -14, 0);
+  // The patient's midline is rarely at a slice centre: shift the slab by up to a third of a slice.
+  std::uniform_real_distribution<double> shift(-0.33, 0.33);
+  const double offset = axial ? 0.0 : shift(random) * sliceSpacing;
+  for (int r = 0; r < 3; ++r) {
+    g.origin[r] = centre[r] + offset * g.axis[2][r];
+    for (int a = 0; a < 3; ++a) g.origin[r] -= g.axis[a][r] * g.spacing[a] * (g.size[a] - 1) / 2.0;
+  }
+  return g;
+}
+
+template <typename TImage>
+typename TImage::Pointer allocate(const Grid& g) {
+  auto image = TImage::New();
+  typename TImage::RegionType region;
+  region.SetSize({g.size[0], g.size[1], g.size[2]});
+  image->SetRegions(region);
+  typename TImage::SpacingType spacing;
+  typename TImage::PointType origin;
+  typename TImage::DirectionType direction;
+  for (int a = 0; a < 3; ++a) {
+    spacing[a] = g.spacing[a];
+    origin[a] = g.origin[a];
+    for (int r = 0; r < 3; ++r) direction[r][a] = g.axis[a][r];
+  }
+  image->SetSpacing(spacing);
+  image->SetOrigin(origin);
+  image->SetDirection(direction);
+  image->Allocate(true);
+  return image;
+}
+
+void validate(const PhantomOptions& o) {
+  auto range = [](double value, double lo, double hi, const std::string& name) {
+    if (!(value >= lo && value <= hi))
+      throw UsageError(name + " " + std::to_string(value) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+  };
+  range(o.adiMm, 0.5, 15, "--adi");
+  if (o.padiMm) range(*o.padiMm, 6, 30, "--padi");
+  range(o.lordosisMm, -10, 15, "--lordosis");
+  range(o.pixelMm, 0.2, 2, "--pixel");
+  range(o.sliceThicknessMm, 0.5, 6, "--slice-thickness");
+  range(o.sliceGapMm, 0, 3, "--slice-gap");
+  range(o.matrix, 64, 1024, "--matrix");
+  range(o.tiltDeg, -20, 20, "--tilt");
+  range(o.noise, 0, 0.5, "--noise");
+  range(o.bias, 0, 0.5, "--bias");
+  range(o.ageYears, 0, 120, "--age");
+  if (o.slices) range(*o.slices, 2, 400, "--slices");
+  if (o.orientation != "sagittal" && o.orientation != "axial")
+    throw UsageError("--orientation must be sagittal or axial, not " + o.orientation);
+  for (const auto& l : o.lesions) {
+    static const std::vector<std::string> patterns = {"dorsal", "central", "lateral", "ventral", "holocord"};
+    if (std::find(patterns.begin(), patterns.end(), l.pattern) == patterns.end())
+      throw UsageError("lesion pattern '" + l.pattern + "' is not one of dorsal, central, lateral, ventral, holocord");
+    range(l.contrast, 0.05, 1.5, "lesion contrast");
+  }
+  for (const auto& c : o.compressions) {
+    range(c.ratio, 0.2, 1.0, "--compression ratio");
+    range(c.level, 3, 8, "--compression level (C3..T1)");
+  }
+}
+
+nlohmann::json optionsJson(const PhantomOptions& o) {
+  nlohmann::json lesions = nlohmann::json::array(), compressions = nlohmann::json::array();
+  for (const auto& l : o.lesions)
+    lesions.push_back({{"top", levelName(l.topLevel)}, {"bottom", levelName(l.bottomLevel)}, {"pattern", l.pattern}, {"contrast", l.contrast}});
+  for (const auto& c : o.compressions) compressions.push_back({{"level", levelName(c.level)}, {"ratio", c.ratio}});
+  return {{"seed", o.seed},
+          {"age_years", o.ageYears},
+          {"sex", o.sex},
+          {"lesions", lesions},
+          {"adi_mm", o.adiMm},
+          {"padi_mm", o.padiMm ? nlohmann::json(*o.padiMm) : nlohmann::json(nullptr)},
+          {"compressions", compressions},
+          {"lordosis_mm", o.lordosisMm},
+          {"orientation", o.orientation},
+          {"pixel_mm", o.pixelMm},
+          {"slice_thickness_mm", o.sliceThicknessMm},
+          {"slice_gap_mm", o.sliceGapMm},
+          {"matrix", o.matrix},
+          {"slices", o.slices ? nlohmann::json(*o.slices) : nlohmann::json(nullptr)},
+          {"tilt_deg", o.tiltDeg},
+          {"noise", o.noise},
+          {"bias", o.bias},
+          {"shuffle_files", o.shuffleFiles},
+          {"study_date", o.studyDate}};
+}
+
+}  // namespace
+
+PhantomStudy makePhantom(const PhantomOptions& options) {
+  validate(options);
+  const Anatomy anatomy(options);
+  const Curve curve(options.lordosisMm, anatomy.bodyBottom(2) - 10, 0.5 * (anatomy.bodyTop(8) + anatomy.bodyBottom(8)));
+  std::mt19937 random(options.seed);
+  const Grid grid = makeGrid(options, curve, anatomy, random);
+
+  auto image = allocate<Image>(grid);
+  auto cord = allocate<Mask>(grid), canal = allocate<Mask>(grid), lesion = allocate<Mask>(grid);
+  auto levels = allocate<LabelImage>(grid);
+  std::vector<int> lesionVoxels(anatomy.lesions().size(), 0);
+
+  // Sub-samples across the slice thickness (rectangular slice profile), every 0.75 mm or so.
+  const int subSamples = std::max(1, static_cast<int>(std::lround(options.sliceThicknessMm / 0.75)));
+  const double cordSignal = kSignal[Cord] * kCsfSignal;
+  const double sigma = options.noise * cordSignal;
+  const Vec3 centre = grid.point((grid.size[0] - 1) / 2.0, (grid.size[1] - 1) / 2.0, (grid.size[2] - 1) / 2.0);
+  const std::size_t slicePixels = static_cast<std::size_t>(grid.size[0]) * grid.size[1];
+
+  auto renderSlice = [&](unsigned k, std::vector<int>& lesionCount) {
+    std::mt19937_64 noise(options.seed * 1000003ull + k);
+    std::normal_distribution<double> gauss(0.0, 1.0);
+    double sWarm = 60;
+    for (unsigned j = 0; j < grid.size[1]; ++j) {
+      for (unsigned i = 0; i < grid.size[0]; ++i) {
+        const Vec3 p = grid.point(i, j, k);
+        double signal = 0;
+        int inCord = 0, inCanal = 0, inLesion = 0, lesionId = -1;
+        for (int m = 0; m < subSamples; ++m) {
+          const double t = ((m + 0.5) / subSamples - 0.5) * options.sliceThicknessMm;
+          const Vec3 q = {p[0] + t * grid.axis[2][0], p[1] + t * grid.axis[2][1], p[2] + t * grid.axis[2][2]};
+          double s = sWarm, v = 0;
+          curve.project(q[1], q[2], s, v);
+          if (m == 0) sWarm = s;
+          const Sample sample = anatomy.evaluate(s, v, q[0]);
+          double value = kSignal[sample.tissue];
+          if (sample.lesion >= 0) {
+            const double c = anatomy.lesions()[sample.lesion].spec.contrast;
+            value = kSignal[Cord] + c * (kSignal[Csf] - kSignal[Cord]);
+            ++inLesion;
+            lesionId = sample.lesion;
+          }
+          signal += value;
+          inCord += sample.cord;
+          inCanal += sample.canal;
+        }
+        signal *= kCsfSignal / subSamples;
+        const double field = 1 + options.bias * (0.6 * std::sin(kPi * (centre[2] - p[2]) / 300.0) + 0.4 * (p[1] - centre[1]) / 100.0);
+        signal *= std::max(0.3, field);
+        if (sigma > 0) signal = std::hypot(signal + sigma * gauss(noise), sigma * gauss(noise));  // Rician
+        const std::size_t offset = k * slicePixels + static_cast<std::size_t>(j) * grid.size[0] + i;
+        image->GetBufferPointer()[offset] = static_cast<float>(std::max(0L, std::lround(signal)));
+        const bool isCord = 2 * inCord >= subSamples;
+        cord->GetBufferPointer()[offset] = isCord;
+        canal->GetBufferPointer()[offset] = 2 * inCanal >= subSamples;
+        if (2 * inLesion >= subSamples && isCord) {
+          lesion->GetBufferPointer()[offset] = 1;
+          ++lesionCount[lesionId];
+        }
+        if (isCord) {
+          double s = sWarm, v = 0;
+          curve.project(p[1], p[2], s, v);
+          // A voxel mostly inside the cord may have its centre just above the foramen magnum.
+          levels->GetBufferPointer()[offset] = static_cast<unsigned short>(anatomy.levelAt(std::max(s, 0.0)));
+        }
+      }
+    }
+  };
+  const unsigned workers = std::max(1u, std::min(std::thread::hardware_concurrency(), grid.size[2]));
+  std::vector<std::vector<int>> counts(workers, std::vector<int>(anatomy.lesions().size(), 0));
+  std::vector<std::thread> threads;
+  for (unsigned w = 0; w < workers; ++w)
+    threads.emplace_back([&, w] {
+      for (unsigned k = w; k < grid.size[2]; k += workers) renderSlice(k, counts[w]);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& c : counts)
+    for (std::size_t i = 0; i < c.size(); ++i) lesionVoxels[i] += c[i];
+
+  // ---- Ground truth ----
+  nlohmann::json truth;
+  truth["schema"] = "cordscope.phantom-truth/1";
+  truth["parameters"] = optionsJson(options);
+  truth["patient_age_years"] = options.ageYears;
+  truth["patient_sex"] = options.sex;
+  const double voxelVolume = grid.spacing[0] * grid.spacing[1] * grid.spacing[2];
+
+  // Cord extent in view: from the foramen magnum (s = 0) to the lowest centerline point in the grid.
+  double cordTop = 0, cordBottom = 0;
+  while (cordTop < 100 && !grid.contains(spinePoint(curve, cordTop, 0, 0))) cordTop += 0.25;
+  cordBottom = cordTop;
+  while (cordBottom < 400 && grid.contains(spinePoint(curve, cordBottom + 0.25, 0, 0))) cordBottom += 0.25;
+  nlohmann::json centerline = nlohmann::json::array();
+  for (double s = cordTop; s <= cordBottom + 1e-9; s += 1.0) centerline.push_back(ras(spinePoint(curve, s, 0, 0)));
+  truth["centerline_ras_mm"] = centerline;
+
+  nlohmann::json levelList = nlohmann::json::array(), csaList = nlohmann::json::array();
+  for (int level = 1; level < kLowestVertebra; ++level) {
+    const double top = std::max(anatomy.levelTop(level), cordTop), bottom = std::min(anatomy.levelBottom(level), cordBottom);
+    if (bottom <= top) continue;
+    levelList.push_back({{"level", level},
+                         {"name", levelName(level)},
+                         {"top_s_mm", anatomy.levelTop(level)},
+                         {"bottom_s_mm", anatomy.levelBottom(level)},
+                         {"height_mm", anatomy.levelHeight(level)},
+                         {"in_view_mm", bottom - top},
+                         {"top_ras_mm", ras(spinePoint(curve, anatomy.levelTop(level), 0, 0))},
+                         {"bottom_ras_mm", ras(spinePoint(curve, anatomy.levelBottom(level), 0, 0))}});
+    double area = 0, ap = 0, rl = 0;
+    int n = 0;
+    for (double s = top + 0.05; s < bottom; s += 0.1, ++n) {
+      double a, r;
+      anatomy.cordSize(s, a, r);
+      area += kPi / 4 * a * r;
+      ap += a;
+      rl += r;
+    }
+    csaList.push_back({{"level", level}, {"name", levelName(level)}, {"csa_mm2", area / n}, {"ap_mm", ap / n}, {"rl_mm", rl / n}});
+  }
+  truth["levels"] = levelList;
+  std::size_t cordVoxels = 0;
+  for (std::size_t i = 0; i < cord->GetBufferedRegion().GetNumberOfPixels(); ++i) cordVoxels += cord->GetBufferPointer()[i] != 0;
+  truth["cord"] = {{"top_s_mm", cordTop},
+                   {"bottom_s_mm", cordBottom},
+                   {"length_mm", cordBottom - cordTop},
+                   {"volume_mm3", cordVoxels * voxelVolume},
+                   {"levels", csaList}};
+
+  nlohmann::json discs = nlohmann::json::array();
+  for (int k = 3; k <= kLowestVertebra; ++k) {
+    const double s = anatomy.midDisc(k);
+    const Vec3 centrePoint = spinePoint(curve, s, anatomy.bodyPosterior(s) - (k <= 7 ? 8.0 : 10.0), 0);
+    if (!grid.contains(centrePoint) || s > cordBottom) continue;
+    discs.push_back({{"name", discName(k)},
+                     {"label", k},
+                     {"s_mm", s},
+                     {"position_ras_mm", ras(centrePoint)},
+                     {"cord_position_ras_mm", ras(spinePoint(curve, s, 0, 0))}});
+  }
+  truth["discs"] = discs;
+
+  nlohmann::json lesionList = nlohmann::json::array();
+  for (std::size_t i = 0; i < anatomy.lesions().size(); ++i) {
+    const LesionExtent& e = anatomy.lesions()[i];
+    nlohmann::json perLevel = nlohmann::json::object();
+    double equivalent = 0;
+    int spanned = 0;
+    for (int level = 1; level < kLowestVertebra; ++level) {
+      const double overlap = std::min(e.bottom, anatomy.levelBottom(level)) - std::max(e.top, anatomy.levelTop(level));
+      if (overlap <= 0) continue;
+      perLevel[levelName(level)] = overlap;
+      equivalent += overlap / anatomy.levelHeight(level);
+      ++spanned;
+    }
+    lesionList.push_back({{"id", i + 1},
+                          {"top_level", levelName(e.spec.topLevel)},
+                          {"bottom_level", levelName(e.spec.bottomLevel)},
+                          {"top_s_mm", e.top},
+                          {"bottom_s_mm", e.bottom},
+                          {"top_ras_mm", ras(spinePoint(curve, e.top, 0, 0))},
+                          {"bottom_ras_mm", ras(spinePoint(curve, e.bottom, 0, 0))},
+                          {"length_mm", e.bottom - e.top},
+                          {"segments_spanned", spanned},
+                          {"segments_equivalent", equivalent},
+                          {"per_level_mm", perLevel},
+                          {"pattern", e.spec.pattern},
+                          {"contrast", e.spec.contrast},
+                          {"volume_mm3", lesionVoxels[i] * voxelVolume}});
+  }
+  truth["lesions"] = lesionList;
+  int maxSpanned = 0;
+  for (const auto& l : lesionList) maxSpanned = std::max(maxSpanned, l["segments_spanned"].get<int>());
+  truth["summary"] = {{"lesion_count", lesionList.size()},
+                      {"max_segments_spanned", maxSpanned},
+                      {"extensive_ge7_segments", maxSpanned >= 7}};
+
+  // Craniocervical landmarks and distances, measured in patient space.
+  const double densCentreV = 0.5 * (anatomy.densPosterior() + anatomy.densAnterior());
+  const double c1 = anatomy.c1Centre();
+  const Vec3 arch = spinePoint(curve, c1, anatomy.archPosteriorCortex(), 0);
+  const Vec3 densFront = spinePoint(curve, c1, anatomy.densAnterior(), 0);
+  const Vec3 densBack = spinePoint(curve, c1, anatomy.densPosterior(), 0);
+  const Vec3 postArch = spinePoint(curve, c1, anatomy.postArchAnterior(), 0);
+  const Vec3 tip = spinePoint(curve, anatomy.densTip(), densCentreV, 0);
+  const Vec3 base = spinePoint(curve, anatomy.densBase(), densCentreV, 0);
+  const Vec3 basion = spinePoint(curve, anatomy.basion()[0], anatomy.basion()[1], 0);
+  const Vec3 opisthion = spinePoint(curve, anatomy.opisthion()[0], anatomy.opisthion()[1], 0);
+  auto distance = [](const Vec3& a, const Vec3& b) { return std::sqrt(sq(a[0] - b[0]) + sq(a[1] - b[1]) + sq(a[2] - b[2])); };
+  // Signed distance of the dens tip below McRae's line (basion-opisthion), in the sagittal plane.
+  const double ly = opisthion[1] - basion[1], lz = opisthion[2] - basion[2], ll = std::hypot(ly, lz);
+  const double below = -((tip[1] - basion[1]) * (-lz / ll) + (tip[2] - basion[2]) * (ly / ll));
+  double cordApC1, cordRlC1, canalCentreC1, canalHalfApC1, canalHalfRlC1;
+  anatomy.cordSize(c1, cordApC1, cordRlC1);
+  anatomy.canalSize(c1, canalCentreC1, canalHalfApC1, canalHalfRlC1);
+  truth["craniocervical"] = {
+      {"adi_mm", distance(arch, densFront)},
+      {"padi_mm", distance(densBack, postArch)},
+      {"dens_tip_below_mcrae_mm", below},
+      {"cord_ap_c1_mm", cordApC1},
+      {"canal_ap_c1_mm", 2 * canalHalfApC1},
+      {"landmarks_ras_mm",
+       {{"c1_anterior_arch_posterior_cortex", ras(arch)},
+        {"dens_anterior_cortex", ras(densFront)},
+        {"dens_posterior_cortex", ras(densBack)},
+        {"c1_posterior_arch_anterior_margin", ras(postArch)},
+        {"dens_tip", ras(tip)},
+        {"dens_base", ras(base)},
+        {"basion", ras(basion)},
+        {"opisthion", ras(opisthion)}}}};
+  nlohmann::json compressionList = nlohmann::json::array();
+  for (const auto& c : options.compressions) compressionList.push_back({{"level", levelName(c.level)}, {"cord_ap_ratio", c.ratio}});
+  truth["compressions"] = compressionList;
+
+  PhantomStudy study;
+  study.volume.image = image;
+  study.volume.sourceKind = "phantom";
+  SeriesMetadata& meta = study.volume.meta;
+  meta.modality = "MR";
+  meta.manufacturer = "cordscope phantom";
+  meta.seriesDescription = options.seriesDescription.empty()
+                               ? (options.orientation == "axial" ? "T2 TSE AX" : "T2 TSE SAG")
+                               : options.seriesDescription;
+  meta.protocolName = meta.seriesDescription;
+  meta.patientId = "PHANTOM-" + std::to_string(options.seed);
+  meta.patientSex = options.sex;
+  meta.patientAgeYears = options.ageYears;
+  meta.studyDate = options.studyDate;
+  meta.echoTimeMs = options.dicomEchoTimeMs;
+  meta.repetitionTimeMs = options.dicomRepetitionTimeMs;
+  meta.sliceThicknessMm = options.sliceThicknessMm;
+  meta.magneticFieldStrengthT = 1.5;
+  meta.seriesNumber = 3;
+  study.cord = cord;
+  study.canal = canal;
+  study.lesion = lesion;
+  study.levels = levels;
+  study.truth = truth;
+  return study;
+}
+
+namespace {
+
+// Copies `source` onto the grid of `target` voxel by voxel through world coordinates. The grids
+// differ at most by axis order and flips, so every target voxel centre is a source voxel centre.
+template <typename TImage>
+typename TImage::Pointer onGrid(const TImage* source, const Image* target) {
+  auto out = TImage::New();
+  out->CopyInformation(target);
+  out->SetRegions(target->GetLargestPossibleRegion());
+  out->Allocate(true);
+  for (itk::ImageRegionIteratorWithIndex<TImage> it(out, out->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it) {
+    typename TImage::PointType point;
+    out->TransformIndexToPhysicalPoint(it.GetIndex(), point);
+    typename TImage::IndexType index;
+    if (source->TransformPhysicalPointToIndex(point, index)) it.Set(source->GetPixel(index));
+  }
+  return out;
+}
+
+}  // namespace
+
+void writePhantom(const PhantomStudy& study, const PhantomOptions& options, const std::string& outDir) {
+  namespace fs = std::filesystem;
+  fs::create_directories(fs::path(outDir) / "truth");
+  const std::string dicomDir = (fs::path(outDir) / "dicom").string();
+  fs::remove_all(dicomDir);
+  DicomWriteOptions write;
+  write.uidSeed = "cordscope-phantom/" + optionsJson(options).dump();
+  write.shuffleFileNames = options.shuffleFiles;
+  write.shuffleSeed = options.seed;
+  writeDicomSeries(study.volume, dicomDir, write);
+
+  // The grid `cordscope convert OUTDIR/dicom` produces: read the series back.
+  const Volume reread = loadInput(dicomDir);
+  const Image* grid = reread.image.GetPointer();
+  const fs::path truthDir = fs::path(outDir) / "truth";
+  writeNifti(onGrid<Mask>(study.cord.GetPointer(), grid).GetPointer(), (truthDir / "cord.nii.gz").string());
+  writeNifti(onGrid<Mask>(study.canal.GetPointer(), grid).GetPointer(), (truthDir / "canal.nii.gz").string());
+  writeNifti(onGrid<Mask>(study.lesion.GetPointer(), grid).GetPointer(), (truthDir / "lesion.nii.gz").string());
+  writeNifti(onGrid<LabelImage>(study.levels.GetPointer(), grid).GetPointer(), (truthDir / "levels.nii.gz").string());
+  std::ofstream(fs::path(outDir) / "truth.json") << study.truth.dump(2) << "\n";
+}
+
+}  // namespace cordscope
