@@ -31,36 +31,42 @@ std::string stripNiftiExtension(const std::string& path) {
   return path;
 }
 
-// Metadata a BIDS / dcm2niix sidecar (same name, .json) carries; times there are in seconds.
+// The BIDS / dcm2niix sidecar keys cordscope reads and writes: one table for both directions.
+// Times are seconds in BIDS and milliseconds in SeriesMetadata.
+struct TextKey {
+  const char* key;
+  std::string SeriesMetadata::*field;
+};
+struct NumberKey {
+  const char* key;
+  std::optional<double> SeriesMetadata::*field;
+  double metadataPerSidecarUnit;
+};
+constexpr TextKey kTextKeys[] = {{"Modality", &SeriesMetadata::modality},
+                                 {"Manufacturer", &SeriesMetadata::manufacturer},
+                                 {"SeriesDescription", &SeriesMetadata::seriesDescription},
+                                 {"ProtocolName", &SeriesMetadata::protocolName},
+                                 {"SeriesInstanceUID", &SeriesMetadata::seriesInstanceUid},
+                                 {"StudyInstanceUID", &SeriesMetadata::studyInstanceUid},
+                                 {"PatientSex", &SeriesMetadata::patientSex}};
+constexpr NumberKey kNumberKeys[] = {{"EchoTime", &SeriesMetadata::echoTimeMs, 1000.0},
+                                     {"RepetitionTime", &SeriesMetadata::repetitionTimeMs, 1000.0},
+                                     {"SliceThickness", &SeriesMetadata::sliceThicknessMm, 1.0},
+                                     {"MagneticFieldStrength", &SeriesMetadata::magneticFieldStrengthT, 1.0}};
+
 void readSidecar(const std::string& niftiPath, SeriesMetadata& meta) {
-  const std::string sidecar = stripNiftiExtension(niftiPath) + ".json";
-  std::ifstream in(sidecar);
+  std::ifstream in(stripNiftiExtension(niftiPath) + ".json");
   if (!in) return;
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return;
-  auto str = [&](const char* key, std::string& out) {
-    if (j.contains(key) && j[key].is_string()) out = j[key].get<std::string>();
-  };
-  auto num = [&](const char* key, std::optional<double>& out, double scale) {
-    if (j.contains(key) && j[key].is_number()) out = j[key].get<double>() * scale;
-  };
-  str("SeriesDescription", meta.seriesDescription);
-  str("ProtocolName", meta.protocolName);
-  str("Manufacturer", meta.manufacturer);
-  str("Modality", meta.modality);
-  str("SeriesInstanceUID", meta.seriesInstanceUid);
-  str("StudyInstanceUID", meta.studyInstanceUid);
-  str("PatientSex", meta.patientSex);
-  num("EchoTime", meta.echoTimeMs, 1000.0);
-  num("RepetitionTime", meta.repetitionTimeMs, 1000.0);
-  num("SliceThickness", meta.sliceThicknessMm, 1.0);
-  num("MagneticFieldStrength", meta.magneticFieldStrengthT, 1.0);
-  if (j.contains("SeriesNumber") && j["SeriesNumber"].is_number_integer())
-    meta.seriesNumber = j["SeriesNumber"].get<int>();
-  if (j.contains("ImageType") && j["ImageType"].is_array()) {
+  for (const TextKey& k : kTextKeys)
+    if (j.contains(k.key) && j[k.key].is_string()) meta.*k.field = j[k.key].get<std::string>();
+  for (const NumberKey& k : kNumberKeys)
+    if (j.contains(k.key) && j[k.key].is_number()) meta.*k.field = j[k.key].get<double>() * k.metadataPerSidecarUnit;
+  if (j.contains("SeriesNumber") && j["SeriesNumber"].is_number_integer()) meta.seriesNumber = j["SeriesNumber"].get<int>();
+  if (j.contains("ImageType") && j["ImageType"].is_array())
     for (const auto& part : j["ImageType"])
       if (part.is_string()) meta.imageType += (meta.imageType.empty() ? "" : "\\") + part.get<std::string>();
-  }
   if (j.contains("PatientAge") && j["PatientAge"].is_string())
     meta.patientAgeYears = parsePatientAge(j["PatientAge"].get<std::string>(), "", "");
 }
@@ -119,21 +125,11 @@ void writeCast(const Image* image, const std::string& path) {
 
 void writeSidecar(const SeriesMetadata& meta, const std::string& niftiPath) {
   nlohmann::json j;
-  auto put = [&](const char* key, const std::string& value) {
-    if (!value.empty()) j[key] = value;
-  };
-  put("Modality", meta.modality);
-  put("Manufacturer", meta.manufacturer);
-  put("SeriesDescription", meta.seriesDescription);
-  put("ProtocolName", meta.protocolName);
-  put("SeriesInstanceUID", meta.seriesInstanceUid);
-  put("StudyInstanceUID", meta.studyInstanceUid);
-  put("PatientSex", meta.patientSex);
+  for (const TextKey& k : kTextKeys)
+    if (!(meta.*k.field).empty()) j[k.key] = meta.*k.field;
+  for (const NumberKey& k : kNumberKeys)
+    if (meta.*k.field) j[k.key] = *(meta.*k.field) / k.metadataPerSidecarUnit;
   if (meta.seriesNumber) j["SeriesNumber"] = meta.seriesNumber;
-  if (meta.echoTimeMs) j["EchoTime"] = *meta.echoTimeMs / 1000.0;
-  if (meta.repetitionTimeMs) j["RepetitionTime"] = *meta.repetitionTimeMs / 1000.0;
-  if (meta.sliceThicknessMm) j["SliceThickness"] = *meta.sliceThicknessMm;
-  if (meta.magneticFieldStrengthT) j["MagneticFieldStrength"] = *meta.magneticFieldStrengthT;
   j["ConversionSoftware"] = "cordscope";
   const std::string path = stripNiftiExtension(niftiPath) + ".json";
   std::ofstream out(path);

@@ -98,6 +98,13 @@ TEST(Cli, ConvertEqualsTheReferenceNiftiAndDcm2niix) {
   const Volume reference = readNifti((data / "real/sct-t2-lesion/t2_lesion.nii.gz").string());
   EXPECT_EQ(test::compareInWorld(converted.image.GetPointer(), reference.image.GetPointer(), 1e-4), "");
   EXPECT_TRUE(fs::exists(dir / "t2.json"));
+  // The sidecar carries the metadata back: a converted NIfTI is still chosen as sagittal T2.
+  const Volume reread = readNifti(dir / "t2.nii.gz");
+  EXPECT_EQ(reread.meta.seriesDescription, "T2 TSE SAG");
+  ASSERT_TRUE(reread.meta.echoTimeMs && reread.meta.repetitionTimeMs);
+  EXPECT_DOUBLE_EQ(*reread.meta.echoTimeMs, 100.0);
+  EXPECT_DOUBLE_EQ(*reread.meta.repetitionTimeMs, 3000.0);
+  EXPECT_EQ(reread.meta.modality, "MR");
 
   for (const char* folder : {"dicom/siemens-gre-sag-classic", "dicom/siemens-xa30-epi-sag-enhanced"}) {
     TempDir scratch;
