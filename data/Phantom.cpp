@@ -193,7 +193,7 @@ class Anatomy {
     ap *= 1 - (1 - ratio) * w;
     rl *= 1 + 0.3 * (1 - ratio) * w;
     // At C1 the posterior arch bounds the canal: a narrow PADI flattens the cord.
-    const double room = postArchAnterior_ - 0.8 + 0.0;
+    const double room = postArchAnterior_ - 0.8;
     if (s > c1Centre_ - 8 && s < c1Centre_ + 8 && ap / 2 > room) ap = 2 * std::max(1.0, room);
   }
 
@@ -259,7 +259,7 @@ class Anatomy {
         return out;
       }
     }
-    if (const Tissue t = craniocervical(s, v, x, canalPosterior); t != TissueCount) {
+    if (const Tissue t = craniocervical(s, v, x); t != TissueCount) {
       out.tissue = t;
       return out;
     }
@@ -345,7 +345,7 @@ class Anatomy {
     return TissueCount;
   }
 
-  Tissue craniocervical(double s, double v, double x, double canalPosterior) const {
+  Tissue craniocervical(double s, double v, double x) const {
     const double ax = std::abs(x);
     if (s > bodyBottom_[2] + 1 || s < densTip_ - 12) return TissueCount;
     // Dens: an upright peg with a rounded tip; a thin dark scar marks its base.
@@ -374,7 +374,6 @@ class Anatomy {
         return t;
     // Transverse ligament behind the dens.
     if (s > c1Centre_ - 5 && s < c1Centre_ + 5 && v >= densPosterior_ && v < densPosterior_ + 2.5 && ax < 11) return Ligament;
-    (void)canalPosterior;
     return TissueCount;
   }
 
