@@ -1,0 +1,479 @@
+#include "segmentation/CordSegmentation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "segmentation/ImageSampler.h"
+
+namespace cordscope {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// r(theta) = c[0] + sum_n c[2n-1] cos(n theta) + c[2n] sin(n theta)
+struct Contour {
+  std::vector<double> c;
+  double radius(double theta) const {
+    double r = c[0];
+    for (std::size_t n = 1; 2 * n < c.size() + 1; ++n)
+      r += c[2 * n - 1] * std::cos(n * theta) + c[2 * n] * std::sin(n * theta);
+    return std::max(0.0, r);
+  }
+  double area() const {
+    double a = 0;
+    const int n = 180;
+    for (int i = 0; i < n; ++i) {
+      const double r = radius(2 * kPi * i / n);
+      a += 0.5 * r * r * (2 * kPi / n);
+    }
+    return a;
+  }
+  double maxRadius() const {
+    double m = 0;
+    for (int i = 0; i < 72; ++i) m = std::max(m, radius(2 * kPi * i / 72));
+    return m;
+  }
+};
+
+// Solves the small dense system A x = b (Gaussian elimination with partial pivoting).
+bool solve(std::vector<double> a, std::vector<double> b, std::vector<double>& x) {
+  const int n = static_cast<int>(b.size());
+  for (int col = 0; col < n; ++col) {
+    int pivot = col;
+    for (int r = col + 1; r < n; ++r)
+      if (std::abs(a[r * n + col]) > std::abs(a[pivot * n + col])) pivot = r;
+    if (std::abs(a[pivot * n + col]) < 1e-12) return false;
+    for (int k = 0; k < n; ++k) std::swap(a[col * n + k], a[pivot * n + k]);
+    std::swap(b[col], b[pivot]);
+    for (int r = col + 1; r < n; ++r) {
+      const double f = a[r * n + col] / a[col * n + col];
+      for (int k = col; k < n; ++k) a[r * n + k] -= f * a[col * n + k];
+      b[r] -= f * b[col];
+    }
+  }
+  x.assign(n, 0.0);
+  for (int r = n - 1; r >= 0; --r) {
+    double s = b[r];
+    for (int k = r + 1; k < n; ++k) s -= a[r * n + k] * x[k];
+    x[r] = s / a[r * n + r];
+  }
+  return true;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return kNaN;
+  auto it = v.begin() + static_cast<long>(v.size() / 2);
+  std::nth_element(v.begin(), it, v.end());
+  return *it;
+}
+
+// Robust (Tukey biweight, IRLS) least-squares Fourier contour through the valid ray radii.
+// Rays that disagree with the outline of the others - a lesion at the edge, a nerve root - get
+// no weight. Fails when fewer than 60 % of the rays found a boundary.
+bool fitContour(const std::vector<double>& theta, const std::vector<double>& radius, int harmonics,
+                Contour& out) {
+  std::vector<std::size_t> valid;
+  for (std::size_t i = 0; i < radius.size(); ++i)
+    if (std::isfinite(radius[i])) valid.push_back(i);
+  if (valid.size() < 0.6 * radius.size()) return false;
+  const int p = 2 * harmonics + 1;
+  std::vector<double> weight(radius.size(), 1.0), basis(p), coeff;
+  std::vector<double> r;
+  for (std::size_t i : valid) r.push_back(radius[i]);
+  coeff.assign(p, 0.0);
+  coeff[0] = median(r);
+  for (int iteration = 0; iteration < 8; ++iteration) {
+    // Residuals and robust scale from the current fit (the first pass: a circle at the median).
+    Contour current{coeff};
+    std::vector<double> absResidual;
+    for (std::size_t i : valid)
+      absResidual.push_back(std::abs(radius[i] - current.radius(theta[i])));
+    const double scale = std::max(0.25, 1.4826 * median(absResidual));
+    for (std::size_t i : valid) {
+      const double u = (radius[i] - current.radius(theta[i])) / (4.685 * scale);
+      weight[i] = std::abs(u) < 1 ? (1 - u * u) * (1 - u * u) : 0.0;
+    }
+    std::vector<double> a(p * p, 0.0), b(p, 0.0);
+    for (std::size_t i : valid) {
+      basis[0] = 1;
+      for (int n = 1; n <= harmonics; ++n) {
+        basis[2 * n - 1] = std::cos(n * theta[i]);
+        basis[2 * n] = std::sin(n * theta[i]);
+      }
+      for (int x = 0; x < p; ++x) {
+        b[x] += weight[i] * basis[x] * radius[i];
+        for (int y = 0; y < p; ++y) a[x * p + y] += weight[i] * basis[x] * basis[y];
+      }
+    }
+    std::vector<double> next;
+    if (!solve(a, b, next)) return iteration > 0 && (out.c = coeff, true);
+    coeff = next;
+  }
+  out.c = coeff;
+  return coeff[0] > 0;
+}
+
+// A station's sampling frame: tangent t (caudal), u towards the patient's anterior, w = t x u.
+struct Frame {
+  Vec3 centre, t, u, w;
+};
+
+Frame frameAt(const Vec3& centre, const Vec3& tangent) {
+  Frame f{centre, tangent, {}, {}};
+  const Vec3 anterior{0, -1, 0};  // LPS
+  Vec3 u = anterior - dot(anterior, tangent) * tangent;
+  if (norm(u) < 1e-6) u = Vec3{1, 0, 0} - tangent[0] * tangent;  // cord running AP: degenerate
+  f.u = normalized(u);
+  f.w = normalized(cross(tangent, f.u));
+  return f;
+}
+
+struct StationFit {
+  bool cordValid = false, canalValid = false;
+  Contour cord, canal;
+};
+
+// The cord and canal radii along each ray of one station, then their contours.
+StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, double scale,
+                      const CordOptions& o, const std::vector<double>& theta) {
+  const int rays = static_cast<int>(theta.size());
+  const int samples = static_cast<int>(o.maxRadiusMm / o.sampleStepMm) + 1;
+  std::vector<double> values(static_cast<std::size_t>(rays) * samples, kNaN);
+  std::vector<double> core;
+  for (int j = 0; j < rays; ++j) {
+    const Vec3 dir = std::cos(theta[j]) * f.u + std::sin(theta[j]) * f.w;
+    for (int m = 0; m < samples; ++m) {
+      const double r = m * o.sampleStepMm;
+      const auto v = sampler.at(f.centre + r * dir);
+      if (!v) break;
+      values[static_cast<std::size_t>(j) * samples + m] = sign * *v / scale;
+      if (r <= 3.0) core.push_back(sign * *v / scale);
+    }
+  }
+  StationFit fit;
+  if (core.empty()) return fit;
+  // Cord level: a low percentile of the core, so that a lesion in it does not raise it.
+  auto it = core.begin() + static_cast<long>(0.25 * (core.size() - 1));
+  std::nth_element(core.begin(), it, core.end());
+  const double cordLevel = *it;
+  std::vector<double> peaks;
+  for (int j = 0; j < rays; ++j) {
+    double peak = -std::numeric_limits<double>::infinity();
+    for (int m = static_cast<int>(1.0 / o.sampleStepMm); m < samples; ++m) {
+      const double v = values[static_cast<std::size_t>(j) * samples + m];
+      if (std::isnan(v)) break;
+      peak = std::max(peak, v);
+    }
+    if (std::isfinite(peak)) peaks.push_back(peak);
+  }
+  if (peaks.size() < 0.6 * rays) return fit;
+  const double csfLevel = median(peaks);
+  if (csfLevel <= cordLevel) return fit;
+  const double threshold = 0.5 * (cordLevel + csfLevel);
+
+  std::vector<double> cordRadius(rays, kNaN), canalRadius(rays, kNaN);
+  const auto crossing = [&](double a, double b, int m) {  // between samples m-1 (a) and m (b)
+    const double frac = (threshold - a) / (b - a);
+    return (m - 1 + std::clamp(frac, 0.0, 1.0)) * o.sampleStepMm;
+  };
+  // Each ray: lightly smoothed profile, then (1) into the cord proper (a lesion may sit on the
+  // centre), (2) the run above the threshold that follows is CSF, possibly behind a lesion at the
+  // cord edge, (3) the cord boundary is the outermost clear rising edge before the CSF peak - not
+  // the first threshold crossing, which would stop at a dorsal-column lesion - and (4) the canal
+  // boundary is where the profile falls back below the threshold.
+  const double sigmaSamples = 0.4 / o.sampleStepMm;
+  const int kernelRadius = static_cast<int>(std::ceil(2.5 * sigmaSamples));
+  std::vector<double> kernel(2 * kernelRadius + 1);
+  for (int d = -kernelRadius; d <= kernelRadius; ++d)
+    kernel[d + kernelRadius] = std::exp(-0.5 * d * d / (sigmaSamples * sigmaSamples));
+  std::vector<double> profile(samples), slope(samples);
+  for (int j = 0; j < rays; ++j) {
+    const double* raw = &values[static_cast<std::size_t>(j) * samples];
+    int length = 0;
+    while (length < samples && !std::isnan(raw[length])) ++length;
+    if (length < 3) continue;
+    for (int m = 0; m < length; ++m) {
+      double sum = 0, weight = 0;
+      for (int d = -kernelRadius; d <= kernelRadius; ++d) {
+        const int k = m + d;
+        if (k < 0 || k >= length) continue;
+        sum += kernel[d + kernelRadius] * raw[k];
+        weight += kernel[d + kernelRadius];
+      }
+      profile[m] = sum / weight;
+    }
+    const double* v = profile.data();
+    int m = 0;
+    while (m < length && v[m] >= threshold) ++m;
+    const int inside = m;
+    while (m < length && v[m] < threshold) ++m;
+    if (m >= length) continue;
+    const int csfStart = m;
+    while (m < length && v[m] >= threshold) ++m;
+    const int csfEnd = m;  // first sample below again, or the ray's end
+    const int peak = static_cast<int>(std::max_element(v + csfStart, v + csfEnd) - v);
+    const int from = std::max(inside + 1, csfStart - static_cast<int>(1.0 / o.sampleStepMm));
+    double steepest = 0;
+    for (int k = from; k <= peak && k + 1 < length; ++k) {
+      slope[k] = 0.5 * (v[k + 1] - v[k - 1]);
+      steepest = std::max(steepest, slope[k]);
+    }
+    if (steepest <= 0) continue;
+    int edge = -1;
+    for (int k = peak; k >= from && edge < 0; --k) {
+      if (k + 1 >= length) continue;
+      const bool localMax =
+          (k == from || slope[k] >= slope[k - 1]) && (k == peak || slope[k] >= slope[k + 1]);
+      if (localMax && slope[k] >= 0.35 * steepest) edge = k;
+    }
+    if (edge < 0) continue;
+    double offset = 0;  // parabolic refinement of the slope maximum
+    if (edge > from && edge < peak) {
+      const double a = slope[edge - 1], b = slope[edge], c = slope[edge + 1];
+      const double denominator = a - 2 * b + c;
+      if (denominator < 0) offset = std::clamp(0.5 * (a - c) / denominator, -0.5, 0.5);
+    }
+    cordRadius[j] = (edge + offset) * o.sampleStepMm;
+    if (csfEnd < length) canalRadius[j] = crossing(v[csfEnd - 1], v[csfEnd], csfEnd);
+  }
+  fit.cordValid = fitContour(theta, cordRadius, o.cordHarmonics, fit.cord);
+  fit.canalValid = fitContour(theta, canalRadius, o.canalHarmonics, fit.canal);
+  return fit;
+}
+
+// Gaussian smoothing of per-station coefficient vectors over the valid stations (normalised
+// convolution, which also fills invalid stations from their neighbours).
+std::vector<Contour> smoothContours(const std::vector<Contour>& contours,
+                                    const std::vector<bool>& valid, double sigmaStations,
+                                    std::vector<bool>& filled) {
+  const long n = static_cast<long>(contours.size());
+  const long radius = static_cast<long>(std::ceil(3 * std::max(sigmaStations, 0.5)));
+  std::size_t p = 0;
+  for (long i = 0; i < n; ++i)
+    if (valid[i]) p = contours[i].c.size();
+  std::vector<Contour> out(n, Contour{std::vector<double>(std::max<std::size_t>(p, 1), 0.0)});
+  filled.assign(n, false);
+  if (p == 0) return out;
+  for (long i = 0; i < n; ++i) {
+    double weight = 0;
+    std::vector<double> sum(p, 0.0);
+    // Widen the window until something valid is in it (long gaps are bridged by the nearest).
+    for (long reach = radius; weight == 0 && reach <= n; reach *= 2) {
+      for (long d = -reach; d <= reach; ++d) {
+        const long k = i + d;
+        if (k < 0 || k >= n || !valid[k]) continue;
+        const double g = std::exp(-0.5 * d * d / (sigmaStations * sigmaStations + 1e-9));
+        weight += g;
+        for (std::size_t c = 0; c < p; ++c) sum[c] += g * contours[k].c[c];
+      }
+      if (weight < 1e-12) weight = 0;
+    }
+    if (weight == 0) continue;
+    for (std::size_t c = 0; c < p; ++c) out[i].c[c] = sum[c] / weight;
+    filled[i] = true;
+  }
+  return out;
+}
+
+Mask::Pointer emptyMaskLike(const Image* image) {
+  auto mask = Mask::New();
+  mask->CopyInformation(image);
+  mask->SetRegions(image->GetLargestPossibleRegion());
+  mask->Allocate();
+  mask->FillBuffer(0);
+  return mask;
+}
+
+double imageScale(const Image* image) {
+  const float* p = image->GetBufferPointer();
+  const std::size_t n = image->GetBufferedRegion().GetNumberOfPixels();
+  const std::size_t stride = std::max<std::size_t>(1, n / 200000);
+  std::vector<double> sample;
+  for (std::size_t i = 0; i < n; i += stride) sample.push_back(std::abs(p[i]));
+  auto it = sample.begin() + static_cast<long>(0.99 * (sample.size() - 1));
+  std::nth_element(sample.begin(), it, sample.end());
+  return *it > 0 ? *it : 1.0;
+}
+
+// Marks every voxel whose centre lies inside the station's contour, within its slab along t.
+void rasterise(const ImageSampler& sampler, const Frame& f, const Contour& contour, double halfSlab,
+               Mask* mask) {
+  const double reach = contour.maxRadius() + 0.01;
+  if (reach <= 0.01) return;
+  const auto size = mask->GetLargestPossibleRegion().GetSize();
+  double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
+  for (int corner = 0; corner < 8; ++corner) {
+    const Vec3 p = f.centre + ((corner & 1) ? halfSlab : -halfSlab) * f.t +
+                   ((corner & 2) ? reach : -reach) * f.u + ((corner & 4) ? reach : -reach) * f.w;
+    const Vec3 index = sampler.toIndex(p);
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = std::min(lo[a], index[a]);
+      hi[a] = std::max(hi[a], index[a]);
+    }
+  }
+  long from[3], to[3];
+  for (int a = 0; a < 3; ++a) {
+    from[a] = std::max(0L, static_cast<long>(std::ceil(lo[a])));
+    to[a] = std::min(static_cast<long>(size[a]) - 1, static_cast<long>(std::floor(hi[a])));
+    if (from[a] > to[a]) return;
+  }
+  unsigned char* buffer = mask->GetBufferPointer();
+  for (long k = from[2]; k <= to[2]; ++k)
+    for (long j = from[1]; j <= to[1]; ++j)
+      for (long i = from[0]; i <= to[0]; ++i) {
+        const Vec3 d = sampler.toPoint({static_cast<double>(i), static_cast<double>(j),
+                                        static_cast<double>(k)}) -
+                       f.centre;
+        const double along = dot(d, f.t);
+        if (std::abs(along) > halfSlab) continue;
+        const double x = dot(d, f.u), y = dot(d, f.w);
+        const double r = std::hypot(x, y);
+        if (r > reach) continue;
+        if (r <= contour.radius(std::atan2(y, x))) buffer[i + size[0] * (j + size[1] * k)] = 1;
+      }
+}
+
+}  // namespace
+
+CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
+                             const CordOptions& options) {
+  const Image* image = volume.image.GetPointer();
+  CordSegmentation out;
+  out.cord = emptyMaskLike(image);
+  out.canal = emptyMaskLike(image);
+  out.centerline = initial;
+  if (!initial.found()) {
+    out.failure = "no spinal cord found: no CSF-lined tube of cord size runs through the image";
+    out.centerline.points.clear();
+    return out;
+  }
+  const ImageSampler sampler(image);
+  const double scale = imageScale(image);
+  std::vector<double> theta(options.rays);
+  for (int j = 0; j < options.rays; ++j) theta[j] = 2 * kPi * j / options.rays;
+
+  std::vector<Vec3> centres = resampleEvenly(initial.points, options.stationStepMm);
+  std::vector<Frame> frames;
+  std::vector<Contour> cord, canal;
+  std::vector<bool> cordFilled, canalFilled, measured;
+  const double sigma = options.smoothingMm / options.stationStepMm;
+  for (int pass = 0; pass <= options.refinements; ++pass) {
+    const std::size_t n = centres.size();
+    frames.clear();
+    std::vector<Contour> cordRaw(n), canalRaw(n);
+    std::vector<bool> cordValid(n), canalValid(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t a = i == 0 ? 0 : i - 1, b = std::min(n - 1, i + 1);
+      frames.push_back(frameAt(centres[i], normalized(centres[b] - centres[a])));
+      const StationFit fit =
+          fitStation(sampler, frames.back(), initial.csfSign, scale, options, theta);
+      cordRaw[i] = fit.cord;
+      canalRaw[i] = fit.canal;
+      cordValid[i] = fit.cordValid;
+      canalValid[i] = fit.canalValid;
+    }
+    measured = cordValid;
+    cord = smoothContours(cordRaw, cordValid, sigma, cordFilled);
+    canal = smoothContours(canalRaw, canalValid, sigma, canalFilled);
+    if (pass == options.refinements) break;
+    // Move each centre to its outline's centre (the first harmonic is the offset), then smooth.
+    std::vector<Vec3> moved = centres;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!cordFilled[i] || cord[i].c.size() < 3) continue;
+      moved[i] = centres[i] + cord[i].c[1] * frames[i].u + cord[i].c[2] * frames[i].w;
+    }
+    centres = resampleEvenly(smoothCurve(moved, sigma), options.stationStepMm);
+  }
+
+  // The cord is where outlines were measured: trim unmeasured stations at both ends.
+  std::size_t first = 0, last = centres.size();
+  while (first < last && !measured[first]) ++first;
+  while (last > first && !measured[last - 1]) --last;
+  if (last - first < 2 ||
+      std::count(measured.begin(), measured.end(), true) < 0.5 * (last - first)) {
+    out.failure =
+        "no spinal cord found: the candidate centerline has no consistent cord/CSF boundary";
+    out.centerline.points.clear();
+    return out;
+  }
+
+  // The cervicomedullary junction: above it the medulla flares (and the CSF opens into the
+  // cisterna magna). Where the top of the run is much wider than the narrowest cord in the upper
+  // 80 mm, the cord starts at the first station from the top that is back to cord size.
+  // Approximate (a few mm above the foramen magnum); the craniocervical landmarks refine it.
+  {
+    const std::size_t window =
+        std::min(last, first + static_cast<std::size_t>(80.0 / options.stationStepMm));
+    double narrowest = std::numeric_limits<double>::infinity();
+    for (std::size_t i = first; i < window; ++i) narrowest = std::min(narrowest, cord[i].area());
+    if (std::isfinite(narrowest) && cord[first].area() > options.medullaFlare * narrowest) {
+      std::size_t i = first;
+      while (i < window && cord[i].area() > 1.15 * narrowest) ++i;
+      first = i;
+    }
+  }
+  const double halfSlab = 0.5 * options.stationStepMm + 1e-6;
+  std::vector<Vec3> kept;
+  for (std::size_t i = first; i < last; ++i) {
+    const Frame& f = frames[i];
+    rasterise(sampler, f, cord[i], halfSlab, out.cord.GetPointer());
+    Contour canalContour = canal[i];
+    if (!canalFilled[i]) canalContour = cord[i];
+    // The canal holds the cord: never let its outline cut inside the cord's.
+    Contour canalOuter = canalContour;
+    rasterise(sampler, f, canalOuter, halfSlab, out.canal.GetPointer());
+    rasterise(sampler, f, cord[i], halfSlab, out.canal.GetPointer());
+
+    CrossSection s;
+    s.arcMm = (i - first) * options.stationStepMm;
+    s.centre = f.centre;
+    s.areaMm2 = cord[i].area();
+    s.apMm = cord[i].radius(0) + cord[i].radius(kPi);
+    s.rlMm = cord[i].radius(0.5 * kPi) + cord[i].radius(1.5 * kPi);
+    s.canalAreaMm2 = std::max(canalContour.area(), s.areaMm2);
+    s.canalApMm = std::max(canalContour.radius(0) + canalContour.radius(kPi), s.apMm);
+    s.canalRlMm = std::max(canalContour.radius(0.5 * kPi) + canalContour.radius(1.5 * kPi), s.rlMm);
+    s.measured = measured[i];
+    out.volumeMm3 += s.areaMm2 * options.stationStepMm;
+    out.canalVolumeMm3 += s.canalAreaMm2 * options.stationStepMm;
+    out.sections.push_back(s);
+    kept.push_back(f.centre);
+  }
+  out.centerline.points = resampleEvenly(kept, initial.stepMm);
+  out.lengthMm = out.centerline.lengthMm();
+  out.found = true;
+  return out;
+}
+
+CordSegmentation segmentCord(const Volume& volume, const CenterlineOptions& centerlineOptions,
+                             const CordOptions& options) {
+  return segmentCord(volume, findCenterline(volume, centerlineOptions), options);
+}
+
+void to_json(nlohmann::json& j, const CrossSection& s) {
+  j = nlohmann::json{{"arc_mm", s.arcMm},
+                     {"area_mm2", s.areaMm2},
+                     {"ap_mm", s.apMm},
+                     {"rl_mm", s.rlMm},
+                     {"canal_area_mm2", s.canalAreaMm2},
+                     {"canal_ap_mm", s.canalApMm},
+                     {"canal_rl_mm", s.canalRlMm},
+                     {"measured", s.measured}};
+}
+
+void to_json(nlohmann::json& j, const CordSegmentation& s) {
+  j = nlohmann::json{
+      {"found", s.found},
+      {"length_mm", s.found ? nlohmann::json(s.lengthMm) : nlohmann::json(nullptr)},
+      {"volume_mm3", s.found ? nlohmann::json(s.volumeMm3) : nlohmann::json(nullptr)},
+      {"canal_volume_mm3", s.found ? nlohmann::json(s.canalVolumeMm3) : nlohmann::json(nullptr)},
+      {"contrast", toString(s.centerline.contrast)}};
+  if (!s.found) j["failure"] = s.failure;
+}
+
+}  // namespace cordscope

@@ -1,0 +1,69 @@
+// Cord and canal masks and cross-sections along a centerline.
+//
+// A tubular deformable model, classical in spirit (as Spinal Cord Toolbox's PropSeg): at stations
+// every half millimetre along the centerline, rays are cast in the plane perpendicular to it. On
+// each ray the cord boundary is where the intensity, leaving the cord, crosses half-way from the
+// cord level to the CSF level (both measured at that station, so bias fields and coils do not
+// matter); the canal boundary is where it falls back below that level beyond the CSF. Each
+// station's radii are fitted by a low-order Fourier contour with robust weights (so a bright
+// lesion at the cord edge, or a ray that runs into a nerve root, does not dent the outline), the
+// contour coefficients are smoothed along the cord, and the centerline is moved to the contour
+// centres and the whole repeated. The masks are rasterised on the input grid: a voxel is in when
+// its centre is inside the contour of the station slab it falls in.
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "data/Volume.h"
+#include "segmentation/Centerline.h"
+
+namespace cordscope {
+
+struct CordOptions {
+  int rays = 64;
+  double stationStepMm = 0.5;  // spacing of the cross-sections along the centerline
+  double sampleStepMm = 0.2;   // spacing of the samples along each ray
+  double maxRadiusMm = 14;     // rays end here (the widest canal is about 25 mm across)
+  int cordHarmonics = 2;       // Fourier order of the cord outline (2 = ellipse-like)
+  int canalHarmonics = 3;
+  double smoothingMm = 2.0;  // Gaussian smoothing of the outlines along the cord
+  int refinements = 2;       // passes of "fit contours, move the centerline to their centres"
+  double medullaFlare =
+      1.3;  // top of the run this much wider than the upper cord: medulla, trimmed
+};
+
+// One cross-section perpendicular to the centerline. Diameters: AP along the patient's
+// anterior-posterior direction projected into the section, RL across it.
+struct CrossSection {
+  double arcMm = 0;  // distance along the centerline from its cranial end
+  Vec3 centre{};     // LPS mm
+  double areaMm2 = 0, apMm = 0, rlMm = 0;
+  double canalAreaMm2 = 0, canalApMm = 0, canalRlMm = 0;
+  bool measured = false;  // false: the outline here was interpolated from its neighbours
+};
+
+struct CordSegmentation {
+  bool found = false;
+  std::string failure;    // why not, when not found
+  Centerline centerline;  // refined: through the cord outlines' centres
+  std::vector<CrossSection> sections;
+  Mask::Pointer cord;    // on the input grid (all zero when not found)
+  Mask::Pointer canal;   // CSF + cord
+  double lengthMm = 0;   // along the centerline, over the cord's extent in the image
+  double volumeMm3 = 0;  // integral of the cross-section areas
+  double canalVolumeMm3 = 0;
+};
+
+CordSegmentation segmentCord(const Volume& volume, const Centerline& centerline,
+                             const CordOptions& options = {});
+
+// Centerline detection plus segmentation, the way analyze runs them.
+CordSegmentation segmentCord(const Volume& volume, const CenterlineOptions& centerlineOptions = {},
+                             const CordOptions& options = {});
+
+void to_json(nlohmann::json& j, const CrossSection& s);
+// The report's "cord" block: found, length_mm, volume_mm3, contrast, failure.
+void to_json(nlohmann::json& j, const CordSegmentation& s);
+
+}  // namespace cordscope
