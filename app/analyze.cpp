@@ -1,6 +1,7 @@
-// cordscope analyze: the whole pipeline for one study. Today: ingest and the report's input block;
-// segmentation, levels, lesions and craniocervical measurements arrive with issues 4-8.
+// cordscope analyze: the whole pipeline for one study. Today: ingest, cord and canal segmentation;
+// levels, lesions and craniocervical measurements arrive with issues 5-8.
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "data/Input.h"
 #include "data/Nifti.h"
 #include "data/Phantom.h"
+#include "segmentation/CordSegmentation.h"
 #include "version.h"
 
 namespace cordscope::app {
@@ -23,7 +25,22 @@ struct AnalyzeOptions {
   std::string outputDir;
   std::string series;
   bool demo = false;
+  Contrast contrast = Contrast::Auto;
 };
+
+// centerline.csv: one row per cross-section along the cord (every 0.5 mm), RAS millimetres as in
+// NIfTI viewers, with the section's cord and canal area and diameters.
+void writeCenterlineCsv(const CordSegmentation& seg, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the centerline table");
+  out << "arc_mm,x_ras_mm,y_ras_mm,z_ras_mm,area_mm2,ap_mm,rl_mm,canal_area_mm2,canal_ap_mm,canal_"
+         "rl_mm,measured\n";
+  out.precision(6);
+  for (const CrossSection& s : seg.sections)
+    out << s.arcMm << ',' << -s.centre[0] << ',' << -s.centre[1] << ',' << s.centre[2] << ','
+        << s.areaMm2 << ',' << s.apMm << ',' << s.rlMm << ',' << s.canalAreaMm2 << ','
+        << s.canalApMm << ',' << s.canalRlMm << ',' << (s.measured ? 1 : 0) << '\n';
+}
 
 // The demo study: a long dorsal lesion (the B12 pattern, 8 segments) and anterior atlantoaxial
 // subluxation (ADI 5 mm), so one command shows every feature.
@@ -36,7 +53,8 @@ PhantomOptions demoPhantom() {
   return o;
 }
 
-nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::string& path, const std::string& choice) {
+nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::string& path,
+                         const std::string& choice) {
   const auto size = v.image->GetLargestPossibleRegion().GetSize();
   const auto spacing = v.image->GetSpacing();
   const auto& m = v.meta;
@@ -46,7 +64,8 @@ nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::strin
           {"series_id", s.id},
           {"series_description", m.seriesDescription},
           {"series_choice", choice},
-          {"patient_age_years", m.patientAgeYears ? nlohmann::json(*m.patientAgeYears) : nlohmann::json(nullptr)},
+          {"patient_age_years",
+           m.patientAgeYears ? nlohmann::json(*m.patientAgeYears) : nlohmann::json(nullptr)},
           {"sex", m.patientSex},
           {"study_date", m.studyDate},
           {"size", {size[0], size[1], size[2]}},
@@ -59,7 +78,9 @@ nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::strin
 int runAnalyze(AnalyzeOptions options) {
   using clock = std::chrono::steady_clock;
   nlohmann::json timings = nlohmann::json::object();
-  auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+  auto since = [](clock::time_point t) {
+    return std::chrono::duration<double>(clock::now() - t).count();
+  };
   fs::create_directories(options.outputDir);
   if (options.demo) {
     if (!options.input.empty()) throw UsageError("--demo analyses its own study: give no INPUT");
@@ -69,7 +90,8 @@ int runAnalyze(AnalyzeOptions options) {
     writePhantom(makePhantom(phantom), phantom, options.input);
     options.input += "/dicom";
     timings["demo_phantom_s"] = since(start);
-    note("demo study written to " + options.input + " (dorsal lesion C2-T2, 8 segments; ADI 5 mm; truth beside it)");
+    note("demo study written to " + options.input +
+         " (dorsal lesion C2-T2, 8 segments; ADI 5 mm; truth beside it)");
   }
   if (options.input.empty()) throw UsageError("analyze needs an INPUT (or --demo)");
 
@@ -79,14 +101,27 @@ int runAnalyze(AnalyzeOptions options) {
   const Volume volume = loadSeries(inventory, choice.index);
   timings["load_s"] = since(start);
 
+  start = clock::now();
+  CenterlineOptions centerlineOptions;
+  centerlineOptions.contrast = options.contrast;
+  const CordSegmentation cord = segmentCord(volume, centerlineOptions);
+  timings["segmentation_s"] = since(start);
+  const fs::path outDir(options.outputDir);
+  writeNifti(cord.cord.GetPointer(), (outDir / "cord.nii.gz").string());
+  writeNifti(cord.canal.GetPointer(), (outDir / "canal.nii.gz").string());
+  writeCenterlineCsv(cord, (outDir / "centerline.csv").string());
+
   std::vector<std::string> warnings = volume.warnings;
-  warnings.push_back("cord segmentation, vertebral levels, lesions and craniocervical measurements are not "
-                     "implemented yet in this version: the report holds the input only");
-  nlohmann::json report{{"schema", "cordscope.report/1"},
-                        {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
-                        {"input", inputJson(volume, inventory.series[choice.index], options.input, choice.reason)},
-                        {"warnings", warnings},
-                        {"timings_s", timings}};
+  warnings.push_back(
+      "vertebral levels, lesions and craniocervical measurements are not implemented yet in this "
+      "version: the report holds the input and the cord only");
+  nlohmann::json report{
+      {"schema", "cordscope.report/1"},
+      {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
+      {"input", inputJson(volume, inventory.series[choice.index], options.input, choice.reason)},
+      {"cord", cord},
+      {"warnings", warnings},
+      {"timings_s", timings}};
   const std::string reportPath = (fs::path(options.outputDir) / "report.json").string();
   std::ofstream out(reportPath);
   if (!out) throw Error(ExitCode::AnalysisFailed, reportPath + ": cannot write the report");
@@ -94,8 +129,18 @@ int runAnalyze(AnalyzeOptions options) {
   for (const std::string& w : warnings) warn(w);
   const auto size = volume.image->GetLargestPossibleRegion().GetSize();
   note("analysed series '" + volume.meta.seriesDescription + "' (" + std::to_string(size[0]) + "x" +
-       std::to_string(size[1]) + "x" + std::to_string(size[2]) + ", " + toString(volume.orientation()) + ")");
+       std::to_string(size[1]) + "x" + std::to_string(size[2]) + ", " +
+       toString(volume.orientation()) + ")");
   note("wrote " + reportPath);
+  if (!cord.found) {
+    // Outputs are written (empty masks on the input grid, report with cord.found false) so a batch
+    // keeps a record; the exit code says the analysis failed.
+    std::cerr << "cordscope: error: " << options.input << ": " << cord.failure << "\n";
+    return static_cast<int>(ExitCode::AnalysisFailed);
+  }
+  note("cord found: " + std::to_string(static_cast<int>(std::lround(cord.lengthMm))) +
+       " mm long, " + std::to_string(static_cast<int>(std::lround(cord.volumeMm3))) +
+       " mm3, contrast " + toString(cord.centerline.contrast));
   return 0;
 }
 
@@ -105,17 +150,23 @@ Command analyzeCommand() {
   Command c;
   c.name = "analyze";
   c.summary = "analyse one study: cord, levels, lesions, atlantoaxial distances, report";
-  c.usage = "cordscope analyze INPUT -o OUTDIR [--series UID] [--demo]";
+  c.usage = "cordscope analyze INPUT -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    o.add_options()("input", po::value<std::string>()->default_value(""), "DICOM folder or file, or NIfTI file")(
+    o.add_options()("input", po::value<std::string>()->default_value(""),
+                    "DICOM folder or file, or NIfTI file")(
         "output,o", po::value<std::string>()->required(), "output folder")(
-        "series", po::value<std::string>()->default_value(""), "series to analyse (default: the sagittal T2)")(
-        "demo", po::bool_switch(), "analyse a built-in synthetic study (written to OUTDIR/demo-input)");
+        "series", po::value<std::string>()->default_value(""),
+        "series to analyse (default: the sagittal T2)")(
+        "contrast", po::value<std::string>()->default_value("auto"),
+        "auto (from the metadata, else the image), t1 (CSF darker than cord), t2 or t2s (CSF "
+        "brighter)")("demo", po::bool_switch(),
+                     "analyse a built-in synthetic study (written to OUTDIR/demo-input)");
     p.add("input", 1);
   };
   c.run = [](const po::variables_map& vm) {
-    return runAnalyze({vm["input"].as<std::string>(), vm["output"].as<std::string>(), vm["series"].as<std::string>(),
-                       vm["demo"].as<bool>()});
+    return runAnalyze({vm["input"].as<std::string>(), vm["output"].as<std::string>(),
+                       vm["series"].as<std::string>(), vm["demo"].as<bool>(),
+                       parseContrast(vm["contrast"].as<std::string>())});
   };
   return c;
 }

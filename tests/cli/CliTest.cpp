@@ -7,6 +7,7 @@
 
 #include "TestSupport.h"
 #include "data/Nifti.h"
+#include "data/Volume.h"
 
 namespace cordscope {
 namespace {
@@ -59,7 +60,8 @@ TEST(Cli, BadInputIsOneLineAndExitThree) {
                {dir / "empty", "no DICOM or NIfTI files"},
                {dir / "random.dcm", "not a DICOM file"}};
   for (const Case& c : cases) {
-    for (const std::string& command : {std::string("info "), std::string("convert -o ") + quote(dir / "o.nii.gz") + " "}) {
+    for (const std::string& command :
+         {std::string("info "), std::string("convert -o ") + quote(dir / "o.nii.gz") + " "}) {
       const auto r = runCordscope(command + quote(c.path));
       EXPECT_EQ(r.exitCode, 3) << command << c.path << r.err;
       EXPECT_EQ(lineCount(r.err), 1) << r.err;
@@ -91,12 +93,13 @@ TEST(Cli, InfoJsonOnRealData) {
 TEST(Cli, ConvertEqualsTheReferenceNiftiAndDcm2niix) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   TempDir dir;
-  const auto r = runCordscope("convert " + quote((data / "real/sct-t2-lesion/dicom").string()) + " -o " +
-                              quote(dir / "t2.nii.gz"));
+  const auto r = runCordscope("convert " + quote((data / "real/sct-t2-lesion/dicom").string()) +
+                              " -o " + quote(dir / "t2.nii.gz"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const Volume converted = readNifti(dir / "t2.nii.gz");
   const Volume reference = readNifti((data / "real/sct-t2-lesion/t2_lesion.nii.gz").string());
-  EXPECT_EQ(test::compareInWorld(converted.image.GetPointer(), reference.image.GetPointer(), 1e-4), "");
+  EXPECT_EQ(test::compareInWorld(converted.image.GetPointer(), reference.image.GetPointer(), 1e-4),
+            "");
   EXPECT_TRUE(fs::exists(dir / "t2.json"));
   // The sidecar carries the metadata back: a converted NIfTI is still chosen as sagittal T2.
   const Volume reread = readNifti(dir / "t2.nii.gz");
@@ -106,13 +109,16 @@ TEST(Cli, ConvertEqualsTheReferenceNiftiAndDcm2niix) {
   EXPECT_DOUBLE_EQ(*reread.meta.repetitionTimeMs, 3000.0);
   EXPECT_EQ(reread.meta.modality, "MR");
 
-  for (const char* folder : {"dicom/siemens-gre-sag-classic", "dicom/siemens-xa30-epi-sag-enhanced"}) {
+  for (const char* folder :
+       {"dicom/siemens-gre-sag-classic", "dicom/siemens-xa30-epi-sag-enhanced"}) {
     TempDir scratch;
-    const auto c = runCordscope("convert " + quote((data / folder).string()) + " -o " + quote(scratch / "x.nii"));
+    const auto c = runCordscope("convert " + quote((data / folder).string()) + " -o " +
+                                quote(scratch / "x.nii"));
     ASSERT_EQ(c.exitCode, 0) << c.err;
     const Volume ours = readNifti(scratch / "x.nii");
     const Volume ref = readNifti(test::runDcm2niix(data / folder, scratch).string());
-    EXPECT_EQ(test::compareInWorld(ours.image.GetPointer(), ref.image.GetPointer(), 1e-3), "") << folder;
+    EXPECT_EQ(test::compareInWorld(ours.image.GetPointer(), ref.image.GetPointer(), 1e-3), "")
+        << folder;
   }
 }
 
@@ -141,13 +147,80 @@ TEST(Cli, AnalyzeDemoWritesTheInputReport) {
 TEST(Cli, AnalyzeReadsRealDicom) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   test::TempDir dir;
-  const auto r = test::runCordscope("analyze " + test::quote((data / "real/sct-t2-lesion/dicom").string()) + " -o " +
-                                    test::quote(dir / "out"));
+  const auto r =
+      test::runCordscope("analyze " + test::quote((data / "real/sct-t2-lesion/dicom").string()) +
+                         " -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   std::ifstream in(dir / "out/report.json");
   const auto report = nlohmann::json::parse(in);
   EXPECT_EQ(report["input"]["size"], nlohmann::json({99, 99, 29}));
   EXPECT_EQ(report["input"]["series_description"], "T2 TSE SAG");
+  EXPECT_TRUE(report["cord"]["found"].get<bool>());
+}
+
+// The cord outputs of analyze on a real NIfTI: masks on exactly the input's grid (same size and
+// affine, so they overlay the expert mask voxel by voxel), the centerline table, the report block.
+TEST(Cli, AnalyzeWritesCordOutputsOnTheInputGrid) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const fs::path input = data / "real/sct-t2/t2.nii.gz";
+  const auto r = test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
+                                    test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const Volume volume = readNifti(input.string());
+  const Mask::Pointer cord = readMask(dir / "out/cord.nii.gz");
+  const Mask::Pointer canal = readMask(dir / "out/canal.nii.gz");
+  for (const Mask* m : {cord.GetPointer(), canal.GetPointer()}) {
+    EXPECT_EQ(m->GetLargestPossibleRegion(), volume.image->GetLargestPossibleRegion());
+    for (int a = 0; a < 3; ++a) {
+      EXPECT_NEAR(m->GetOrigin()[a], volume.image->GetOrigin()[a], 1e-4);
+      EXPECT_NEAR(m->GetSpacing()[a], volume.image->GetSpacing()[a], 1e-6);
+      for (int b = 0; b < 3; ++b)
+        EXPECT_NEAR(m->GetDirection()[a][b], volume.image->GetDirection()[a][b], 1e-6);
+    }
+  }
+  const Mask::Pointer expert = readMask((data / "real/sct-t2/t2_seg-manual.nii.gz").string());
+  EXPECT_GE(test::dice(cord, expert), 0.85);
+  std::ifstream in(dir / "out/report.json");
+  const auto report = nlohmann::json::parse(in);
+  EXPECT_TRUE(report["cord"]["found"].get<bool>());
+  EXPECT_EQ(report["cord"]["contrast"], "t2");
+  // The image covers about C2-C5 (60 mm along the cord); volume near 55 mm * 75 mm2.
+  EXPECT_NEAR(report["cord"]["length_mm"].get<double>(), 55.0, 8.0);
+  EXPECT_NEAR(report["cord"]["volume_mm3"].get<double>(), 4000.0, 1200.0);
+  std::ifstream csv(dir / "out/centerline.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("arc_mm,x_ras_mm,y_ras_mm,z_ras_mm,area_mm2,ap_mm,rl_mm", 0), 0u);
+  int rows = 0;
+  while (std::getline(csv, row)) ++rows;
+  EXPECT_NEAR(rows, 2 * report["cord"]["length_mm"].get<double>(), 3);  // a section every 0.5 mm
+}
+
+// No cord in the image: one clear line, exit 1, and the outputs still written.
+TEST(Cli, AnalyzeWithoutCordExitsOneAndKeepsOutputs) {
+  test::TempDir dir;
+  auto image = Image::New();
+  Image::SizeType size{{40, 60, 50}};
+  image->SetRegions(size);
+  Image::SpacingType spacing;
+  spacing.Fill(1.0);
+  image->SetSpacing(spacing);
+  image->Allocate();
+  float* p = image->GetBufferPointer();
+  for (std::size_t i = 0; i < 40 * 60 * 50; ++i) p[i] = 100.0f + static_cast<float>(i % 40);
+  writeNifti(image.GetPointer(), dir / "flat.nii.gz");
+  const auto r = test::runCordscope("analyze " + test::quote(dir / "flat.nii.gz") + " -o " +
+                                    test::quote(dir / "out"));
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("no spinal cord found"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("internal"), std::string::npos) << r.err;
+  std::ifstream in(dir / "out/report.json");
+  const auto report = nlohmann::json::parse(in);
+  EXPECT_FALSE(report["cord"]["found"].get<bool>());
+  EXPECT_TRUE(report["cord"]["length_mm"].is_null());
+  EXPECT_TRUE(fs::exists(dir / "out/cord.nii.gz"));
+  EXPECT_TRUE(fs::exists(dir / "out/centerline.csv"));
 }
 
 }  // namespace
