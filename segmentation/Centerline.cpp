@@ -1,5 +1,7 @@
 #include "segmentation/Centerline.h"
 
+#include <itkMultiThreaderBase.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -406,11 +408,15 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
 
   const long planes = static_cast<long>(size[axes.along]);
   std::vector<std::vector<double>> positive(planes), negative(planes);
-  for (long k = 0; k < planes; ++k) {
-    Plane p = detector.plane(k);
-    positive[k] = std::move(p.positive);
-    negative[k] = std::move(p.negative);
-  }
+  // Planes are independent: spread them over the cores.
+  itk::MultiThreaderBase::New()->ParallelizeArray(
+      0, static_cast<itk::SizeValueType>(planes),
+      [&](itk::SizeValueType k) {
+        Plane p = detector.plane(static_cast<long>(k));
+        positive[k] = std::move(p.positive);
+        negative[k] = std::move(p.negative);
+      },
+      nullptr);
 
   // Two passes: a stiff, strict one finds where the cord is unmistakable and how it runs through
   // the planes (a straight-line trend of its position); the second follows that trend, stiff
