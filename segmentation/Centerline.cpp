@@ -47,6 +47,48 @@ double intensityScale(const Image* image) {
   return *it > 0 ? *it : 1.0;
 }
 
+// The intensity scale of each plane: the receive coil's sensitivity falls off along the spine,
+// multiplying every tissue, so detector responses are measured against the local brightness
+// rather than the image's. The 90th percentile of each plane's foreground, smoothed along the
+// planes over a few centimetres (the bias field is smooth; anatomy is not).
+std::vector<double> planeScales(const Image* image, const GridAxes& axes, double globalScale,
+                                double dz) {
+  const auto size = image->GetBufferedRegion().GetSize();
+  const long planes = static_cast<long>(size[axes.along]);
+  const long stride[3] = {1, static_cast<long>(size[0]), static_cast<long>(size[0] * size[1])};
+  const float* buffer = image->GetBufferPointer();
+  std::vector<double> level(planes, 0.0), weight(planes, 0.0);
+  std::vector<float> values;
+  for (long k = 0; k < planes; ++k) {
+    values.clear();
+    for (long i = 0; i < static_cast<long>(size[axes.ap]); ++i)
+      for (long j = 0; j < static_cast<long>(size[axes.lr]); ++j) {
+        const float v = buffer[k * stride[axes.along] + i * stride[axes.ap] + j * stride[axes.lr]];
+        if (v > 0.1 * globalScale) values.push_back(v);
+      }
+    if (values.size() < 0.05 * size[axes.ap] * size[axes.lr]) continue;  // mostly background
+    auto it = values.begin() + static_cast<long>(0.9 * (values.size() - 1));
+    std::nth_element(values.begin(), it, values.end());
+    level[k] = *it;
+    weight[k] = 1;
+  }
+  const double sigma = 20.0 / dz;
+  const long radius = static_cast<long>(std::ceil(2.5 * sigma));
+  std::vector<double> scales(planes, globalScale);
+  for (long k = 0; k < planes; ++k) {
+    double sum = 0, w = 0;
+    for (long d = -radius; d <= radius; ++d) {
+      const long q = k + d;
+      if (q < 0 || q >= planes || weight[q] == 0) continue;
+      const double g = std::exp(-0.5 * d * d / (sigma * sigma));
+      sum += g * level[q];
+      w += g;
+    }
+    if (w > 0) scales[k] = std::clamp(sum / w, 0.2 * globalScale, 2.0 * globalScale);
+  }
+  return scales;
+}
+
 // One cross-section's detector responses on a (possibly strided) grid of positions.
 struct Plane {
   std::vector<double> positive;  // response if CSF is brighter than cord; -inf where undefined
@@ -55,8 +97,9 @@ struct Plane {
 
 class Detector {
  public:
-  Detector(const Image* image, const GridAxes& axes, const CenterlineOptions& o, double scale)
-      : image_(image), axes_(axes), scale_(scale) {
+  Detector(const Image* image, const GridAxes& axes, const CenterlineOptions& o,
+           std::vector<double> scales)
+      : image_(image), axes_(axes), scales_(std::move(scales)) {
     const auto size = image->GetBufferedRegion().GetSize();
     const auto spacing = image->GetSpacing();
     nAp_ = size[axes.ap];
@@ -103,10 +146,11 @@ class Detector {
     const long w = nLr_ + 1;
     std::vector<double> sat(static_cast<std::size_t>((nAp_ + 1) * w), 0.0);
     const float* buffer = image_->GetBufferPointer() + k * strides_[axes_.along];
+    const double scale = scales_[static_cast<std::size_t>(k)];
     for (long i = 0; i < nAp_; ++i) {
       double row = 0;
       for (long j = 0; j < nLr_; ++j) {
-        row += buffer[i * strides_[axes_.ap] + j * strides_[axes_.lr]] / scale_;
+        row += buffer[i * strides_[axes_.ap] + j * strides_[axes_.lr]] / scale;
         sat[(i + 1) * w + j + 1] = sat[i * w + j + 1] + row;
       }
     }
@@ -155,7 +199,7 @@ class Detector {
  private:
   const Image* image_;
   GridAxes axes_;
-  double scale_;
+  std::vector<double> scales_;  // per plane
   long nAp_ = 0, nLr_ = 0;
   double spAp_ = 1, spLr_ = 1;
   int strideAp_ = 1, strideLr_ = 1, mAp_ = 0, mLr_ = 0;
@@ -242,7 +286,14 @@ PathResult bestPath(const std::vector<std::vector<double>>& responses, int mAp, 
   std::vector<int> arg1(states), arg2(states);
   std::vector<int> v;
   std::vector<double> z;
+  // Penalty per plane: stiffness * (lateral move in mm)^2 / dz, a slope penalty. States coarser
+  // than the plane spacing (thick sagittal slices seen from axial planes) cannot move gradually:
+  // a cord crossing them obliquely must step a whole slice at once. A step to a neighbouring
+  // state is therefore charged as a move of at most dz (slope 1 over one plane); longer jumps pay
+  // their full distance.
   const double wAp = stiffness * stepAp * stepAp / dz, wLr = stiffness * stepLr * stepLr / dz;
+  const double qAp = std::min(stepAp, dz), qLr = std::min(stepLr, dz);
+  const double stepCostAp = stiffness * qAp * qAp / dz, stepCostLr = stiffness * qLr * qLr / dz;
   PathResult best;
   long bestPlane = -1;
   std::size_t bestState = 0;
@@ -283,6 +334,19 @@ PathResult bestPath(const std::vector<std::vector<double>>& responses, int mAp, 
         const int a = arg2[t];
         origin = a * mLr + arg1[static_cast<std::size_t>(a) * mLr + b0];
       }
+      if (any && a0 >= 0 && a0 < mAp && b0 >= 0 && b0 < mLr)
+        for (int da = -1; da <= 1; ++da)
+          for (int db = -1; db <= 1; ++db) {
+            const int a = a0 + da, b = b0 + db;
+            if ((da == 0 && db == 0) || a < 0 || a >= mAp || b < 0 || b >= mLr) continue;
+            const std::size_t q = static_cast<std::size_t>(a) * mLr + b;
+            const double value =
+                previous[q] - (da != 0 ? stepCostAp : 0.0) - (db != 0 ? stepCostLr : 0.0);
+            if (previous[q] > 0 && value > carried) {
+              carried = value;
+              origin = static_cast<int>(q);
+            }
+          }
       current[s] = (r[s] - presence) * dz + carried;
       from[k][s] = origin;
       if (current[s] > best.total) {
@@ -404,7 +468,8 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
   const GridAxes axes = gridAxes(image->GetDirection());
   const auto size = image->GetBufferedRegion().GetSize();
   const double dz = image->GetSpacing()[axes.along];
-  const Detector detector(image, axes, options, intensityScale(image));
+  const Detector detector(image, axes, options,
+                          planeScales(image, axes, intensityScale(image), dz));
 
   const long planes = static_cast<long>(size[axes.along]);
   std::vector<std::vector<double>> positive(planes), negative(planes);

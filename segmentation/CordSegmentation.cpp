@@ -17,14 +17,23 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
+// AP/RL diameter ratio of the healthy cervical cord (normal values about 0.55-0.8, C2-C7).
+constexpr double kTypicalApRlRatio = 0.68;
 
 // r(theta) = c[0] + sum_n c[2n-1] cos(n theta) + c[2n] sin(n theta)
 struct Contour {
   std::vector<double> c;
   double radius(double theta) const {
-    double r = c[0];
-    for (std::size_t n = 1; 2 * n < c.size() + 1; ++n)
-      r += c[2 * n - 1] * std::cos(n * theta) + c[2 * n] * std::sin(n * theta);
+    // cos(n t), sin(n t) by angle addition from one sincos: the trigonometry dominated the
+    // outline fits and rasterisation.
+    const double c1 = std::cos(theta), s1 = std::sin(theta);
+    double cn = 1, sn = 0, r = c[0];
+    for (std::size_t n = 1; 2 * n < c.size() + 1; ++n) {
+      const double next = cn * c1 - sn * s1;
+      sn = sn * c1 + cn * s1;
+      cn = next;
+      r += c[2 * n - 1] * cn + c[2 * n] * sn;
+    }
     return std::max(0.0, r);
   }
   double area() const {
@@ -85,29 +94,38 @@ bool fitContour(const std::vector<double>& theta, const std::vector<double>& rad
     if (std::isfinite(radius[i])) valid.push_back(i);
   if (valid.size() < 0.6 * radius.size()) return false;
   const int p = 2 * harmonics + 1;
-  std::vector<double> weight(radius.size(), 1.0), basis(p), coeff;
+  std::vector<double> weight(radius.size(), 1.0), coeff;
+  // The Fourier basis at each ray, once.
+  std::vector<double> basisTable(radius.size() * p);
+  for (std::size_t i : valid) {
+    double* basis = &basisTable[i * p];
+    basis[0] = 1;
+    for (int n = 1; n <= harmonics; ++n) {
+      basis[2 * n - 1] = std::cos(n * theta[i]);
+      basis[2 * n] = std::sin(n * theta[i]);
+    }
+  }
+  const auto predicted = [&](const std::vector<double>& c, std::size_t i) {
+    double r = 0;
+    for (int x = 0; x < p; ++x) r += c[x] * basisTable[i * p + x];
+    return std::max(0.0, r);
+  };
   std::vector<double> r;
   for (std::size_t i : valid) r.push_back(radius[i]);
   coeff.assign(p, 0.0);
   coeff[0] = median(r);
   for (int iteration = 0; iteration < 8; ++iteration) {
     // Residuals and robust scale from the current fit (the first pass: a circle at the median).
-    Contour current{coeff};
     std::vector<double> absResidual;
-    for (std::size_t i : valid)
-      absResidual.push_back(std::abs(radius[i] - current.radius(theta[i])));
+    for (std::size_t i : valid) absResidual.push_back(std::abs(radius[i] - predicted(coeff, i)));
     const double scale = std::max(0.25, 1.4826 * median(absResidual));
     for (std::size_t i : valid) {
-      const double u = (radius[i] - current.radius(theta[i])) / (4.685 * scale);
+      const double u = (radius[i] - predicted(coeff, i)) / (4.685 * scale);
       weight[i] = std::abs(u) < 1 ? (1 - u * u) * (1 - u * u) : 0.0;
     }
     std::vector<double> a(p * p, 0.0), b(p, 0.0);
     for (std::size_t i : valid) {
-      basis[0] = 1;
-      for (int n = 1; n <= harmonics; ++n) {
-        basis[2 * n - 1] = std::cos(n * theta[i]);
-        basis[2 * n] = std::sin(n * theta[i]);
-      }
+      const double* basis = &basisTable[i * p];
       for (int x = 0; x < p; ++x) {
         b[x] += weight[i] * basis[x] * radius[i];
         for (int y = 0; y < p; ++y) a[x * p + y] += weight[i] * basis[x] * basis[y];
@@ -179,16 +197,17 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
   if (csfLevel <= cordLevel) return fit;
   const double threshold = 0.5 * (cordLevel + csfLevel);
 
-  std::vector<double> cordRadius(rays, kNaN), canalRadius(rays, kNaN);
+  std::vector<double> innerRadius(rays, kNaN), outerRadius(rays, kNaN), canalRadius(rays, kNaN);
   const auto crossing = [&](double a, double b, int m) {  // between samples m-1 (a) and m (b)
     const double frac = (threshold - a) / (b - a);
     return (m - 1 + std::clamp(frac, 0.0, 1.0)) * o.sampleStepMm;
   };
   // Each ray: lightly smoothed profile, then (1) into the cord proper (a lesion may sit on the
   // centre), (2) the run above the threshold that follows is CSF, possibly behind a lesion at the
-  // cord edge, (3) the cord boundary is the outermost clear rising edge before the CSF peak - not
-  // the first threshold crossing, which would stop at a dorsal-column lesion - and (4) the canal
-  // boundary is where the profile falls back below the threshold.
+  // cord edge, (3) two candidates for the cord boundary: the first strong rising edge and the
+  // outermost clear one before the CSF peak (they differ where a dorsal-column lesion or a band of
+  // dimmer CSF lies between cord and bright CSF; the station's outline decides, below), and (4)
+  // the canal boundary is where the profile falls back below the threshold.
   const double sigmaSamples = 0.4 / o.sampleStepMm;
   const int kernelRadius = static_cast<int>(std::ceil(2.5 * sigmaSamples));
   std::vector<double> kernel(2 * kernelRadius + 1);
@@ -227,26 +246,93 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
       steepest = std::max(steepest, slope[k]);
     }
     if (steepest <= 0) continue;
-    int edge = -1;
-    for (int k = peak; k >= from && edge < 0; --k) {
-      if (k + 1 >= length) continue;
+    const auto refined = [&](int edge) {  // parabolic refinement of the slope maximum
+      double offset = 0;
+      if (edge > from && edge < peak) {
+        const double a = slope[edge - 1], b = slope[edge], c = slope[edge + 1];
+        const double denominator = a - 2 * b + c;
+        if (denominator < 0) offset = std::clamp(0.5 * (a - c) / denominator, -0.5, 0.5);
+      }
+      return (edge + offset) * o.sampleStepMm;
+    };
+    const auto clearEdge = [&](int k, double fraction) {
+      if (k + 1 >= length) return false;
       const bool localMax =
           (k == from || slope[k] >= slope[k - 1]) && (k == peak || slope[k] >= slope[k + 1]);
-      if (localMax && slope[k] >= 0.35 * steepest) edge = k;
-    }
-    if (edge < 0) continue;
-    double offset = 0;  // parabolic refinement of the slope maximum
-    if (edge > from && edge < peak) {
-      const double a = slope[edge - 1], b = slope[edge], c = slope[edge + 1];
-      const double denominator = a - 2 * b + c;
-      if (denominator < 0) offset = std::clamp(0.5 * (a - c) / denominator, -0.5, 0.5);
-    }
-    cordRadius[j] = (edge + offset) * o.sampleStepMm;
+      return localMax && slope[k] >= fraction * steepest;
+    };
+    for (int k = from; k <= peak; ++k)
+      if (clearEdge(k, 0.35)) {
+        innerRadius[j] = refined(k);
+        break;
+      }
+    for (int k = peak; k >= from; --k)
+      if (clearEdge(k, 0.35)) {
+        outerRadius[j] = refined(k);
+        break;
+      }
     if (csfEnd < length) canalRadius[j] = crossing(v[csfEnd - 1], v[csfEnd], csfEnd);
   }
-  fit.cordValid = fitContour(theta, cordRadius, o.cordHarmonics, fit.cord);
+  // The two outlines agree on most stations. Where they differ, the one with the cervical cord's
+  // shape wins: its AP/RL ratio is about 0.55-0.8 in health (below 0.4 only where compressed), so
+  // an outline that went through a dorsal lesion to the CSF keeps that ratio while the inner one
+  // is flattened, and an outline that took in a band of dim CSF behind the cord turns round.
+  Contour inner, outer;
+  const bool innerValid = fitContour(theta, innerRadius, o.cordHarmonics, inner);
+  const bool outerValid = fitContour(theta, outerRadius, o.cordHarmonics, outer);
+  const auto shapeCost = [](const Contour& c) {
+    const double ap = c.radius(0) + c.radius(kPi), rl = c.radius(0.5 * kPi) + c.radius(1.5 * kPi);
+    return rl > 0 ? std::abs(std::log(ap / rl / kTypicalApRlRatio)) : 1e9;
+  };
+  if (innerValid && (!outerValid || shapeCost(inner) < shapeCost(outer))) {
+    fit.cord = inner;
+    fit.cordValid = true;
+  } else {
+    fit.cord = outer;
+    fit.cordValid = outerValid;
+  }
   fit.canalValid = fitContour(theta, canalRadius, o.canalHarmonics, fit.canal);
   return fit;
+}
+
+// Stations whose outline departs from the outlines around them (the median outline over
+// +-windowStations) by much more than stations usually do are not trusted: a lesion as bright as
+// CSF, a nerve root or a flow void pulls one stretch of outlines off the cord. They are marked
+// invalid and smoothContours fills them from the cord above and below.
+void rejectOutlierStations(const std::vector<Contour>& contours, std::vector<bool>& valid,
+                           long windowStations) {
+  const long n = static_cast<long>(contours.size());
+  std::vector<double> deviation(n, kNaN);
+  std::vector<double> values;
+  for (long i = 0; i < n; ++i) {
+    if (!valid[i]) continue;
+    const std::size_t p = contours[i].c.size();
+    Contour reference{std::vector<double>(p, 0.0)};
+    for (std::size_t c = 0; c < p; ++c) {
+      values.clear();
+      for (long k = std::max(0L, i - windowStations); k <= std::min(n - 1, i + windowStations);
+           ++k)
+        if (valid[k] && contours[k].c.size() == p) values.push_back(contours[k].c[c]);
+      reference.c[c] = median(values);
+    }
+    double sum = 0;
+    for (int a = 0; a < 16; ++a) {
+      const double t = 2 * kPi * a / 16;
+      const double d = contours[i].radius(t) - reference.radius(t);
+      sum += d * d;
+    }
+    deviation[i] = std::sqrt(sum / 16);
+  }
+  values.clear();
+  for (double d : deviation)
+    if (std::isfinite(d)) values.push_back(d);
+  if (values.size() < 8) return;
+  const double typical = median(values);
+  std::vector<double> spread;
+  for (double d : values) spread.push_back(std::abs(d - typical));
+  const double limit = std::max(0.5, typical + 4 * 1.4826 * median(spread));
+  for (long i = 0; i < n; ++i)
+    if (valid[i] && deviation[i] > limit) valid[i] = false;
 }
 
 // Gaussian smoothing of per-station coefficient vectors over the valid stations (normalised
@@ -399,6 +485,9 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
       cordValid[i] = fits[i].cordValid;
       canalValid[i] = fits[i].canalValid;
     }
+    const long window = static_cast<long>(std::lround(8.0 / options.stationStepMm));
+    rejectOutlierStations(cordRaw, cordValid, window);
+    rejectOutlierStations(canalRaw, canalValid, window);
     measured = cordValid;
     cord = smoothContours(cordRaw, cordValid, sigma, cordFilled);
     canal = smoothContours(canalRaw, canalValid, sigma, canalFilled);
@@ -425,17 +514,23 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
   }
 
   // The cervicomedullary junction: above it the medulla flares (and the CSF opens into the
-  // cisterna magna). Where the top of the run is much wider than the narrowest cord in the upper
-  // 80 mm, the cord starts at the first station from the top that is back to cord size.
-  // Approximate (a few mm above the foramen magnum); the craniocervical landmarks refine it.
+  // cisterna magna). Where the top of the run is much wider than the typical (median) cord in the
+  // upper 80 mm, the cord starts at the first station from the top that is back to cord size.
+  // The median, not the narrowest: outlines vary along a real cord, and one narrow station must
+  // not make an ordinary cord top look like a medulla. Approximate (a few mm above the foramen
+  // magnum); the craniocervical landmarks refine it.
   {
     const std::size_t window =
         std::min(last, first + static_cast<std::size_t>(80.0 / options.stationStepMm));
-    double narrowest = std::numeric_limits<double>::infinity();
-    for (std::size_t i = first; i < window; ++i) narrowest = std::min(narrowest, cord[i].area());
-    if (std::isfinite(narrowest) && cord[first].area() > options.medullaFlare * narrowest) {
+    std::vector<double> areas;
+    for (std::size_t i = first; i < window; ++i) areas.push_back(cord[i].area());
+    const double typical = median(areas);
+    if (std::isfinite(typical) && cord[first].area() > options.medullaFlare * typical) {
+      // Back to cord size: the upper cervical cord is the slimmer part of the window.
+      std::nth_element(areas.begin(), areas.begin() + areas.size() / 4, areas.end());
+      const double slim = areas[areas.size() / 4];
       std::size_t i = first;
-      while (i < window && cord[i].area() > 1.15 * narrowest) ++i;
+      while (i < window && cord[i].area() > 1.15 * slim) ++i;
       first = i;
     }
   }

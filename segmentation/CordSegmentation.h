@@ -29,8 +29,7 @@ struct CordOptions {
   int canalHarmonics = 3;
   double smoothingMm = 2.0;  // Gaussian smoothing of the outlines along the cord
   int refinements = 2;       // passes of "fit contours, move the centerline to their centres"
-  double medullaFlare =
-      1.3;  // top of the run this much wider than the upper cord: medulla, trimmed
+  double medullaFlare = 1.6;  // top of the run this much wider than the typical cord: medulla
 };
 
 // One cross-section perpendicular to the centerline. Diameters: AP along the patient's
