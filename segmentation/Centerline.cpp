@@ -164,12 +164,18 @@ class Detector {
     out.negative.assign(out.positive.size(), -kInf);
     for (const Probe& q : probes_) {
       const long reachAp = q.offAp + q.rimAp, reachLr = q.offLr + q.rimLr;
+      // The cord's own boxes must be inside the plane; a lateral CSF probe may fall outside it
+      // (a sagittal slab that the cord crosses obliquely ends beside it): that side is then
+      // missing and the weakest of the other three decides.
+      const long coreReachLr = std::max<long>(q.coreLr, 2 * q.innerLr + 1);
       for (int a = 0; a < mAp_; ++a) {
         const long i = static_cast<long>(a) * strideAp_;
         if (i - reachAp < 0 || i + reachAp >= nAp_) continue;
         for (int b = 0; b < mLr_; ++b) {
           const long j = static_cast<long>(b) * strideLr_;
-          if (j - reachLr < 0 || j + reachLr >= nLr_) continue;
+          if (j - coreReachLr < 0 || j + coreReachLr >= nLr_) continue;
+          const bool leftIn = j - reachLr >= 0, rightIn = j + reachLr < nLr_;
+          if (!leftIn && !rightIn) continue;
           // Cord level: the median of five boxes tiling the cord, so that a lesion filling one or
           // two of them (central, or dorsal as in B12 myelopathy) does not lift it.
           double cord[5] = {mean(i - q.innerAp, i + q.innerAp, j - q.innerLr, j + q.innerLr),
@@ -181,15 +187,24 @@ class Detector {
           const double core = cord[2];
           // CSF probes on four sides; the second weakest decides, so that one thin side (little
           // CSF in front of the cord at a disc bulge, thick sagittal slices beside it) is allowed.
-          double csf[4] = {
-              mean(i - q.offAp - q.rimAp, i - q.offAp + q.rimAp, j - q.coreLr, j + q.coreLr),
-              mean(i + q.offAp - q.rimAp, i + q.offAp + q.rimAp, j - q.coreLr, j + q.coreLr),
-              mean(i - q.coreAp, i + q.coreAp, j - q.offLr - q.rimLr, j - q.offLr + q.rimLr),
-              mean(i - q.coreAp, i + q.coreAp, j + q.offLr - q.rimLr, j + q.offLr + q.rimLr)};
-          std::sort(csf, csf + 4);
+          double csf[4];
+          int sides = 0;
+          csf[sides++] =
+              mean(i - q.offAp - q.rimAp, i - q.offAp + q.rimAp, j - q.coreLr, j + q.coreLr);
+          csf[sides++] =
+              mean(i + q.offAp - q.rimAp, i + q.offAp + q.rimAp, j - q.coreLr, j + q.coreLr);
+          if (leftIn)
+            csf[sides++] =
+                mean(i - q.coreAp, i + q.coreAp, j - q.offLr - q.rimLr, j - q.offLr + q.rimLr);
+          if (rightIn)
+            csf[sides++] =
+                mean(i - q.coreAp, i + q.coreAp, j + q.offLr - q.rimLr, j + q.offLr + q.rimLr);
+          std::sort(csf, csf + sides);
+          const double bright = sides == 4 ? csf[1] : csf[0];
+          const double dark = sides == 4 ? csf[2] : csf[sides - 1];
           const std::size_t s = static_cast<std::size_t>(a * mLr_ + b);
-          out.positive[s] = std::max(out.positive[s], csf[1] - core);
-          out.negative[s] = std::max(out.negative[s], core - csf[2]);
+          out.positive[s] = std::max(out.positive[s], bright - core);
+          out.negative[s] = std::max(out.negative[s], core - dark);
         }
       }
     }
@@ -277,7 +292,8 @@ struct PathResult {
 // so a steadily tilted cord costs nothing while jumps still do.
 PathResult bestPath(const std::vector<std::vector<double>>& responses, int mAp, int mLr,
                     double stepAp, double stepLr, double dz, double presence, double stiffness,
-                    const std::function<std::pair<double, double>(long)>& drift) {
+                    const std::function<std::pair<double, double>(long)>& drift,
+                    bool cheapSteps) {
   const long planes = static_cast<long>(responses.size());
   const std::size_t states = static_cast<std::size_t>(mAp) * mLr;
   std::vector<std::vector<int>> from(planes, std::vector<int>(states, -1));
@@ -288,9 +304,10 @@ PathResult bestPath(const std::vector<std::vector<double>>& responses, int mAp, 
   std::vector<double> z;
   // Penalty per plane: stiffness * (lateral move in mm)^2 / dz, a slope penalty. States coarser
   // than the plane spacing (thick sagittal slices seen from axial planes) cannot move gradually:
-  // a cord crossing them obliquely must step a whole slice at once. A step to a neighbouring
-  // state is therefore charged as a move of at most dz (slope 1 over one plane); longer jumps pay
-  // their full distance.
+  // a cord crossing them obliquely must step a whole slice at once. With cheapSteps (the pass
+  // that has no trend yet), a step to a neighbouring state is charged as a move of at most dz
+  // (slope 1 over one plane); longer jumps pay their full distance. Once the trend is known the
+  // drift carries the obliquity and departures from it pay in full.
   const double wAp = stiffness * stepAp * stepAp / dz, wLr = stiffness * stepLr * stepLr / dz;
   const double qAp = std::min(stepAp, dz), qLr = std::min(stepLr, dz);
   const double stepCostAp = stiffness * qAp * qAp / dz, stepCostLr = stiffness * qLr * qLr / dz;
@@ -334,7 +351,7 @@ PathResult bestPath(const std::vector<std::vector<double>>& responses, int mAp, 
         const int a = arg2[t];
         origin = a * mLr + arg1[static_cast<std::size_t>(a) * mLr + b0];
       }
-      if (any && a0 >= 0 && a0 < mAp && b0 >= 0 && b0 < mLr)
+      if (cheapSteps && any && a0 >= 0 && a0 < mAp && b0 >= 0 && b0 < mLr)
         for (int da = -1; da <= 1; ++da)
           for (int db = -1; db <= 1; ++db) {
             const int a = a0 + da, b = b0 + db;
@@ -492,7 +509,7 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
     const auto none = [](long) { return std::pair<double, double>{0.0, 0.0}; };
     const PathResult strict =
         bestPath(responses, detector.statesAp(), detector.statesLr(), detector.stepApMm(),
-                 detector.stepLrMm(), dz, 2 * options.presence * typical, typical, none);
+                 detector.stepLrMm(), dz, 2 * options.presence * typical, typical, none, true);
     if (strict.states.size() < 3) return strict;
     double n = 0, sk = 0, skk = 0, sa = 0, ska = 0, sl = 0, skl = 0;
     for (const auto& [k, s] : strict.states) {
@@ -511,7 +528,7 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
     const auto trend = [=](long k) { return std::pair<double, double>{slopeAp * k, slopeLr * k}; };
     return bestPath(responses, detector.statesAp(), detector.statesLr(), detector.stepApMm(),
                     detector.stepLrMm(), dz, options.presence * typical,
-                    options.stiffness * typical, trend);
+                    options.stiffness * typical, trend, false);
   };
   // Which polarity: CSF is the extreme compartment of the canal - the brightest tissue on T2 and
   // T2*, among the darkest on T1. For each polarity's path, the CSF probes' level as a percentile
