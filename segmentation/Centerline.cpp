@@ -58,20 +58,32 @@ std::vector<double> planeScales(const Image* image, const GridAxes& axes, double
   const long stride[3] = {1, static_cast<long>(size[0]), static_cast<long>(size[0] * size[1])};
   const float* buffer = image->GetBufferPointer();
   std::vector<double> level(planes, 0.0), weight(planes, 0.0);
-  std::vector<float> values;
-  for (long k = 0; k < planes; ++k) {
-    values.clear();
-    for (long i = 0; i < static_cast<long>(size[axes.ap]); ++i)
-      for (long j = 0; j < static_cast<long>(size[axes.lr]); ++j) {
-        const float v = buffer[k * stride[axes.along] + i * stride[axes.ap] + j * stride[axes.lr]];
-        if (v > 0.1 * globalScale) values.push_back(v);
-      }
-    if (values.size() < 0.05 * size[axes.ap] * size[axes.lr]) continue;  // mostly background
-    auto it = values.begin() + static_cast<long>(0.9 * (values.size() - 1));
-    std::nth_element(values.begin(), it, values.end());
-    level[k] = *it;
-    weight[k] = 1;
-  }
+  // Planes are independent: spread them over the cores.
+  itk::MultiThreaderBase::New()->ParallelizeArray(
+      0, static_cast<itk::SizeValueType>(planes),
+      [&](itk::SizeValueType plane) {
+        const long k = static_cast<long>(plane);
+        std::vector<float> values;
+        values.reserve(size[axes.ap] * size[axes.lr]);
+        for (long i = 0; i < static_cast<long>(size[axes.ap]); ++i)
+          for (long j = 0; j < static_cast<long>(size[axes.lr]); ++j)
+            values.push_back(
+                buffer[k * stride[axes.along] + i * stride[axes.ap] + j * stride[axes.lr]]);
+        // Foreground relative to the plane's own bright end (a global floor would drop more of a
+        // darker plane and so misjudge its level).
+        auto top = values.begin() + static_cast<long>(0.99 * (values.size() - 1));
+        std::nth_element(values.begin(), top, values.end());
+        const float floor = 0.1f * *top;
+        const auto end =
+            std::partition(values.begin(), values.end(), [&](float v) { return v > floor; });
+        const std::size_t count = static_cast<std::size_t>(end - values.begin());
+        if (count < 0.05 * values.size() || *top <= 0) return;  // mostly background
+        auto it = values.begin() + static_cast<long>(0.9 * (count - 1));
+        std::nth_element(values.begin(), it, end);
+        level[k] = *it;
+        weight[k] = 1;
+      },
+      nullptr);
   const double sigma = 20.0 / dz;
   const long radius = static_cast<long>(std::ceil(2.5 * sigma));
   std::vector<double> scales(planes, globalScale);
@@ -292,8 +304,7 @@ struct PathResult {
 // so a steadily tilted cord costs nothing while jumps still do.
 PathResult bestPath(const std::vector<std::vector<double>>& responses, int mAp, int mLr,
                     double stepAp, double stepLr, double dz, double presence, double stiffness,
-                    const std::function<std::pair<double, double>(long)>& drift,
-                    bool cheapSteps) {
+                    const std::function<std::pair<double, double>(long)>& drift, bool cheapSteps) {
   const long planes = static_cast<long>(responses.size());
   const std::size_t states = static_cast<std::size_t>(mAp) * mLr;
   std::vector<std::vector<int>> from(planes, std::vector<int>(states, -1));
@@ -462,6 +473,63 @@ std::vector<Vec3> smoothCurve(const std::vector<Vec3>& points, double sigmaPoint
     out[i] = (1.0 / weight) * sum;
   }
   return out;
+}
+
+std::vector<Vec3> robustSmoothCurve(const std::vector<Vec3>& points, long halfWindowPoints,
+                                    double floorMm, int iterations) {
+  const long n = static_cast<long>(points.size());
+  if (n < 5 || halfWindowPoints < 2) return points;
+  std::vector<double> robustness(n, 1.0);
+  std::vector<Vec3> fitted(points);
+  for (int iteration = 0; iteration <= iterations; ++iteration) {
+    for (long i = 0; i < n; ++i) {
+      // Weighted least squares of x(t) = a + b t + c t^2 around t = 0 (t in points), per axis.
+      double m[3][3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+      double rhs[3][3] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}};  // [axis][moment]
+      for (long k = std::max(0L, i - halfWindowPoints); k <= std::min(n - 1, i + halfWindowPoints);
+           ++k) {
+        const double t = static_cast<double>(k - i);
+        const double u = std::abs(t) / (halfWindowPoints + 1);
+        const double v = 1 - u * u * u;
+        const double tricube = v * v * v;
+        const double w = tricube * robustness[k];
+        if (w <= 0) continue;
+        const double basis[3] = {1, t, t * t};
+        for (int x = 0; x < 3; ++x) {
+          for (int y = 0; y < 3; ++y) m[x][y] += w * basis[x] * basis[y];
+          for (int axis = 0; axis < 3; ++axis) rhs[axis][x] += w * basis[x] * points[k][axis];
+        }
+      }
+      // Solve the 3x3 system once per axis (Cramer's rule; the matrix is well conditioned when
+      // enough neighbours carry weight, otherwise the point is kept).
+      const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+                         m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+                         m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+      if (std::abs(det) < 1e-9) {
+        fitted[i] = points[i];
+        continue;
+      }
+      for (int axis = 0; axis < 3; ++axis) {
+        const double* r = rhs[axis];
+        // a = det of m with column 0 replaced by r, / det
+        const double a = r[0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+                         m[0][1] * (r[1] * m[2][2] - m[1][2] * r[2]) +
+                         m[0][2] * (r[1] * m[2][1] - m[1][1] * r[2]);
+        fitted[i][axis] = a / det;
+      }
+    }
+    if (iteration == iterations) break;
+    std::vector<double> residual(n);
+    for (long i = 0; i < n; ++i) residual[i] = norm(points[i] - fitted[i]);
+    std::vector<double> sorted(residual);
+    std::nth_element(sorted.begin(), sorted.begin() + n / 2, sorted.end());
+    const double scale = std::max(floorMm, 6.0 * sorted[n / 2]);
+    for (long i = 0; i < n; ++i) {
+      const double u = residual[i] / scale;
+      robustness[i] = u < 1 ? (1 - u * u) * (1 - u * u) : 0.0;
+    }
+  }
+  return fitted;
 }
 
 double meanDistanceToCurve(const std::vector<Vec3>& a, const std::vector<Vec3>& b) {

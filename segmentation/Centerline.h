@@ -49,6 +49,12 @@ std::vector<Vec3> resampleEvenly(const std::vector<Vec3>& polyline, double stepM
 // Gaussian smoothing of an ordered point list (sigma in points); ends are kept in place by
 // reflecting the curve about them.
 std::vector<Vec3> smoothCurve(const std::vector<Vec3>& points, double sigmaPoints);
+// Robust local-quadratic smoothing (LOESS with bisquare reweighting) of an ordered, evenly spaced
+// point list over +-halfWindowPoints: a short stretch that departs from the curve through its
+// neighbours (a detector drawn aside by a lesion) gets no weight and is replaced by that curve.
+// floorMm: residuals below it are never outliers.
+std::vector<Vec3> robustSmoothCurve(const std::vector<Vec3>& points, long halfWindowPoints,
+                                    double floorMm = 0.5, int iterations = 3);
 
 // Mean distance (mm) from each point of `a` to the polyline `b` (both LPS or both RAS).
 double meanDistanceToCurve(const std::vector<Vec3>& a, const std::vector<Vec3>& b);

@@ -295,10 +295,12 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
   return fit;
 }
 
-// Stations whose outline departs from the outlines around them (the median outline over
-// +-windowStations) by much more than stations usually do are not trusted: a lesion as bright as
-// CSF, a nerve root or a flow void pulls one stretch of outlines off the cord. They are marked
-// invalid and smoothContours fills them from the cord above and below.
+// Stations whose outline is displaced from the outlines around them (its centre against the
+// median outline's over +-windowStations) by much more than stations usually are, are not
+// trusted: a lesion as bright as CSF filling part of the section pushes the outline to the other
+// side, a nerve root or flow void pulls it. They are marked invalid and smoothContours fills them
+// from the cord above and below. Displacement only - the first harmonic: a change of size or
+// shape (a compressed, flattened cord; the enlargement) is real and keeps its measured outline.
 void rejectOutlierStations(const std::vector<Contour>& contours, std::vector<bool>& valid,
                            long windowStations) {
   const long n = static_cast<long>(contours.size());
@@ -315,13 +317,9 @@ void rejectOutlierStations(const std::vector<Contour>& contours, std::vector<boo
         if (valid[k] && contours[k].c.size() == p) values.push_back(contours[k].c[c]);
       reference.c[c] = median(values);
     }
-    double sum = 0;
-    for (int a = 0; a < 16; ++a) {
-      const double t = 2 * kPi * a / 16;
-      const double d = contours[i].radius(t) - reference.radius(t);
-      sum += d * d;
-    }
-    deviation[i] = std::sqrt(sum / 16);
+    deviation[i] = p >= 3 ? std::hypot(contours[i].c[1] - reference.c[1],
+                                       contours[i].c[2] - reference.c[2])
+                          : 0.0;
   }
   values.clear();
   for (double d : deviation)
@@ -498,6 +496,11 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
       if (!cordFilled[i] || cord[i].c.size() < 3) continue;
       moved[i] = centres[i] + cord[i].c[1] * frames[i].u + cord[i].c[2] * frames[i].w;
     }
+    // The cord's course is smooth over centimetres: a stretch of centres drawn aside (a lesion as
+    // bright as CSF filling part of the section) is replaced by the course through the cord
+    // above and below it before the light smoothing.
+    moved = robustSmoothCurve(
+        moved, static_cast<long>(std::lround(options.courseWindowMm / options.stationStepMm)));
     centres = resampleEvenly(smoothCurve(moved, sigma), options.stationStepMm);
   }
 

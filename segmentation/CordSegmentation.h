@@ -29,6 +29,9 @@ struct CordOptions {
   int canalHarmonics = 3;
   double smoothingMm = 2.0;  // Gaussian smoothing of the outlines along the cord
   int refinements = 2;       // passes of "fit contours, move the centerline to their centres"
+  // Half-window of the robust fit of the cord's course (local quadratic, bisquare weights): a
+  // stretch of centres drawn aside over up to about this length is not followed.
+  double courseWindowMm = 20;
   double medullaFlare = 1.6;  // top of the run this much wider than the typical cord: medulla
 };
 
