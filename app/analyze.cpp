@@ -1,11 +1,12 @@
-// cordscope analyze: the whole pipeline for one study. Today: ingest, cord and canal segmentation;
-// levels, lesions and craniocervical measurements arrive with issues 5-8.
+// cordscope analyze: the whole pipeline for one study. Today: ingest, cord and canal segmentation,
+// discs and vertebral levels; lesions and craniocervical measurements arrive with issues 6-8.
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "Command.h"
 #include "data/Error.h"
@@ -13,6 +14,7 @@
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "segmentation/CordSegmentation.h"
+#include "segmentation/Vertebrae.h"
 #include "version.h"
 
 namespace cordscope::app {
@@ -26,7 +28,34 @@ struct AnalyzeOptions {
   std::string series;
   bool demo = false;
   Contrast contrast = Contrast::Auto;
+  std::string c2c3;   // "x,y,z" RAS mm
+  std::string discs;  // label image or CSV
 };
+
+// "x,y,z" in RAS millimetres -> LPS.
+Vec3 parseRasPoint(const std::string& text, const std::string& option) {
+  std::stringstream in(text);
+  std::string a, b, c, extra;
+  try {
+    if (std::getline(in, a, ',') && std::getline(in, b, ',') && std::getline(in, c, ',') &&
+        !std::getline(in, extra, ','))
+      return {-std::stod(a), -std::stod(b), std::stod(c)};
+  } catch (const std::exception&) {
+  }
+  throw UsageError(option + " expects X,Y,Z in RAS millimetres (as a NIfTI viewer shows), got '" +
+                   text + "'");
+}
+
+// discs.csv: one row per disc, cranial first; RAS millimetres; name empty when not named.
+void writeDiscsCsv(const VertebralLabels& labels, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the disc table");
+  out << "name,x_ras_mm,y_ras_mm,z_ras_mm,confidence,arc_mm\n";
+  out.precision(6);
+  for (const Disc& d : labels.discs)
+    out << d.name << ',' << -d.position[0] << ',' << -d.position[1] << ',' << d.position[2] << ','
+        << d.confidence << ',' << d.arcMm << '\n';
+}
 
 // centerline.csv: one row per cross-section along the cord (every 0.5 mm), RAS millimetres as in
 // NIfTI viewers, with the section's cord and canal area and diameters.
@@ -111,15 +140,26 @@ int runAnalyze(AnalyzeOptions options) {
   writeNifti(cord.canal.GetPointer(), (outDir / "canal.nii.gz").string());
   writeCenterlineCsv(cord, (outDir / "centerline.csv").string());
 
+  start = clock::now();
+  VertebraeOptions vertebraeOptions;
+  if (!options.c2c3.empty()) vertebraeOptions.c2c3 = parseRasPoint(options.c2c3, "--c2c3");
+  if (!options.discs.empty()) vertebraeOptions.manualDiscs = readDiscs(options.discs);
+  const VertebralLabels vertebrae = labelVertebrae(volume, cord, vertebraeOptions);
+  timings["vertebrae_s"] = since(start);
+  writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());
+  writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
+
   std::vector<std::string> warnings = volume.warnings;
+  warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());
   warnings.push_back(
-      "vertebral levels, lesions and craniocervical measurements are not implemented yet in this "
-      "version: the report holds the input and the cord only");
+      "lesions and craniocervical measurements are not implemented yet in this version: the "
+      "report holds the input, the cord and the vertebrae only");
   nlohmann::json report{
       {"schema", "cordscope.report/1"},
       {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
       {"input", inputJson(volume, inventory.series[choice.index], options.input, choice.reason)},
       {"cord", cord},
+      {"vertebrae", vertebrae},
       {"warnings", warnings},
       {"timings_s", timings}};
   const std::string reportPath = (fs::path(options.outputDir) / "report.json").string();
@@ -150,7 +190,9 @@ Command analyzeCommand() {
   Command c;
   c.name = "analyze";
   c.summary = "analyse one study: cord, levels, lesions, atlantoaxial distances, report";
-  c.usage = "cordscope analyze INPUT -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--demo]";
+  c.usage =
+      "cordscope analyze INPUT -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--c2c3 X,Y,Z] "
+      "[--discs FILE] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::string>()->default_value(""),
                     "DICOM folder or file, or NIfTI file")(
@@ -160,13 +202,20 @@ Command analyzeCommand() {
         "contrast", po::value<std::string>()->default_value("auto"),
         "auto (from the metadata, else the image), t1 (CSF darker than cord), t2 or t2s (CSF "
         "brighter)")("demo", po::bool_switch(),
-                     "analyse a built-in synthetic study (written to OUTDIR/demo-input)");
+                     "analyse a built-in synthetic study (written to OUTDIR/demo-input)")(
+        "c2c3", po::value<std::string>()->default_value(""),
+        "the C2-C3 disc, X,Y,Z in RAS mm, when the field of view does not show the foramen "
+        "magnum (or to overrule the automatic anchor)")(
+        "discs", po::value<std::string>()->default_value(""),
+        "disc positions given by hand: a label image (value N = disc at the top of vertebra N, "
+        "3 = C2-C3) or a CSV name,x_ras_mm,y_ras_mm,z_ras_mm; replaces the detection");
     p.add("input", 1);
   };
   c.run = [](const po::variables_map& vm) {
     return runAnalyze({vm["input"].as<std::string>(), vm["output"].as<std::string>(),
                        vm["series"].as<std::string>(), vm["demo"].as<bool>(),
-                       parseContrast(vm["contrast"].as<std::string>())});
+                       parseContrast(vm["contrast"].as<std::string>()),
+                       vm["c2c3"].as<std::string>(), vm["discs"].as<std::string>()});
   };
   return c;
 }

@@ -535,7 +535,22 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
       std::size_t i = first;
       while (i < window && cord[i].area() > 1.15 * slim) ++i;
       first = i;
+      out.topIsJunction = true;
     }
+  }
+  // Otherwise the tube may simply end inside the image (the detector finds no cord in the
+  // brainstem): a junction when the image goes on above it and the canal is opening there.
+  if (!out.topIsJunction && last > first) {
+    const bool imageGoesOn = sampler.at(frames[first].centre - 5.0 * frames[first].t).has_value();
+    std::vector<double> canalAreas;
+    const std::size_t window =
+        std::min(last, first + static_cast<std::size_t>(80.0 / options.stationStepMm));
+    for (std::size_t i = first; i < window; ++i) canalAreas.push_back(canal[i].area());
+    const double typicalCanal = median(canalAreas);
+    double topCanal = 0;
+    const std::size_t topEnd = std::min(window, first + static_cast<std::size_t>(5.0 / options.stationStepMm));
+    for (std::size_t i = first; i < topEnd; ++i) topCanal = std::max(topCanal, canal[i].area());
+    out.topIsJunction = imageGoesOn && std::isfinite(typicalCanal) && topCanal > 1.3 * typicalCanal;
   }
   const double halfSlab = 0.5 * options.stationStepMm + 1e-6;
   std::vector<Vec3> kept;
@@ -552,10 +567,13 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     CrossSection s;
     s.arcMm = (i - first) * options.stationStepMm;
     s.centre = f.centre;
+    s.tangent = f.t;
+    s.anterior = f.u;
     s.areaMm2 = cord[i].area();
     s.apMm = cord[i].radius(0) + cord[i].radius(kPi);
     s.rlMm = cord[i].radius(0.5 * kPi) + cord[i].radius(1.5 * kPi);
     s.canalAreaMm2 = std::max(canalContour.area(), s.areaMm2);
+    s.canalAnteriorMm = std::max(canalContour.radius(0), cord[i].radius(0));
     s.canalApMm = std::max(canalContour.radius(0) + canalContour.radius(kPi), s.apMm);
     s.canalRlMm = std::max(canalContour.radius(0.5 * kPi) + canalContour.radius(1.5 * kPi), s.rlMm);
     s.measured = measured[i];

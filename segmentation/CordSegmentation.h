@@ -40,8 +40,11 @@ struct CordOptions {
 struct CrossSection {
   double arcMm = 0;  // distance along the centerline from its cranial end
   Vec3 centre{};     // LPS mm
+  Vec3 tangent{}, anterior{};  // unit vectors: caudal along the cord; the patient's anterior in
+                               // the section
   double areaMm2 = 0, apMm = 0, rlMm = 0;
   double canalAreaMm2 = 0, canalApMm = 0, canalRlMm = 0;
+  double canalAnteriorMm = 0;  // from the centre to the canal's front wall (vertebral bodies, discs)
   bool measured = false;  // false: the outline here was interpolated from its neighbours
 };
 
@@ -55,6 +58,9 @@ struct CordSegmentation {
   double lengthMm = 0;   // along the centerline, over the cord's extent in the image
   double volumeMm3 = 0;  // integral of the cross-section areas
   double canalVolumeMm3 = 0;
+  // The cord's top is its junction with the medulla (the foramen magnum is in view): the medulla
+  // flare was trimmed, or the tube ends inside the image where the canal opens into the cisterna.
+  bool topIsJunction = false;
 };
 
 CordSegmentation segmentCord(const Volume& volume, const Centerline& centerline,

@@ -1,6 +1,8 @@
 // End-to-end tests of the cordscope binary: help, exit codes, one-line errors, info and convert.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -195,6 +197,59 @@ TEST(Cli, AnalyzeWritesCordOutputsOnTheInputGrid) {
   int rows = 0;
   while (std::getline(csv, row)) ++rows;
   EXPECT_NEAR(rows, 2 * report["cord"]["length_mm"].get<double>(), 3);  // a section every 0.5 mm
+}
+
+// Vertebrae: a 55 mm field without the foramen magnum - discs found, not named, a warning; with
+// --c2c3 (RAS) they are named, levels.nii.gz labels the cord on the input grid, discs.csv lists
+// them; a malformed --c2c3 is a usage error.
+TEST(Cli, AnalyzeNamesLevelsFromGivenC2C3) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const fs::path input = data / "real/sct-t2/t2.nii.gz";
+  auto r = test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
+                              test::quote(dir / "auto"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("foramen magnum"), std::string::npos) << r.err;
+  {
+    std::ifstream in(dir / "auto/report.json");
+    const auto report = nlohmann::json::parse(in);
+    EXPECT_FALSE(report["vertebrae"]["named"].get<bool>());
+    EXPECT_GE(report["vertebrae"]["discs"].size(), 2u);
+  }
+  // The C2-C3 disc of this image, about where the expert's C2/C3 level boundary meets the cord.
+  r = test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
+                         test::quote(dir / "given") + " --c2c3=-7,14,14");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir / "given/report.json");
+  const auto report = nlohmann::json::parse(in);
+  EXPECT_TRUE(report["vertebrae"]["named"].get<bool>());
+  EXPECT_EQ(report["vertebrae"]["anchor"], "c2c3 given");
+  const auto& levels = report["vertebrae"]["levels"];
+  ASSERT_GE(levels.size(), 3u);
+  for (const char* name : {"C2", "C3", "C4"})
+    EXPECT_NE(std::find(levels.begin(), levels.end(), name), levels.end()) << name;
+  const Mask::Pointer map = readMask(dir / "given/levels.nii.gz");
+  const Volume volume = readNifti(input.string());
+  EXPECT_EQ(map->GetLargestPossibleRegion(), volume.image->GetLargestPossibleRegion());
+  const Mask::Pointer expert =
+      readMask((data / "real/sct-t2/t2_seg-manual_labeled.nii.gz").string());
+  long total = 0, same = 0;
+  const unsigned char* e = expert->GetBufferPointer();
+  const unsigned char* m = map->GetBufferPointer();
+  for (std::size_t i = 0; i < expert->GetBufferedRegion().GetNumberOfPixels(); ++i)
+    if (e[i]) {
+      ++total;
+      same += e[i] == m[i];
+    }
+  EXPECT_GE(static_cast<double>(same) / total, 0.8);
+  std::ifstream csv(dir / "given/discs.csv");
+  std::string header, first;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "name,x_ras_mm,y_ras_mm,z_ras_mm,confidence,arc_mm");
+  EXPECT_EQ(test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
+                               test::quote(dir / "bad") + " --c2c3 1,2")
+                .exitCode,
+            2);
 }
 
 // No cord in the image: one clear line, exit 1, and the outputs still written.

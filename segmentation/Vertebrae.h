@@ -1,0 +1,81 @@
+// Intervertebral discs and vertebral levels along the cord.
+//
+// The vertebral column runs in front of the canal, parallel to the cord. Straightened along the
+// refined centerline, a band of the column (2-12 mm in front of the canal's front wall, 6 mm
+// wide) gives one intensity profile along the cord. A disc - nucleus, annulus and the two
+// endplates - is a thin band across that column, whatever its own brightness (bright healthy
+// nucleus on T2, dark degenerated disc, dark on T1): the magnitude of the profile's Laplacian of
+// Gaussian, merged over the disc's few millimetres and normalised by its local maximum (so weak
+// cervical discs count as much as bright lumbar ones), is the disc-likeness. A dynamic programme
+// picks the chain of discs that maximises disc-likeness while their spacing (one vertebra, 12-30
+// mm) changes smoothly from one to the next, as vertebral heights do.
+//
+// Naming is anchored on anatomy, never on the image edge: with the cervicomedullary junction
+// (foramen magnum) in view, C2-C3 is the first chain disc at least 32 mm below it (above that the
+// chain may hold the skull base's edge and the dens base - the C1/C2 junction, a thin line inside
+// bone - which lie within about 30 mm of the junction). This anchor is approximate: it rests on
+// the cord's top standing for the foramen magnum (within about 10 mm); the craniocervical
+// landmarks (dens, basion) should replace it. Otherwise the discs are found but not named, and a
+// warning says so; `c2c3` (a radiologist's point) or `manualDiscs` name them.
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/Volume.h"
+#include "segmentation/CordSegmentation.h"
+
+namespace cordscope {
+
+struct VertebraeOptions {
+  double bandNearMm = 2, bandFarMm = 12;  // the column band, measured from the canal's front wall
+  double bandHalfWidthMm = 3;
+  double lineSigmaMm = 1.5;     // scale of the disc line (Laplacian of Gaussian)
+  double mergeSigmaMm = 2.0;    // merges a disc's endplate-nucleus-endplate responses into one
+  double localWindowMm = 20;    // disc-likeness normalised by its maximum over +-this
+  double minSpacingMm = 12, maxSpacingMm = 30;  // between consecutive discs
+  double spacingChange = 10;    // cost of a relative change of spacing, squared
+  double presence = 0.5;        // a disc must reach this normalised disc-likeness to pay its way
+  // C2-C3 below the cord's top when that is the junction with the medulla (the cord's top lies
+  // within about 10 mm of the foramen magnum; C2-C3 is 40-47 mm below the foramen magnum in
+  // adults, the dens base about 20): the first chain disc in this range of distances is C2-C3.
+  double c2c3BelowJunctionMm[2] = {32, 70};
+  std::optional<Vec3> c2c3;     // LPS: the C2-C3 disc, given by hand
+  // LPS disc centres given by hand, value N = the disc at the top of vertebra N (3 = C2-C3).
+  std::vector<std::pair<int, Vec3>> manualDiscs;
+};
+
+struct Disc {
+  int lowerVertebra = 0;  // 3 = C2-C3; 2 = the C1/C2 junction (dens base); 0 = not named
+  std::string name;       // "C2-C3", or empty when not named
+  Vec3 position{};        // LPS mm: centre of the disc in the vertebral column
+  double arcMm = 0;       // where its plane crosses the centerline
+  double confidence = 0;  // 0-1: normalised disc-likeness (1 for discs given by hand)
+  bool manual = false;
+};
+
+struct VertebralLabels {
+  bool named = false;
+  std::string anchor;  // "foramen magnum", "c2c3 given", "discs given", or empty
+  std::vector<Disc> discs;      // cranial first
+  std::vector<int> levels;      // level numbers in view, cranial first (1 = C1 ... 9 = T2)
+  std::vector<std::string> warnings;
+  Mask::Pointer levelMap;       // the cord mask labelled by level (0 elsewhere), input grid
+};
+
+VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cord,
+                               const VertebraeOptions& options = {});
+
+// Where the plane perpendicular to the centerline through `point` (LPS) crosses it: arc length
+// from the cord's top, mm.
+double arcAlongCord(const std::vector<CrossSection>& sections, const Vec3& point);
+
+// Discs from a label image (value N at the disc at the top of vertebra N, the Spinal Cord
+// Toolbox convention) or a CSV with columns name,x_ras_mm,y_ras_mm,z_ras_mm.
+std::vector<std::pair<int, Vec3>> readDiscs(const std::string& path);
+
+// report.json "vertebrae": discs (name, position_ras_mm, confidence), levels (names), anchor.
+void to_json(nlohmann::json& j, const VertebralLabels& labels);
+
+}  // namespace cordscope
