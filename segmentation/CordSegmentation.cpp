@@ -588,6 +588,41 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
   return out;
 }
 
+CordPosition locateOnCord(const std::vector<CrossSection>& sections, const Vec3& point,
+                          std::size_t& hint) {
+  CordPosition out;
+  if (sections.empty()) return out;
+  std::size_t i = std::min(hint, sections.size() - 1);
+  // A hint far from the point (the first call, a jump in the scan) starts from the nearest centre.
+  if (norm(point - sections[i].centre) > 20.0) {
+    double best = std::numeric_limits<double>::infinity();
+    for (std::size_t k = 0; k < sections.size(); ++k) {
+      const double d = norm(point - sections[k].centre);
+      if (d < best) {
+        best = d;
+        i = k;
+      }
+    }
+  }
+  for (std::size_t step = 0; step < sections.size(); ++step) {
+    const double along = dot(point - sections[i].centre, sections[i].tangent);
+    if (along > 0.25 && i + 1 < sections.size())
+      ++i;
+    else if (along < -0.25 && i > 0)
+      --i;
+    else
+      break;
+  }
+  hint = i;
+  const CrossSection& s = sections[i];
+  const Vec3 d = point - s.centre;
+  out.section = i;
+  out.arcMm = s.arcMm + dot(d, s.tangent);
+  out.anteriorMm = dot(d, s.anterior);
+  out.lateralMm = dot(d, normalized(cross(s.tangent, s.anterior)));
+  return out;
+}
+
 CordSegmentation segmentCord(const Volume& volume, const CenterlineOptions& centerlineOptions,
                              const CordOptions& options) {
   return segmentCord(volume, findCenterline(volume, centerlineOptions), options);

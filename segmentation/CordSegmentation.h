@@ -70,6 +70,17 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& centerline,
 CordSegmentation segmentCord(const Volume& volume, const CenterlineOptions& centerlineOptions = {},
                              const CordOptions& options = {});
 
+// Where a point lies in the cord's own coordinates: the section whose perpendicular plane holds
+// it, the arc there, and its offsets in that plane (anterior, and lateral = tangent x anterior).
+struct CordPosition {
+  std::size_t section = 0;
+  double arcMm = 0, anteriorMm = 0, lateralMm = 0;
+};
+// Walks from `hint` (updated) along the sections: neighbouring voxels are near each other, so a
+// scan over a mask in buffer order costs a few steps per voxel.
+CordPosition locateOnCord(const std::vector<CrossSection>& sections, const Vec3& point,
+                          std::size_t& hint);
+
 void to_json(nlohmann::json& j, const CrossSection& s);
 // The report's "cord" block: found, length_mm, volume_mm3, contrast, failure.
 void to_json(nlohmann::json& j, const CordSegmentation& s);

@@ -179,30 +179,9 @@ std::vector<std::size_t> discChain(const std::vector<double>& likeness, double s
   return chain;
 }
 
-// The arc of the nearest section, moved along its tangent.
 double arcOf(const std::vector<CrossSection>& sections, const Vec3& point) {
-  double bestDistance = std::numeric_limits<double>::infinity();
-  std::size_t best = 0;
-  for (std::size_t i = 0; i < sections.size(); ++i) {
-    const double d = norm(point - sections[i].centre);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = i;
-    }
-  }
-  // The nearest centre may be off the plane when the point is far in front of a curved cord:
-  // walk to the section whose plane holds the point.
-  std::size_t i = best;
-  for (int step = 0; step < 4000; ++step) {
-    const double along = dot(point - sections[i].centre, sections[i].tangent);
-    if (along > 0.25 && i + 1 < sections.size())
-      ++i;
-    else if (along < -0.25 && i > 0)
-      --i;
-    else
-      break;
-  }
-  return sections[i].arcMm + dot(point - sections[i].centre, sections[i].tangent);
+  std::size_t hint = sections.size();  // no hint: start from the nearest centre
+  return locateOnCord(sections, point, hint).arcMm;
 }
 
 // Level of the cord at arc a, from named discs (sorted by arc): the vertebra below the last disc
@@ -221,27 +200,14 @@ Mask::Pointer levelMapOf(const CordSegmentation& cord, const std::vector<Disc>& 
   map->Allocate();
   map->FillBuffer(0);
   if (named.empty() || cord.sections.empty()) return map;
-  const auto& sections = cord.sections;
-  std::size_t hint = 0;
+  std::size_t hint = cord.sections.size();
   itk::ImageRegionConstIteratorWithIndex<Mask> it(cord.cord, cord.cord->GetBufferedRegion());
   for (; !it.IsAtEnd(); ++it) {
     if (!it.Get()) continue;
     Mask::PointType physical;
     cord.cord->TransformIndexToPhysicalPoint(it.GetIndex(), physical);
-    const Vec3 x{physical[0], physical[1], physical[2]};
-    // Nearest section by a walk from the previous voxel's (neighbouring voxels are near).
-    std::size_t i = hint;
-    for (int step = 0; step < 100000; ++step) {
-      const double along = dot(x - sections[i].centre, sections[i].tangent);
-      if (along > 0.25 && i + 1 < sections.size())
-        ++i;
-      else if (along < -0.25 && i > 0)
-        --i;
-      else
-        break;
-    }
-    hint = i;
-    const double arc = sections[i].arcMm + dot(x - sections[i].centre, sections[i].tangent);
+    const double arc =
+        locateOnCord(cord.sections, {physical[0], physical[1], physical[2]}, hint).arcMm;
     const int level = std::clamp(levelAt(named, arc), 1, 255);
     map->SetPixel(it.GetIndex(), static_cast<unsigned char>(level));
   }
