@@ -14,6 +14,7 @@
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "segmentation/CordSegmentation.h"
+#include "segmentation/Lesions.h"
 #include "segmentation/Vertebrae.h"
 #include "version.h"
 
@@ -148,6 +149,11 @@ int runAnalyze(AnalyzeOptions options) {
   timings["vertebrae_s"] = since(start);
   writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());
   writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
+
+  start = clock::now();
+  const LesionSegmentation lesions = segmentLesions(volume, cord);
+  timings["lesions_s"] = since(start);
+  writeNifti(lesions.mask.GetPointer(), (outDir / "lesion.nii.gz").string());
 
   std::vector<std::string> warnings = volume.warnings;
   warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());

@@ -1,0 +1,260 @@
+#include "segmentation/Lesions.h"
+
+#include <itkConnectedComponentImageFilter.h>
+#include <itkImageRegionConstIteratorWithIndex.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <map>
+
+namespace cordscope {
+namespace {
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  auto it = v.begin() + static_cast<long>(q * (v.size() - 1));
+  std::nth_element(v.begin(), it, v.end());
+  return *it;
+}
+
+// Robust local-linear smoothing of a sampled function (tricube x bisquare weights, +-window
+// samples); NaN samples carry no weight and are filled.
+std::vector<double> robustSmooth(const std::vector<double>& y, long window) {
+  const long n = static_cast<long>(y.size());
+  std::vector<double> robustness(n, 1.0), fit(n, std::numeric_limits<double>::quiet_NaN());
+  for (int iteration = 0; iteration < 4; ++iteration) {
+    for (long i = 0; i < n; ++i) {
+      double s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0;
+      for (long k = std::max(0L, i - window); k <= std::min(n - 1, i + window); ++k) {
+        if (std::isnan(y[k])) continue;
+        const double t = static_cast<double>(k - i);
+        const double u = std::abs(t) / (window + 1);
+        const double c = 1 - u * u * u;
+        const double w = c * c * c * robustness[k];
+        s0 += w;
+        s1 += w * t;
+        s2 += w * t * t;
+        t0 += w * y[k];
+        t1 += w * t * y[k];
+      }
+      const double det = s0 * s2 - s1 * s1;
+      if (s0 <= 0) continue;
+      fit[i] = std::abs(det) > 1e-9 * s0 * s0 ? (s2 * t0 - s1 * t1) / det : t0 / s0;
+    }
+    std::vector<double> residual;
+    for (long i = 0; i < n; ++i)
+      if (!std::isnan(y[i]) && !std::isnan(fit[i])) residual.push_back(std::abs(y[i] - fit[i]));
+    const double scale = 6.0 * percentile(residual, 0.5);
+    if (!(scale > 0)) break;
+    for (long i = 0; i < n; ++i) {
+      if (std::isnan(y[i]) || std::isnan(fit[i])) continue;
+      const double u = std::abs(y[i] - fit[i]) / scale;
+      robustness[i] = u < 1 ? (1 - u * u) * (1 - u * u) : 0.0;
+    }
+  }
+  // Ends or gaps with nothing nearby: the nearest fitted value.
+  double last = std::numeric_limits<double>::quiet_NaN();
+  for (double& v : fit) {
+    if (std::isnan(v))
+      v = last;
+    else
+      last = v;
+  }
+  last = std::numeric_limits<double>::quiet_NaN();
+  for (auto it = fit.rbegin(); it != fit.rend(); ++it) {
+    if (std::isnan(*it))
+      *it = last;
+    else
+      last = *it;
+  }
+  return fit;
+}
+
+}  // namespace
+
+LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& cord,
+                                  const LesionOptions& o) {
+  const Image* image = volume.image.GetPointer();
+  LesionSegmentation out;
+  out.mask = Mask::New();
+  out.mask->CopyInformation(image);
+  out.mask->SetRegions(image->GetLargestPossibleRegion());
+  out.mask->Allocate();
+  out.mask->FillBuffer(0);
+  const auto spacing = image->GetSpacing();
+  out.voxelVolumeMm3 = spacing[0] * spacing[1] * spacing[2];
+  if (!cord.found || cord.sections.size() < 3) {
+    out.note = "no cord, so no lesions were looked for";
+    return out;
+  }
+  if (cord.centerline.csfSign < 0) {
+    out.note = "T1-like contrast (CSF darker than cord): T2 hyperintensities cannot be assessed "
+               "on this series";
+    return out;
+  }
+  out.looked = true;
+  const auto& sections = cord.sections;
+  const std::size_t count = sections.size();
+  const double step = sections[1].arcMm - sections[0].arcMm;
+  {  // a voxel's depth along the cord's tangent, at the middle section
+    const Vec3 t = sections[count / 2].tangent;
+    const auto d = image->GetDirection();
+    double extent = 0;
+    for (int k = 0; k < 3; ++k)
+      extent += std::abs(t[0] * d[0][k] + t[1] * d[1][k] + t[2] * d[2][k]) * spacing[k];
+    out.voxelExtentAlongCordMm = extent;
+  }
+
+  // 1. Every canal voxel in the cord's frame.
+  struct Voxel {
+    std::size_t offset;
+    CordPosition where;
+    float value;
+    bool inCord;
+  };
+  std::vector<Voxel> voxels;
+  {
+    std::size_t hint = count;
+    itk::ImageRegionConstIteratorWithIndex<Mask> it(cord.canal, cord.canal->GetBufferedRegion());
+    const auto size = image->GetLargestPossibleRegion().GetSize();
+    for (; !it.IsAtEnd(); ++it) {
+      if (!it.Get()) continue;
+      const auto index = it.GetIndex();
+      Image::PointType p;
+      image->TransformIndexToPhysicalPoint(index, p);
+      const std::size_t offset = index[0] + size[0] * (index[1] + size[1] * index[2]);
+      voxels.push_back({offset, locateOnCord(sections, {p[0], p[1], p[2]}, hint),
+                        image->GetBufferPointer()[offset],
+                        cord.cord->GetBufferPointer()[offset] != 0});
+    }
+  }
+
+  // 2. Cord and CSF levels per section (+-2 mm pooled), fitted robustly along the cord.
+  std::vector<std::vector<double>> cordValues(count), csfValues(count);
+  for (const Voxel& v : voxels) (v.inCord ? cordValues : csfValues)[v.where.section].push_back(v.value);
+  const long pool = std::max(1L, static_cast<long>(std::lround(2.0 / step)));
+  std::vector<double> cordRaw(count), csfRaw(count);
+  for (long i = 0; i < static_cast<long>(count); ++i) {
+    std::vector<double> c, f;
+    for (long k = std::max(0L, i - pool); k <= std::min<long>(count - 1, i + pool); ++k) {
+      c.insert(c.end(), cordValues[k].begin(), cordValues[k].end());
+      f.insert(f.end(), csfValues[k].begin(), csfValues[k].end());
+    }
+    cordRaw[i] = c.size() >= 5 ? percentile(c, 0.3) : std::numeric_limits<double>::quiet_NaN();
+    csfRaw[i] = f.size() >= 5 ? percentile(f, 0.75) : std::numeric_limits<double>::quiet_NaN();
+  }
+  const long window = static_cast<long>(std::lround(o.fitWindowMm / step));
+  const std::vector<double> cordLevel = robustSmooth(cordRaw, window);
+  const std::vector<double> csfLevel = robustSmooth(csfRaw, window);
+
+  // 3. Normalised intensity; thresholds from the cord interior's own spread.
+  // Interior: the whole voxel, not only its centre, inside `interior` x the cord's semi-axes -
+  // a thick slice at the cord's side mixes cord and CSF even when its centre is well inside.
+  const auto direction = image->GetDirection();
+  const auto halfExtent = [&](const Vec3& axis) {
+    double h = 0;
+    for (int k = 0; k < 3; ++k)
+      h += std::abs(axis[0] * direction[0][k] + axis[1] * direction[1][k] +
+                    axis[2] * direction[2][k]) *
+           spacing[k];
+    return 0.5 * h;
+  };
+  std::vector<double> halfAnterior(count), halfLateral(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    halfAnterior[i] = halfExtent(sections[i].anterior);
+    halfLateral[i] = halfExtent(normalized(cross(sections[i].tangent, sections[i].anterior)));
+  }
+  const auto within = [&](const CordPosition& w, double fraction) {
+    const CrossSection& s = sections[w.section];
+    const double a = (std::abs(w.anteriorMm) + halfAnterior[w.section]) / std::max(0.5, 0.5 * s.apMm);
+    const double l = (std::abs(w.lateralMm) + halfLateral[w.section]) / std::max(0.5, 0.5 * s.rlMm);
+    return a * a + l * l <= fraction * fraction;
+  };
+  const auto interior = [&](const CordPosition& w) { return within(w, o.interior); };
+  std::vector<double> normalised(voxels.size(), 0.0), inside;
+  for (std::size_t k = 0; k < voxels.size(); ++k) {
+    const std::size_t i = voxels[k].where.section;
+    const double contrast = csfLevel[i] - cordLevel[i];
+    normalised[k] = contrast > 0 ? (voxels[k].value - cordLevel[i]) / contrast : 0.0;
+    if (voxels[k].inCord && interior(voxels[k].where)) inside.push_back(normalised[k]);
+  }
+  if (inside.size() < 20) {
+    out.looked = false;
+    out.note = "the cord is too small in this image to judge its intensity";
+    return out;
+  }
+  const double centre = percentile(inside, 0.5);
+  for (double& v : inside) v = std::abs(v - centre);
+  const double spread = 1.4826 * percentile(inside, 0.5);
+  out.seedThreshold = std::max(o.seedFloor, centre + o.seedSpreads * spread);
+  out.growThreshold = std::max(o.growFloor, centre + o.growSpreads * spread);
+  if (std::getenv("CS_L")) std::fprintf(stderr, "centre %.3f spread %.3f seed %.3f grow %.3f\n", centre, spread, out.seedThreshold, out.growThreshold);
+
+  // 4. Candidates above the grow threshold; components with an interior seed.
+  auto candidates = Mask::New();
+  candidates->CopyInformation(image);
+  candidates->SetRegions(image->GetLargestPossibleRegion());
+  candidates->Allocate();
+  candidates->FillBuffer(0);
+  for (std::size_t k = 0; k < voxels.size(); ++k)
+    if (voxels[k].inCord && normalised[k] >= out.growThreshold &&
+        within(voxels[k].where, o.growWithin))
+      candidates->GetBufferPointer()[voxels[k].offset] = 1;
+  using Labels = itk::Image<unsigned int, 3>;
+  auto connected = itk::ConnectedComponentImageFilter<Mask, Labels>::New();
+  connected->SetInput(candidates);
+  connected->FullyConnectedOn();
+  connected->Update();
+  const unsigned int* component = connected->GetOutput()->GetBufferPointer();
+  struct Extent {
+    double top = 1e300, bottom = -1e300;
+    bool seeded = false;
+    std::vector<std::size_t> members;  // indices into voxels
+  };
+  std::map<unsigned int, Extent> components;
+  for (std::size_t k = 0; k < voxels.size(); ++k) {
+    const unsigned int c = component[voxels[k].offset];
+    if (c == 0) continue;
+    Extent& e = components[c];
+    e.top = std::min(e.top, voxels[k].where.arcMm);
+    e.bottom = std::max(e.bottom, voxels[k].where.arcMm);
+    e.seeded = e.seeded || (normalised[k] >= out.seedThreshold && interior(voxels[k].where));
+    e.members.push_back(k);
+  }
+
+  // 5. One lesion per run of seeded components along the cord with gaps under joinGapMm.
+  std::vector<Extent> seeded;
+  for (auto& [id, e] : components)
+    if (e.seeded) seeded.push_back(std::move(e));
+  std::sort(seeded.begin(), seeded.end(),
+            [](const Extent& a, const Extent& b) { return a.top < b.top; });
+  std::vector<Extent> lesions;
+  for (Extent& e : seeded) {
+    if (!lesions.empty() && e.top <= lesions.back().bottom + o.joinGapMm) {
+      Extent& l = lesions.back();
+      l.bottom = std::max(l.bottom, e.bottom);
+      l.members.insert(l.members.end(), e.members.begin(), e.members.end());
+    } else {
+      lesions.push_back(std::move(e));
+    }
+  }
+  for (const Extent& l : lesions) {
+    const double length = l.bottom - l.top + out.voxelExtentAlongCordMm;
+    const double volumeMm3 = l.members.size() * out.voxelVolumeMm3;
+    if (length < o.minLengthMm && volumeMm3 < o.minVolumeMm3) continue;
+    if (out.lesions.size() >= 255) break;  // the mask holds ids up to 255
+    const auto id = static_cast<unsigned char>(out.lesions.size() + 1);
+    std::vector<LesionVoxel> members;
+    for (std::size_t k : l.members) {
+      out.mask->GetBufferPointer()[voxels[k].offset] = id;
+      members.push_back({voxels[k].where, voxels[k].value, cordLevel[voxels[k].where.section]});
+    }
+    out.lesions.push_back(std::move(members));
+  }
+  return out;
+}
+
+}  // namespace cordscope

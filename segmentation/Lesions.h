@@ -1,0 +1,60 @@
+// T2-hyperintense voxels inside the cord, grouped into lesions.
+//
+// Intensity is judged against the patient's own tissue, section by section along the cord: the
+// normal cord level (30th percentile of the cord's voxels in each section - a dorsal-column lesion
+// covers less than that - fitted robustly along the cord over +-40 mm) and the CSF level (75th
+// percentile of the canal's voxels outside the cord, smoothed the same way). Each voxel's
+// normalised intensity n = (I - cord) / (CSF - cord) is 0 in normal cord and 1 in CSF, whatever
+// the coil's sensitivity there. The threshold comes from the image's own noise: the spread of n
+// over the cord's interior (median + k robust SDs, never below a floor). Seeds must lie in the
+// cord's interior (partial volume with CSF at the cord's edge is not a lesion); they grow,
+// hysteresis-style, into every connected cord voxel above a lower threshold that lies wholly
+// inside the cord's outline (a thick slice straddling the cord's side would otherwise carry the
+// lesion along the whole cord). Connected
+// components are joined into one lesion when their extents along the cord overlap or are less
+// than `joinGapMm` apart (one longitudinal lesion with a skip); lesions shorter and smaller than
+// the minimum are dropped.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/Volume.h"
+#include "segmentation/CordSegmentation.h"
+
+namespace cordscope {
+
+struct LesionOptions {
+  double seedSpreads = 5.0;   // seed threshold: median + this many robust SDs of n
+  double growSpreads = 3.0;   // grow threshold
+  double seedFloor = 0.25;    // n never below these: a quarter of the way from cord to CSF
+  double growFloor = 0.15;
+  double interior = 0.75;     // seeds: the whole voxel within this fraction of the cord's semi-axes
+  double growWithin = 1.0;    // growth: the whole voxel inside the cord's outline (a voxel that
+                              // straddles the edge is partly CSF: bright without a lesion)
+  double joinGapMm = 5.0;     // fragments closer than this along the cord are one lesion
+  double minLengthMm = 2.0;   // a lesion is kept when at least this long ...
+  double minVolumeMm3 = 8.0;  // ... or at least this large
+  double fitWindowMm = 40.0;  // robust fit of the cord and CSF levels along the cord
+};
+
+// One lesion's voxels as positions on the cord, for measurement.
+struct LesionVoxel {
+  CordPosition where;
+  double intensity = 0;  // raw
+  double cordLevel = 0;  // normal cord level at its section
+};
+
+struct LesionSegmentation {
+  bool looked = false;    // false: no cord, or a contrast where lesions are not hyperintense
+  std::string note;       // why not looked, when not
+  Mask::Pointer mask;     // input grid: 0 outside lesions, lesion id (1, 2, ...) inside
+  std::vector<std::vector<LesionVoxel>> lesions;  // per id - 1, cranial first
+  double seedThreshold = 0, growThreshold = 0;    // in normalised intensity
+  double voxelVolumeMm3 = 0;
+  double voxelExtentAlongCordMm = 0;  // a voxel's depth along the cord's tangent (typical)
+};
+
+LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& cord,
+                                  const LesionOptions& options = {});
+
+}  // namespace cordscope
