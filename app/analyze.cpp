@@ -11,9 +11,11 @@
 #include "Command.h"
 #include "data/Error.h"
 #include "data/Input.h"
+#include "data/Levels.h"
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "segmentation/CordSegmentation.h"
+#include "measurement/LesionMetrics.h"
 #include "segmentation/Lesions.h"
 #include "segmentation/Vertebrae.h"
 #include "version.h"
@@ -31,6 +33,7 @@ struct AnalyzeOptions {
   Contrast contrast = Contrast::Auto;
   std::string c2c3;   // "x,y,z" RAS mm
   std::string discs;  // label image or CSV
+  ExtensiveRule extensive;
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -45,6 +48,27 @@ Vec3 parseRasPoint(const std::string& text, const std::string& option) {
   }
   throw UsageError(option + " expects X,Y,Z in RAS millimetres (as a NIfTI viewer shows), got '" +
                    text + "'");
+}
+
+// lesions.csv: one row per lesion; levels empty when not named.
+void writeLesionsCsv(const std::vector<Lesion>& lesions, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the lesion table");
+  out << "id,length_mm,top_level,bottom_level,segments_spanned,segments_equivalent,volume_mm3,"
+         "max_axial_area_mm2,max_axial_damage_ratio,intensity_ratio,pattern,per_level_mm\n";
+  out.precision(6);
+  for (const Lesion& l : lesions) {
+    std::string perLevel;
+    for (const LevelCoverage& c : l.perLevel)
+      perLevel += (perLevel.empty() ? "" : ";") + levelName(c.level) + ":" +
+                  std::to_string(std::lround(c.mm * 10) / 10.0).substr(0, 5);
+    out << l.id << ',' << l.lengthMm << ',' << (l.topLevel ? levelName(*l.topLevel) : "") << ','
+        << (l.bottomLevel ? levelName(*l.bottomLevel) : "") << ','
+        << (l.segmentsSpanned ? std::to_string(*l.segmentsSpanned) : "") << ','
+        << (l.segmentsEquivalent ? std::to_string(*l.segmentsEquivalent) : "") << ','
+        << l.volumeMm3 << ',' << l.maxAxialAreaMm2 << ',' << l.maxAxialDamageRatio << ','
+        << l.intensityRatio << ',' << l.pattern << ',' << perLevel << '\n';
+  }
 }
 
 // discs.csv: one row per disc, cranial first; RAS millimetres; name empty when not named.
@@ -150,22 +174,30 @@ int runAnalyze(AnalyzeOptions options) {
   writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());
   writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
 
+  if (options.extensive.segments < 1)
+    throw UsageError("--extensive-segments must be at least 1");
   start = clock::now();
   const LesionSegmentation lesions = segmentLesions(volume, cord);
+  const std::vector<Lesion> lesionMetrics = measureLesions(lesions, cord, vertebrae);
+  const LesionSummary summary =
+      summariseLesions(lesions, lesionMetrics, options.extensive, volume.meta.patientAgeYears);
   timings["lesions_s"] = since(start);
   writeNifti(lesions.mask.GetPointer(), (outDir / "lesion.nii.gz").string());
+  writeLesionsCsv(lesionMetrics, (outDir / "lesions.csv").string());
 
   std::vector<std::string> warnings = volume.warnings;
   warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());
+  if (!lesions.looked) warnings.push_back("lesions: " + lesions.note);
   warnings.push_back(
-      "lesions and craniocervical measurements are not implemented yet in this version: the "
-      "report holds the input, the cord and the vertebrae only");
+      "craniocervical measurements (ADI, PADI) are not implemented yet in this version");
   nlohmann::json report{
       {"schema", "cordscope.report/1"},
       {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
       {"input", inputJson(volume, inventory.series[choice.index], options.input, choice.reason)},
       {"cord", cord},
       {"vertebrae", vertebrae},
+      {"lesions", lesionMetrics},
+      {"summary", summary},
       {"warnings", warnings},
       {"timings_s", timings}};
   const std::string reportPath = (fs::path(options.outputDir) / "report.json").string();
@@ -187,6 +219,17 @@ int runAnalyze(AnalyzeOptions options) {
   note("cord found: " + std::to_string(static_cast<int>(std::lround(cord.lengthMm))) +
        " mm long, " + std::to_string(static_cast<int>(std::lround(cord.volumeMm3))) +
        " mm3, contrast " + toString(cord.centerline.contrast));
+  if (lesions.looked) {
+    std::string text = std::to_string(lesionMetrics.size()) + " T2-hyperintense lesion(s)";
+    for (const Lesion& l : lesionMetrics) {
+      text += "; #" + std::to_string(l.id) + " " +
+              std::to_string(static_cast<int>(std::lround(l.lengthMm))) + " mm " + l.pattern;
+      if (l.segmentsSpanned)
+        text += " " + levelName(*l.topLevel) + "-" + levelName(*l.bottomLevel) + ", " +
+                std::to_string(*l.segmentsSpanned) + " segments";
+    }
+    note(text);
+  }
   return 0;
 }
 
@@ -214,14 +257,21 @@ Command analyzeCommand() {
         "magnum (or to overrule the automatic anchor)")(
         "discs", po::value<std::string>()->default_value(""),
         "disc positions given by hand: a label image (value N = disc at the top of vertebra N, "
-        "3 = C2-C3) or a CSV name,x_ras_mm,y_ras_mm,z_ras_mm; replaces the detection");
+        "3 = C2-C3) or a CSV name,x_ras_mm,y_ras_mm,z_ras_mm; replaces the detection")(
+        "extensive-segments", po::value<int>()->default_value(7),
+        "a lesion spanning this many vertebral segments is flagged extensive (the B12 "
+        "myelopathy reading)")("extensive-exclusive", po::bool_switch(),
+                               "flag only lesions spanning more than --extensive-segments "
+                               "(default: that many or more)");
     p.add("input", 1);
   };
   c.run = [](const po::variables_map& vm) {
     return runAnalyze({vm["input"].as<std::string>(), vm["output"].as<std::string>(),
                        vm["series"].as<std::string>(), vm["demo"].as<bool>(),
                        parseContrast(vm["contrast"].as<std::string>()),
-                       vm["c2c3"].as<std::string>(), vm["discs"].as<std::string>()});
+                       vm["c2c3"].as<std::string>(), vm["discs"].as<std::string>(),
+                       ExtensiveRule{vm["extensive-segments"].as<int>(),
+                                     !vm["extensive-exclusive"].as<bool>()}});
   };
   return c;
 }

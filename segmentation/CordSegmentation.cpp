@@ -280,9 +280,14 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
   Contour inner, outer;
   const bool innerValid = fitContour(theta, innerRadius, o.cordHarmonics, inner);
   const bool outerValid = fitContour(theta, outerRadius, o.cordHarmonics, outer);
+  // The cord is also left-right symmetric about its centre: an outline cut short on one side (a
+  // lateral lesion taken for CSF) is lopsided.
   const auto shapeCost = [](const Contour& c) {
-    const double ap = c.radius(0) + c.radius(kPi), rl = c.radius(0.5 * kPi) + c.radius(1.5 * kPi);
-    return rl > 0 ? std::abs(std::log(ap / rl / kTypicalApRlRatio)) : 1e9;
+    const double left = c.radius(0.5 * kPi), right = c.radius(1.5 * kPi);
+    const double ap = c.radius(0) + c.radius(kPi), rl = left + right;
+    if (rl <= 0 || left <= 0 || right <= 0) return 1e9;
+    // Half weight: the centre the two sides are measured from is itself an estimate.
+    return std::abs(std::log(ap / rl / kTypicalApRlRatio)) + 0.5 * std::abs(std::log(left / right));
   };
   if (innerValid && (!outerValid || shapeCost(inner) < shapeCost(outer))) {
     fit.cord = inner;

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <map>
 
@@ -174,24 +172,31 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     return a * a + l * l <= fraction * fraction;
   };
   const auto interior = [&](const CordPosition& w) { return within(w, o.interior); };
+  // The CSF-cord contrast, never below half its median along the cord (a section whose CSF is
+  // crowded out - compression, a canal outline that missed - must not magnify noise).
+  std::vector<double> contrasts(count);
+  for (std::size_t i = 0; i < count; ++i) contrasts[i] = csfLevel[i] - cordLevel[i];
+  const double typicalContrast = percentile(contrasts, 0.5);
   std::vector<double> normalised(voxels.size(), 0.0), inside;
   for (std::size_t k = 0; k < voxels.size(); ++k) {
     const std::size_t i = voxels[k].where.section;
-    const double contrast = csfLevel[i] - cordLevel[i];
+    const double contrast = std::max(contrasts[i], 0.5 * typicalContrast);
     normalised[k] = contrast > 0 ? (voxels[k].value - cordLevel[i]) / contrast : 0.0;
-    if (voxels[k].inCord && interior(voxels[k].where)) inside.push_back(normalised[k]);
+    if (voxels[k].inCord && within(voxels[k].where, o.growWithin)) inside.push_back(normalised[k]);
   }
   if (inside.size() < 20) {
     out.looked = false;
     out.note = "the cord is too small in this image to judge its intensity";
     return out;
   }
-  const double centre = percentile(inside, 0.5);
-  for (double& v : inside) v = std::abs(v - centre);
-  const double spread = 1.4826 * percentile(inside, 0.5);
+  // Noise from the lower side of the distribution: lesions only add to the upper side, and a long
+  // lesion can fill much of the cord's interior (5th and 30th percentiles of a normal
+  // distribution are 1.12 SD apart).
+  const double low = percentile(inside, 0.05), lower = percentile(inside, 0.30);
+  const double spread = std::max(1e-6, (lower - low) / 1.12);
+  const double centre = lower + 0.524 * spread;
   out.seedThreshold = std::max(o.seedFloor, centre + o.seedSpreads * spread);
   out.growThreshold = std::max(o.growFloor, centre + o.growSpreads * spread);
-  if (std::getenv("CS_L")) std::fprintf(stderr, "centre %.3f spread %.3f seed %.3f grow %.3f\n", centre, spread, out.seedThreshold, out.growThreshold);
 
   // 4. Candidates above the grow threshold; components with an interior seed.
   auto candidates = Mask::New();

@@ -28,10 +28,11 @@ struct LesionOptions {
   double growSpreads = 3.0;   // grow threshold
   double seedFloor = 0.25;    // n never below these: a quarter of the way from cord to CSF
   double growFloor = 0.15;
-  double interior = 0.75;     // seeds: the whole voxel within this fraction of the cord's semi-axes
+  double interior = 0.85;     // seeds: the whole voxel within this fraction of the cord's semi-axes
   double growWithin = 1.0;    // growth: the whole voxel inside the cord's outline (a voxel that
                               // straddles the edge is partly CSF: bright without a lesion)
-  double joinGapMm = 5.0;     // fragments closer than this along the cord are one lesion
+  double joinGapMm = 10.0;    // fragments closer than this along the cord (about half a level)
+                              // are one lesion
   double minLengthMm = 2.0;   // a lesion is kept when at least this long ...
   double minVolumeMm3 = 8.0;  // ... or at least this large
   double fitWindowMm = 40.0;  // robust fit of the cord and CSF levels along the cord

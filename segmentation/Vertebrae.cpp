@@ -216,6 +216,10 @@ Mask::Pointer levelMapOf(const CordSegmentation& cord, const std::vector<Disc>& 
 
 }  // namespace
 
+int levelAtArc(const std::vector<Disc>& named, double arcMm) {
+  return named.empty() ? 0 : levelAt(named, arcMm);
+}
+
 double arcAlongCord(const std::vector<CrossSection>& sections, const Vec3& point) {
   return sections.empty() ? 0.0 : arcOf(sections, point);
 }

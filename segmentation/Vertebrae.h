@@ -67,6 +67,10 @@ struct VertebralLabels {
 VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cord,
                                const VertebraeOptions& options = {});
 
+// The level of the cord at `arcMm`, from named discs sorted cranial first: the vertebra below the
+// last disc above it; above the first disc, the vertebra above that disc.
+int levelAtArc(const std::vector<Disc>& named, double arcMm);
+
 // Where the plane perpendicular to the centerline through `point` (LPS) crosses it: arc length
 // from the cord's top, mm.
 double arcAlongCord(const std::vector<CrossSection>& sections, const Vec3& point);

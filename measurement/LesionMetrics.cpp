@@ -1,0 +1,225 @@
+#include "measurement/LesionMetrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "data/Levels.h"
+
+namespace cordscope {
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+// Heights of the levels between named discs (level N: from the disc at the top of vertebra N to
+// the next), and their median for levels whose discs are not both in view.
+std::map<int, double> levelHeights(const std::vector<Disc>& named, double& typical) {
+  std::map<int, double> heights;
+  std::vector<double> all;
+  for (std::size_t k = 0; k + 1 < named.size(); ++k)
+    if (named[k + 1].lowerVertebra == named[k].lowerVertebra + 1) {
+      const double h = named[k + 1].arcMm - named[k].arcMm;
+      heights[named[k].lowerVertebra] = h;
+      all.push_back(h);
+    }
+  typical = all.empty() ? 18.0 : median(all);  // 18 mm: a cervical level, if nothing is known
+  return heights;
+}
+
+// Where the lesion sits in the section, from its voxels' positions in cord semi-axes
+// (p: + posterior, q: lateral) and how much of the section it fills.
+std::string patternOf(const std::vector<LesionVoxel>& voxels, const CordSegmentation& cord,
+                      double medianDamage) {
+  if (medianDamage >= 0.6) return "holocord";
+  double sumP = 0, sumQ = 0;
+  for (const LesionVoxel& v : voxels) {
+    const CrossSection& s = cord.sections[v.where.section];
+    sumP += -v.where.anteriorMm / std::max(0.5, 0.5 * s.apMm);
+    sumQ += v.where.lateralMm / std::max(0.5, 0.5 * s.rlMm);
+  }
+  const double p = sumP / voxels.size(), q = std::abs(sumQ / voxels.size());
+  if (q >= 0.3 && q > std::abs(p)) return "lateral";
+  if (p >= 0.2) return "dorsal";
+  if (p <= -0.2) return "ventral";
+  return "central";
+}
+
+}  // namespace
+
+std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
+                                   const CordSegmentation& cord, const VertebralLabels& vertebrae) {
+  std::vector<Lesion> out;
+  if (cord.sections.size() < 2) return out;
+  const double step = cord.sections[1].arcMm - cord.sections[0].arcMm;
+  std::vector<Disc> named;
+  if (vertebrae.named)
+    for (const Disc& d : vertebrae.discs)
+      if (d.lowerVertebra > 0) named.push_back(d);
+  double typicalHeight = 18.0;
+  const std::map<int, double> heights = levelHeights(named, typicalHeight);
+  const auto heightOf = [&](int level) {
+    const auto it = heights.find(level);
+    return it != heights.end() ? it->second : typicalHeight;
+  };
+
+  for (std::size_t id = 0; id < segmentation.lesions.size(); ++id) {
+    const auto& voxels = segmentation.lesions[id];
+    if (voxels.empty()) continue;
+    Lesion l;
+    l.id = static_cast<int>(id + 1);
+    l.topArcMm = 1e300;
+    l.bottomArcMm = -1e300;
+    std::map<std::size_t, int> perSection;
+    double ratioSum = 0;
+    for (const LesionVoxel& v : voxels) {
+      l.topArcMm = std::min(l.topArcMm, v.where.arcMm);
+      l.bottomArcMm = std::max(l.bottomArcMm, v.where.arcMm);
+      ++perSection[v.where.section];
+      ratioSum += v.cordLevel > 0 ? v.intensity / v.cordLevel : 0;
+    }
+    // Voxel centres run from half a voxel below the top to half a voxel above the bottom.
+    const double half = 0.5 * segmentation.voxelExtentAlongCordMm;
+    l.topArcMm -= half;
+    l.bottomArcMm += half;
+    l.lengthMm = l.bottomArcMm - l.topArcMm;
+    l.volumeMm3 = voxels.size() * segmentation.voxelVolumeMm3;
+    l.intensityRatio = ratioSum / voxels.size();
+
+    // Axial area per section: voxels pooled over +-1 mm (thick voxels fall in few sections).
+    const long pool = std::max(1L, static_cast<long>(std::lround(1.0 / step)));
+    std::vector<double> damages;
+    for (const auto& [section, n] : perSection) {
+      double count = 0;
+      for (long k = static_cast<long>(section) - pool; k <= static_cast<long>(section) + pool; ++k) {
+        const auto it = perSection.find(static_cast<std::size_t>(std::max(0L, k)));
+        if (k >= 0 && it != perSection.end()) count += it->second;
+      }
+      const double area = count * segmentation.voxelVolumeMm3 / ((2 * pool + 1) * step);
+      const double cordArea = cord.sections[section].areaMm2;
+      const double damage = cordArea > 0 ? std::min(1.0, area / cordArea) : 0;
+      l.maxAxialAreaMm2 = std::max(l.maxAxialAreaMm2, area);
+      l.maxAxialDamageRatio = std::max(l.maxAxialDamageRatio, damage);
+      damages.push_back(damage);
+    }
+    l.pattern = patternOf(voxels, cord, median(damages));
+
+    if (!named.empty()) {
+      const int top = levelAtArc(named, l.topArcMm), bottom = levelAtArc(named, l.bottomArcMm);
+      l.topLevel = top;
+      l.bottomLevel = bottom;
+      l.segmentsSpanned = bottom - top + 1;
+      // Per level: the overlap of [top, bottom] with the level's extent along the cord.
+      double equivalent = 0;
+      for (int level = top; level <= bottom; ++level) {
+        double from = -1e300, to = 1e300;
+        for (const Disc& d : named) {
+          if (d.lowerVertebra == level) from = d.arcMm;
+          if (d.lowerVertebra == level + 1) to = d.arcMm;
+        }
+        const double mm = std::max(0.0, std::min(to, l.bottomArcMm) - std::max(from, l.topArcMm));
+        const double height = heightOf(level);
+        l.perLevel.push_back({level, mm, height});
+        equivalent += mm / height;
+      }
+      l.segmentsEquivalent = equivalent;
+    }
+    out.push_back(l);
+  }
+  return out;
+}
+
+LesionSummary summariseLesions(const LesionSegmentation& segmentation,
+                               const std::vector<Lesion>& lesions, const ExtensiveRule& rule,
+                               std::optional<double> patientAgeYears) {
+  LesionSummary s;
+  s.assessed = segmentation.looked;
+  s.note = segmentation.note;
+  s.rule = rule;
+  s.patientAgeYears = patientAgeYears;
+  s.lesionCount = static_cast<int>(lesions.size());
+  if (!s.assessed) return s;
+  bool allNamed = true;
+  int most = 0;
+  for (const Lesion& l : lesions) {
+    if (!l.segmentsSpanned) {
+      allNamed = false;
+      continue;
+    }
+    most = std::max(most, *l.segmentsSpanned);
+  }
+  if (allNamed) {
+    s.maxSegmentsSpanned = most;
+    s.extensive = rule.extensive(most);
+  }
+  return s;
+}
+
+void to_json(nlohmann::json& j, const Lesion& l) {
+  const auto optionalLevel = [](const std::optional<int>& level) {
+    return level ? nlohmann::json(levelName(*level)) : nlohmann::json();
+  };
+  nlohmann::json perLevel = nlohmann::json::array();
+  for (const LevelCoverage& c : l.perLevel)
+    perLevel.push_back({{"level", levelName(c.level)}, {"mm", c.mm}, {"level_height_mm", c.heightMm}});
+  j = nlohmann::json{
+      {"id", l.id},
+      {"length_mm", l.lengthMm},
+      {"top_arc_mm", l.topArcMm},
+      {"bottom_arc_mm", l.bottomArcMm},
+      {"top_level", optionalLevel(l.topLevel)},
+      {"bottom_level", optionalLevel(l.bottomLevel)},
+      {"segments_spanned", l.segmentsSpanned ? nlohmann::json(*l.segmentsSpanned) : nlohmann::json()},
+      {"segments_equivalent",
+       l.segmentsEquivalent ? nlohmann::json(*l.segmentsEquivalent) : nlohmann::json()},
+      {"volume_mm3", l.volumeMm3},
+      {"max_axial_area_mm2", l.maxAxialAreaMm2},
+      {"max_axial_damage_ratio", l.maxAxialDamageRatio},
+      {"intensity_ratio", l.intensityRatio},
+      {"pattern", l.pattern},
+      {"per_level", perLevel}};
+}
+
+void to_json(nlohmann::json& j, const LesionSummary& s) {
+  nlohmann::json prognosis = nlohmann::json::object();
+  if (s.assessed) {
+    if (s.maxSegmentsSpanned) {
+      prognosis["segments"] = *s.maxSegmentsSpanned;
+      prognosis["threshold"] = s.rule.text() + " segments";
+      prognosis["meets_threshold"] = *s.extensive;
+      prognosis["statement"] =
+          s.lesionCount == 0
+              ? "No T2-hyperintense cord lesion was found."
+              : std::string("The longest lesion spans ") + std::to_string(*s.maxSegmentsSpanned) +
+                    " vertebral segment(s). Published series of vitamin B12 myelopathy report "
+                    "that demyelination spanning " + s.rule.text() +
+                    " segments is less likely to reverse with treatment; this lesion " +
+                    (*s.extensive ? "meets" : "does not meet") + " that threshold.";
+    } else {
+      prognosis["statement"] =
+          "Vertebral levels are not named in this study, so the segment count is not given.";
+    }
+    if (s.patientAgeYears) {
+      prognosis["age_years"] = *s.patientAgeYears;
+      prognosis["age_under_50"] = *s.patientAgeYears < 50;
+      prognosis["age_statement"] = "Published series report better outcomes under age 50.";
+    }
+    prognosis["note"] = "Facts reported in the literature, not medical advice.";
+  }
+  j = nlohmann::json{
+      {"lesions_assessed", s.assessed},
+      {"lesion_count", s.lesionCount},
+      {"max_segments_spanned",
+       s.maxSegmentsSpanned ? nlohmann::json(*s.maxSegmentsSpanned) : nlohmann::json()},
+      {"extensive_ge7_segments", s.extensive ? nlohmann::json(*s.extensive) : nlohmann::json()},
+      {"extensive_rule", {{"segments", s.rule.segments}, {"inclusive", s.rule.inclusive},
+                          {"reads", s.rule.text() + " segments"}}},
+      {"prognosis", prognosis}};
+  if (!s.note.empty()) j["note"] = s.note;
+}
+
+}  // namespace cordscope
