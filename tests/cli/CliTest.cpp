@@ -143,6 +143,32 @@ TEST(Cli, AnalyzeDemoWritesTheInputReport) {
   const auto truth = nlohmann::json::parse(truthIn);
   EXPECT_EQ(truth["lesions"][0]["segments_spanned"], 8);
   EXPECT_NEAR(truth["craniocervical"]["adi_mm"].get<double>(), 5.0, 1e-6);
+  // The analysis finds the demo's lesion as the truth has it.
+  ASSERT_EQ(report["lesions"].size(), 1u);
+  const auto& lesion = report["lesions"][0];
+  EXPECT_EQ(lesion["segments_spanned"], 8);
+  EXPECT_EQ(lesion["top_level"], "C2");
+  EXPECT_EQ(lesion["bottom_level"], "T2");
+  EXPECT_EQ(lesion["pattern"], "dorsal");
+  EXPECT_NEAR(lesion["length_mm"].get<double>(), truth["lesions"][0]["length_mm"].get<double>(), 5);
+  EXPECT_EQ(report["summary"]["extensive_ge7_segments"], true);
+  EXPECT_EQ(report["summary"]["prognosis"]["age_under_50"], false);
+  EXPECT_TRUE(fs::exists(dir / "out/lesion.nii.gz"));
+  std::ifstream csv(dir / "out/lesions.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  EXPECT_EQ(header.rfind("id,length_mm,top_level,bottom_level,segments_spanned", 0), 0u);
+  EXPECT_EQ(row.rfind("1,", 0), 0u);
+  // The rule is an option: "> 8" does not flag an 8-segment lesion.
+  const auto strict = test::runCordscope("analyze " + test::quote(dir / "out/demo-input/dicom") +
+                                         " -o " + test::quote(dir / "strict") +
+                                         " --extensive-segments 8 --extensive-exclusive");
+  ASSERT_EQ(strict.exitCode, 0) << strict.err;
+  std::ifstream strictIn(dir / "strict/report.json");
+  const auto strictReport = nlohmann::json::parse(strictIn);
+  EXPECT_EQ(strictReport["summary"]["extensive_ge7_segments"], false);
+  EXPECT_EQ(strictReport["summary"]["extensive_rule"]["reads"], "> 8 segments");
   EXPECT_EQ(test::runCordscope("analyze -o " + test::quote(dir / "x")).exitCode, 2);
 }
 
