@@ -6,15 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "data/Levels.h"
+#include "segmentation/Statistics.h"
 
 namespace cordscope {
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
 
 // Heights of the levels between named discs (level N: from the disc at the top of vertebra N to
 // the next), and their median for levels whose discs are not both in view.
@@ -106,7 +102,7 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
       l.maxAxialDamageRatio = std::max(l.maxAxialDamageRatio, damage);
       damages.push_back(damage);
     }
-    l.pattern = patternOf(voxels, cord, median(damages));
+    l.pattern = patternOf(voxels, cord, damages.empty() ? 0.0 : median(damages));
 
     if (!named.empty()) {
       const int top = levelAtArc(named, l.topArcMm), bottom = levelAtArc(named, l.bottomArcMm);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "segmentation/ImageSampler.h"
+#include "segmentation/Statistics.h"
 
 namespace cordscope {
 namespace {
@@ -77,12 +78,6 @@ bool solve(std::vector<double> a, std::vector<double> b, std::vector<double>& x)
   return true;
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return kNaN;
-  auto it = v.begin() + static_cast<long>(v.size() / 2);
-  std::nth_element(v.begin(), it, v.end());
-  return *it;
-}
 
 // Robust (Tukey biweight, IRLS) least-squares Fourier contour through the valid ray radii.
 // Rays that disagree with the outline of the others - a lesion at the edge, a nerve root - get

@@ -1,5 +1,7 @@
 #include "segmentation/Lesions.h"
 
+#include "segmentation/Statistics.h"
+
 #include <itkConnectedComponentImageFilter.h>
 #include <itkImageRegionConstIteratorWithIndex.h>
 
@@ -10,13 +12,6 @@
 
 namespace cordscope {
 namespace {
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  auto it = v.begin() + static_cast<long>(q * (v.size() - 1));
-  std::nth_element(v.begin(), it, v.end());
-  return *it;
-}
 
 // Robust local-linear smoothing of a sampled function (tricube x bisquare weights, +-window
 // samples); NaN samples carry no weight and are filled.
@@ -53,21 +48,7 @@ std::vector<double> robustSmooth(const std::vector<double>& y, long window) {
       robustness[i] = u < 1 ? (1 - u * u) * (1 - u * u) : 0.0;
     }
   }
-  // Ends or gaps with nothing nearby: the nearest fitted value.
-  double last = std::numeric_limits<double>::quiet_NaN();
-  for (double& v : fit) {
-    if (std::isnan(v))
-      v = last;
-    else
-      last = v;
-  }
-  last = std::numeric_limits<double>::quiet_NaN();
-  for (auto it = fit.rbegin(); it != fit.rend(); ++it) {
-    if (std::isnan(*it))
-      *it = last;
-    else
-      last = *it;
-  }
+  fillGapsWithNearest(fit);  // ends or gaps with nothing nearby
   return fit;
 }
 

@@ -16,6 +16,7 @@
 #include "data/Levels.h"
 #include "data/Nifti.h"
 #include "segmentation/ImageSampler.h"
+#include "segmentation/Statistics.h"
 
 namespace cordscope {
 namespace {
@@ -46,20 +47,7 @@ std::vector<double> columnProfile(const ImageSampler& sampler,
     if (count > 0) profile[i] = sum / count;
   }
   // Gaps (band outside the image) take the nearest measured value: flat, so no disc there.
-  double last = std::numeric_limits<double>::quiet_NaN();
-  for (double& v : profile) {
-    if (std::isnan(v))
-      v = last;
-    else
-      last = v;
-  }
-  last = std::numeric_limits<double>::quiet_NaN();
-  for (auto it = profile.rbegin(); it != profile.rend(); ++it) {
-    if (std::isnan(*it))
-      *it = last;
-    else
-      last = *it;
-  }
+  fillGapsWithNearest(profile);
   for (double& v : profile)
     if (std::isnan(v)) v = 0;
   return profile;
