@@ -278,6 +278,29 @@ TEST(Cli, AnalyzeNamesLevelsFromGivenC2C3) {
             2);
 }
 
+// --discs with a label image (the Spinal Cord Toolbox convention): PAM50's own disc labels name
+// its levels exactly as given.
+TEST(Cli, AnalyzeTakesDiscLabels) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const auto r = test::runCordscope(
+      "analyze " + test::quote((data / "real/pam50-small/PAM50_small_t2.nii.gz").string()) +
+      " -o " + test::quote(dir / "out") + " --discs " +
+      test::quote((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string()));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir / "out/report.json");
+  const auto report = nlohmann::json::parse(in);
+  EXPECT_EQ(report["vertebrae"]["anchor"], "discs given");
+  ASSERT_EQ(report["vertebrae"]["discs"].size(), 18u);  // labels 2 (C1/C2) to 19 (T11-T12)
+  EXPECT_EQ(report["vertebrae"]["discs"][1]["name"], "C2-C3");
+  EXPECT_EQ(report["vertebrae"]["discs"][1]["given"], true);
+  const auto bad = test::runCordscope(
+      "analyze " + test::quote((data / "real/pam50-small/PAM50_small_t2.nii.gz").string()) +
+      " -o " + test::quote(dir / "bad") + " --discs " + test::quote(dir / "missing.csv"));
+  EXPECT_EQ(bad.exitCode, 3) << bad.err;
+  EXPECT_NE(bad.err.find("missing.csv"), std::string::npos);
+}
+
 // No cord in the image: one clear line, exit 1, and the outputs still written.
 TEST(Cli, AnalyzeWithoutCordExitsOneAndKeepsOutputs) {
   test::TempDir dir;
