@@ -185,6 +185,17 @@ TEST(Vertebrae, Pam50) {
   EXPECT_TRUE(e.missing.empty());
   EXPECT_LE(e.median(), 3.0);
   EXPECT_LE(e.max(), 5.0);
+  // The level map against PAM50_small_levels over C1-T2.
+  const Mask::Pointer levels = readMask((data / "real/pam50-small/PAM50_small_levels.nii.gz").string());
+  long total = 0, same = 0;
+  for (std::size_t i = 0; i < levels->GetBufferedRegion().GetNumberOfPixels(); ++i) {
+    const int expert = levels->GetBufferPointer()[i];
+    if (expert < 1 || expert > 9) continue;
+    ++total;
+    same += labels.levelMap->GetBufferPointer()[i] == expert;
+  }
+  std::cout << "[ PAM50 ] level agreement C1-T2 " << static_cast<double>(same) / total << "\n";
+  EXPECT_GE(static_cast<double>(same) / total, 0.80);
 }
 
 // sct-t2: a 55 mm field that starts inside C2 - no anatomical anchor in view. Without help the
