@@ -26,6 +26,12 @@ constexpr int kLowestVertebra = 13;  // T6: the model's column ends here, below 
 enum Tissue : std::uint8_t { Air, Csf, Cord, Cerebellum, Nucleus, Annulus, Marrow, Cortex, Fat, Muscle, Ligament, Soft, JointFluid, TissueCount };
 constexpr std::array<double, TissueCount> kSignal = {0.0, 1.0, 0.40, 0.50, 0.80, 0.22, 0.55, 0.06, 0.70, 0.24, 0.08, 0.36, 0.60};
 constexpr double kCsfSignal = 1200.0;
+// Texture: smooth relative variation of each tissue's signal (trabecular marrow, muscle fibres,
+// fat septa); fluids and the cord are homogeneous at this resolution.
+constexpr std::array<double, TissueCount> kTexture = {0.0, 0.0, 0.02, 0.04, 0.05, 0.06, 0.10, 0.0, 0.06, 0.08, 0.0, 0.08, 0.0};
+// In-plane point spread: a Gaussian of this many pixels (sigma), about the blur of k-space
+// truncation with the usual filter (FWHM 1.2 pixels).
+constexpr double kPsfPixels = 0.5;
 
 double sq(double v) { return v * v; }
 double smoothstep(double e0, double e1, double x) {
@@ -599,9 +605,30 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
   const Vec3 centre = grid.point((grid.size[0] - 1) / 2.0, (grid.size[1] - 1) / 2.0, (grid.size[2] - 1) / 2.0);
   const std::size_t slicePixels = static_cast<std::size_t>(grid.size[0]) * grid.size[1];
 
+  // A smooth random field in [-1, 1]: six plane waves of 2.5-12 mm wavelength, seeded.
+  struct Wave {
+    Vec3 k;
+    double phase;
+  };
+  std::vector<Wave> waves;
+  {
+    std::mt19937 texture(options.seed * 7919u + 17u);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    for (int n = 0; n < 6; ++n) {
+      const double z = 2 * unit(texture) - 1, a = 2 * kPi * unit(texture);
+      const double r = std::sqrt(1 - z * z);
+      const double wavenumber = 2 * kPi / (2.5 + 9.5 * unit(texture));
+      waves.push_back({{wavenumber * r * std::cos(a), wavenumber * r * std::sin(a), wavenumber * z},
+                       2 * kPi * unit(texture)});
+    }
+  }
+  const auto textureAt = [&](const Vec3& q) {
+    double sum = 0;
+    for (const Wave& w : waves) sum += std::sin(w.k[0] * q[0] + w.k[1] * q[1] + w.k[2] * q[2] + w.phase);
+    return sum / std::sqrt(0.5 * waves.size()) / 2.5;  // about unit variance / 2.5: within [-1, 1]
+  };
+
   auto renderSlice = [&](unsigned k, std::vector<int>& lesionCount) {
-    std::mt19937_64 noise(options.seed * 1000003ull + k);
-    std::normal_distribution<double> gauss(0.0, 1.0);
     double sWarm = 60;
     for (unsigned j = 0; j < grid.size[1]; ++j) {
       for (unsigned i = 0; i < grid.size[0]; ++i) {
@@ -615,7 +642,7 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
           curve.project(q[1], q[2], s, v);
           if (m == 0) sWarm = s;
           const Sample sample = anatomy.evaluate(s, v, q[0]);
-          double value = kSignal[sample.tissue];
+          double value = kSignal[sample.tissue] * (1 + kTexture[sample.tissue] * textureAt(q));
           if (sample.lesion >= 0) {
             const double c = anatomy.lesions()[sample.lesion].spec.contrast;
             value = kSignal[Cord] + c * (kSignal[Csf] - kSignal[Cord]);
@@ -627,11 +654,8 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
           inCanal += sample.canal;
         }
         signal *= kCsfSignal / subSamples;
-        const double field = 1 + options.bias * (0.6 * std::sin(kPi * (centre[2] - p[2]) / 300.0) + 0.4 * (p[1] - centre[1]) / 100.0);
-        signal *= std::max(0.3, field);
-        if (sigma > 0) signal = std::hypot(signal + sigma * gauss(noise), sigma * gauss(noise));  // Rician
         const std::size_t offset = k * slicePixels + static_cast<std::size_t>(j) * grid.size[0] + i;
-        image->GetBufferPointer()[offset] = static_cast<float>(std::max(0L, std::lround(signal)));
+        image->GetBufferPointer()[offset] = static_cast<float>(signal);  // noise-free, for now
         const bool isCord = 2 * inCord >= subSamples;
         cord->GetBufferPointer()[offset] = isCord;
         canal->GetBufferPointer()[offset] = 2 * inCanal >= subSamples;
@@ -647,6 +671,41 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
         }
       }
     }
+    // Acquisition: in-plane point spread, coil sensitivity, Rician noise, integer pixels.
+    float* slice = image->GetBufferPointer() + k * slicePixels;
+    const int radius = 2;
+    std::array<double, 2 * radius + 1> kernel;
+    double kernelSum = 0;
+    for (int d = -radius; d <= radius; ++d) {
+      kernel[d + radius] = std::exp(-0.5 * d * d / sq(kPsfPixels));
+      kernelSum += kernel[d + radius];
+    }
+    for (double& w : kernel) w /= kernelSum;
+    const int nx = static_cast<int>(grid.size[0]), ny = static_cast<int>(grid.size[1]);
+    std::vector<double> rows(slicePixels), blurred(slicePixels);
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) {
+        double sum = 0;
+        for (int d = -radius; d <= radius; ++d) sum += kernel[d + radius] * slice[j * nx + std::clamp(i + d, 0, nx - 1)];
+        rows[j * nx + i] = sum;
+      }
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) {
+        double sum = 0;
+        for (int d = -radius; d <= radius; ++d) sum += kernel[d + radius] * rows[std::clamp(j + d, 0, ny - 1) * nx + i];
+        blurred[j * nx + i] = sum;
+      }
+    std::mt19937_64 noise(options.seed * 1000003ull + k);
+    std::normal_distribution<double> gauss(0.0, 1.0);
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) {
+        const Vec3 p = grid.point(i, j, k);
+        double signal = blurred[j * nx + i];
+        const double field = 1 + options.bias * (0.6 * std::sin(kPi * (centre[2] - p[2]) / 300.0) + 0.4 * (p[1] - centre[1]) / 100.0);
+        signal *= std::max(0.3, field);
+        if (sigma > 0) signal = std::hypot(signal + sigma * gauss(noise), sigma * gauss(noise));  // Rician
+        slice[j * nx + i] = static_cast<float>(std::max(0L, std::lround(signal)));
+      }
   };
   const unsigned workers = std::max(1u, std::min(std::thread::hardware_concurrency(), grid.size[2]));
   std::vector<std::vector<int>> counts(workers, std::vector<int>(anatomy.lesions().size(), 0));
