@@ -642,7 +642,8 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
           curve.project(q[1], q[2], s, v);
           if (m == 0) sWarm = s;
           const Sample sample = anatomy.evaluate(s, v, q[0]);
-          double value = kSignal[sample.tissue] * (1 + kTexture[sample.tissue] * textureAt(q));
+          double value = kSignal[sample.tissue];
+          if (kTexture[sample.tissue] > 0) value *= 1 + kTexture[sample.tissue] * textureAt(q);
           if (sample.lesion >= 0) {
             const double c = anatomy.lesions()[sample.lesion].spec.contrast;
             value = kSignal[Cord] + c * (kSignal[Csf] - kSignal[Cord]);
