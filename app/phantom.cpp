@@ -86,7 +86,7 @@ Command phantomCommand() {
         "age", po::value<double>()->default_value(55), "patient age in years (0-120)")(
         "sex", po::value<std::string>()->default_value("F"), "patient sex (M, F, O)")(
         "lesion", po::value<strings>()->default_value({}, "none")->composing(),
-        "TOP:BOTTOM[:PATTERN[:CONTRAST]], repeatable, e.g. C3:C6:dorsal:0.6; patterns dorsal, central, lateral, "
+        "TOP:BOTTOM[:PATTERN[:CONTRAST]] between C1 and T4, repeatable, e.g. C3:C6:dorsal:0.6; patterns dorsal, central, lateral, "
         "ventral, holocord; contrast = fraction of the CSF-cord difference (default 0.6)")(
         "adi", po::value<double>()->default_value(1.5), "anterior atlantodental interval, mm (0.5-15)")(
         "padi", po::value<double>(), "posterior atlantodental interval, mm (6-30; default about 19 from the canal)")(

@@ -142,8 +142,9 @@ class Anatomy {
     for (const PhantomLesion& lesion : o.lesions) {
       if (lesion.bottomLevel < lesion.topLevel)
         throw UsageError("lesion " + levelName(lesion.topLevel) + ":" + levelName(lesion.bottomLevel) + " ends above its start");
-      if (lesion.topLevel < 1 || lesion.bottomLevel > 9)
-        throw UsageError("lesion levels must lie between C1 and T2");
+      // T3 and T4 are still in the default field of view (a 10-segment lesion needs them).
+      if (lesion.topLevel < 1 || lesion.bottomLevel > 11)
+        throw UsageError("lesion levels must lie between C1 and T4");
       LesionExtent e;
       e.spec = lesion;
       const double topFraction = lesion.topLevel == lesion.bottomLevel ? 0.25 : 0.3 + 0.3 * (jitter(random) + 0.6) / 1.2;
