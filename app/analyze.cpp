@@ -224,9 +224,9 @@ int runAnalyze(AnalyzeOptions options) {
     for (const Lesion& l : lesionMetrics) {
       text += "; #" + std::to_string(l.id) + " " +
               std::to_string(static_cast<int>(std::lround(l.lengthMm))) + " mm " + l.pattern;
-      if (l.segmentsSpanned)
-        text += " " + levelName(*l.topLevel) + "-" + levelName(*l.bottomLevel) + ", " +
-                std::to_string(*l.segmentsSpanned) + " segments";
+      if (l.topLevel && l.bottomLevel)
+        text += " " + levelName(*l.topLevel) + "-" + levelName(*l.bottomLevel);
+      if (l.segmentsSpanned) text += ", " + std::to_string(*l.segmentsSpanned) + " segments";
     }
     note(text);
   }

@@ -53,9 +53,17 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
   if (cord.sections.size() < 2) return out;
   const double step = cord.sections[1].arcMm - cord.sections[0].arcMm;
   std::vector<Disc> named;
-  if (vertebrae.named)
+  bool provisional = false;
+  if (vertebrae.named) {
     for (const Disc& d : vertebrae.discs)
       if (d.lowerVertebra > 0) named.push_back(d);
+  } else if (vertebrae.discs.size() >= 2) {
+    // Discs found but not named: segments can still be counted between them (consecutive
+    // vertebrae, numbered from an arbitrary start); the level names stay unknown.
+    provisional = true;
+    named = vertebrae.discs;
+    for (std::size_t k = 0; k < named.size(); ++k) named[k].lowerVertebra = 100 + static_cast<int>(k);
+  }
   double typicalHeight = 18.0;
   const std::map<int, double> heights = levelHeights(named, typicalHeight);
   const auto heightOf = [&](int level) {
@@ -106,8 +114,10 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
 
     if (!named.empty()) {
       const int top = levelAtArc(named, l.topArcMm), bottom = levelAtArc(named, l.bottomArcMm);
-      l.topLevel = top;
-      l.bottomLevel = bottom;
+      if (!provisional) {
+        l.topLevel = top;
+        l.bottomLevel = bottom;
+      }
       l.segmentsSpanned = bottom - top + 1;
       // Per level: the overlap of [top, bottom] with the level's extent along the cord.
       double equivalent = 0;
@@ -119,7 +129,7 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
         }
         const double mm = std::max(0.0, std::min(to, l.bottomArcMm) - std::max(from, l.topArcMm));
         const double height = heightOf(level);
-        l.perLevel.push_back({level, mm, height});
+        if (!provisional) l.perLevel.push_back({level, mm, height});
         equivalent += mm / height;
       }
       l.segmentsEquivalent = equivalent;
@@ -197,7 +207,7 @@ void to_json(nlohmann::json& j, const LesionSummary& s) {
                     (*s.extensive ? "meets" : "does not meet") + " that threshold.";
     } else {
       prognosis["statement"] =
-          "Vertebral levels are not named in this study, so the segment count is not given.";
+          "No vertebral discs were found around the lesion, so the segment count is not given.";
     }
     if (s.patientAgeYears) {
       prognosis["age_years"] = *s.patientAgeYears;

@@ -23,7 +23,9 @@ struct Lesion {
   double topArcMm = 0, bottomArcMm = 0;  // along the centerline from the cord's top
   double lengthMm = 0;
   std::optional<int> topLevel, bottomLevel;  // absent when the levels are not named
-  std::optional<int> segmentsSpanned;        // levels touched, part-levels included
+  // Levels touched, part-levels included; counted between the discs found even when they are
+  // not named (a field of view without the foramen magnum). Absent without discs.
+  std::optional<int> segmentsSpanned;
   std::optional<double> segmentsEquivalent;  // sum of covered mm / level height
   std::vector<LevelCoverage> perLevel;
   double volumeMm3 = 0, maxAxialAreaMm2 = 0, maxAxialDamageRatio = 0, intensityRatio = 0;

@@ -122,6 +122,25 @@ TEST(Lesions, PhantomSeries) {
   EXPECT_GE(patternRight, 0.9 * n);
 }
 
+// A field of view without the foramen magnum: the discs are not named, but the segments a lesion
+// spans are still counted between them (the clinical number does not need the names).
+TEST(Lesions, SegmentsCountedBetweenUnnamedDiscs) {
+  PhantomOptions o;
+  o.seed = 8;
+  o.matrix = 256;
+  o.pixelMm = 0.8;
+  o.lesions = {{3, 6, "dorsal", 0.6}};
+  const PhantomStudy study = makePhantom(o);
+  const Analysis a = analyse(study.volume);
+  EXPECT_FALSE(a.vertebrae.named);
+  ASSERT_EQ(a.metrics.size(), 1u);
+  const Lesion& l = a.metrics.front();
+  EXPECT_FALSE(l.topLevel.has_value());
+  ASSERT_TRUE(l.segmentsSpanned.has_value());
+  EXPECT_EQ(*l.segmentsSpanned, study.truth.at("lesions").at(0).at("segments_spanned").get<int>());
+  EXPECT_TRUE(l.perLevel.empty());
+}
+
 TEST(Lesions, SummaryRuleIsAnOption) {
   LesionSegmentation looked;
   looked.looked = true;
