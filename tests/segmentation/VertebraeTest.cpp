@@ -176,10 +176,10 @@ TEST(Vertebrae, CropWithoutAnchorWarnsAndAcceptsGivenDiscs) {
   ASSERT_GE(listed.levels.size(), truth.size());
   for (std::size_t k = 1; k < listed.levels.size(); ++k)
     EXPECT_EQ(listed.levels[k], listed.levels[k - 1] + 1);
-  // Printed, not asserted: where both label the cord, levels from the phantom's own disc centres
-  // agree with its level map on about 86 % of voxels - a 2-3 mm offset between a disc centre's
-  // perpendicular plane (16 mm in front of the cord) and the phantom's level boundary that is not
-  // understood yet (our detected C2-C3 shows the same -2 mm).
+  // Printed, not asserted: where both label the cord, levels from the phantom's disc list agree
+  // with its level map on about 86 % of voxels. The list starts at C2-C3 (no C1/C2 junction), so
+  // the cord above it - C1 and C2, about 30 mm - is all called C2; below C2-C3 the boundaries
+  // match (the phantom's disc centres project onto its level boundaries to 0.05 mm).
   std::cout << "[ phantom crop, discs given ] level agreement where both label "
             << levelAgreement(study.levels.GetPointer(), listed.levelMap.GetPointer(), true)
             << "\n";
