@@ -135,6 +135,13 @@ int runAnalyze(AnalyzeOptions options) {
   auto since = [](clock::time_point t) {
     return std::chrono::duration<double>(clock::now() - t).count();
   };
+  // Options are checked before any work: a typo must not cost a segmentation.
+  VertebraeOptions vertebraeOptions;
+  if (!options.c2c3.empty()) vertebraeOptions.c2c3 = parseRasPoint(options.c2c3, "--c2c3");
+  if (!options.discs.empty()) vertebraeOptions.manualDiscs = readDiscs(options.discs);
+  if (vertebraeOptions.c2c3 && !vertebraeOptions.manualDiscs.empty())
+    throw UsageError("give --c2c3 or --discs, not both (--discs names every disc itself)");
+  if (options.extensive.segments < 1) throw UsageError("--extensive-segments must be at least 1");
   fs::create_directories(options.outputDir);
   if (options.demo) {
     if (!options.input.empty()) throw UsageError("--demo analyses its own study: give no INPUT");
@@ -166,16 +173,11 @@ int runAnalyze(AnalyzeOptions options) {
   writeCenterlineCsv(cord, (outDir / "centerline.csv").string());
 
   start = clock::now();
-  VertebraeOptions vertebraeOptions;
-  if (!options.c2c3.empty()) vertebraeOptions.c2c3 = parseRasPoint(options.c2c3, "--c2c3");
-  if (!options.discs.empty()) vertebraeOptions.manualDiscs = readDiscs(options.discs);
   const VertebralLabels vertebrae = labelVertebrae(volume, cord, vertebraeOptions);
   timings["vertebrae_s"] = since(start);
   writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());
   writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
 
-  if (options.extensive.segments < 1)
-    throw UsageError("--extensive-segments must be at least 1");
   start = clock::now();
   const LesionSegmentation lesions = segmentLesions(volume, cord);
   const std::vector<Lesion> lesionMetrics = measureLesions(lesions, cord, vertebrae);

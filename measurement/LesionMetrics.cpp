@@ -60,12 +60,49 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
   } else if (vertebrae.discs.size() >= 2) {
     // Discs found but not named: segments can still be counted between them (consecutive
     // vertebrae, numbered from an arbitrary start); the level names stay unknown.
+    // Below the foramen magnum the chain may start with the skull base's edge and the dens base
+    // (Vertebrae.h): they are not intervertebral discs and would add segments.
     provisional = true;
-    named = vertebrae.discs;
+    for (const Disc& d : vertebrae.discs)
+      if (!cord.topIsJunction || d.arcMm >= 30.0) named.push_back(d);
     for (std::size_t k = 0; k < named.size(); ++k) named[k].lowerVertebra = 100 + static_cast<int>(k);
   }
+  // The disc ladder completed: discs missing between two given ones (labels 3 and 6 given) spaced
+  // evenly; then virtual discs one typical height apart beyond the first and last, so that a
+  // lesion running past the discs in view still counts every level it crosses.
   double typicalHeight = 18.0;
-  const std::map<int, double> heights = levelHeights(named, typicalHeight);
+  std::map<int, double> heights;
+  if (!named.empty()) {
+    std::vector<Disc> ladder;
+    for (std::size_t k = 0; k < named.size(); ++k) {
+      if (k > 0) {
+        const int missing = named[k].lowerVertebra - named[k - 1].lowerVertebra - 1;
+        for (int m = 1; m <= missing; ++m) {
+          Disc v = named[k - 1];
+          v.lowerVertebra += m;
+          v.arcMm += (named[k].arcMm - named[k - 1].arcMm) * m / (missing + 1);
+          ladder.push_back(v);
+        }
+      }
+      ladder.push_back(named[k]);
+    }
+    heights = levelHeights(ladder, typicalHeight);
+    const double cordEnd = cord.sections.back().arcMm;
+    while (ladder.front().lowerVertebra > 2 &&  // nothing above the C1/C2 junction
+           ladder.front().arcMm > 0) {
+      Disc v = ladder.front();
+      v.lowerVertebra -= 1;
+      v.arcMm -= typicalHeight;
+      ladder.insert(ladder.begin(), v);
+    }
+    while (ladder.back().arcMm < cordEnd) {
+      Disc v = ladder.back();
+      v.lowerVertebra += 1;
+      v.arcMm += typicalHeight;
+      ladder.push_back(v);
+    }
+    named = ladder;
+  }
   const auto heightOf = [&](int level) {
     const auto it = heights.find(level);
     return it != heights.end() ? it->second : typicalHeight;

@@ -44,7 +44,7 @@ struct LesionSummary {
   std::string note;
   int lesionCount = 0;
   std::optional<int> maxSegmentsSpanned;
-  std::optional<bool> extensive;  // any lesion meets the rule; absent when levels are unnamed
+  std::optional<bool> extensive;  // any lesion meets the rule; absent when no discs were found
   ExtensiveRule rule;
   std::optional<double> patientAgeYears;
 };

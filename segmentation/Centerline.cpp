@@ -73,11 +73,12 @@ std::vector<double> planeScales(const Image* image, const GridAxes& axes, double
         // darker plane and so misjudge its level).
         auto top = values.begin() + static_cast<long>(0.99 * (values.size() - 1));
         std::nth_element(values.begin(), top, values.end());
-        const float floor = 0.1f * *top;
+        const float brightEnd = *top;  // read before the partition reorders the values
+        const float floor = 0.1f * brightEnd;
         const auto end =
             std::partition(values.begin(), values.end(), [&](float v) { return v > floor; });
         const std::size_t count = static_cast<std::size_t>(end - values.begin());
-        if (count < 0.05 * values.size() || *top <= 0) return;  // mostly background
+        if (count < 0.05 * values.size() || brightEnd <= 0 || count == 0) return;  // background
         auto it = values.begin() + static_cast<long>(0.9 * (count - 1));
         std::nth_element(values.begin(), it, end);
         level[k] = *it;

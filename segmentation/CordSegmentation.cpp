@@ -236,8 +236,8 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
     const int peak = static_cast<int>(std::max_element(v + csfStart, v + csfEnd) - v);
     const int from = std::max(inside + 1, csfStart - static_cast<int>(1.0 / o.sampleStepMm));
     double steepest = 0;
-    for (int k = from; k <= peak && k + 1 < length; ++k) {
-      slope[k] = 0.5 * (v[k + 1] - v[k - 1]);
+    for (int k = from; k <= peak; ++k) {
+      slope[k] = k + 1 < length ? 0.5 * (v[k + 1] - v[k - 1]) : 0.0;  // no slope past the ray
       steepest = std::max(steepest, slope[k]);
     }
     if (steepest <= 0) continue;

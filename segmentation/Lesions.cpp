@@ -155,9 +155,20 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   const auto interior = [&](const CordPosition& w) { return within(w, o.interior); };
   // The CSF-cord contrast, never below half its median along the cord (a section whose CSF is
   // crowded out - compression, a canal outline that missed - must not magnify noise).
-  std::vector<double> contrasts(count);
-  for (std::size_t i = 0; i < count; ++i) contrasts[i] = csfLevel[i] - cordLevel[i];
-  const double typicalContrast = percentile(contrasts, 0.5);
+  std::vector<double> contrasts(count), defined;
+  for (std::size_t i = 0; i < count; ++i) {
+    contrasts[i] = csfLevel[i] - cordLevel[i];
+    if (std::isfinite(contrasts[i])) defined.push_back(contrasts[i]);
+  }
+  const double typicalContrast = percentile(defined, 0.5);
+  if (!(typicalContrast > 0)) {
+    out.looked = false;
+    out.note = "no CSF brighter than the cord was found around it, so its intensity cannot be "
+               "judged";
+    return out;
+  }
+  for (double& c : contrasts)
+    if (!std::isfinite(c)) c = typicalContrast;
   std::vector<double> normalised(voxels.size(), 0.0), inside;
   for (std::size_t k = 0; k < voxels.size(); ++k) {
     const std::size_t i = voxels[k].where.section;

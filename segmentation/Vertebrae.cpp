@@ -275,7 +275,15 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
   const ImageSampler sampler(volume.image.GetPointer());
 
   if (!options.manualDiscs.empty()) {
+    // Given discs: vertebral discs only (Spinal Cord Toolbox files may also hold 49/50, the
+    // pontomedullary landmarks), one per label, in cranio-caudal order along the cord.
+    std::vector<Disc> given;
     for (const auto& [label, position] : options.manualDiscs) {
+      if (label < 2 || label > 25) {
+        out.warnings.push_back("vertebral levels: given disc label " + std::to_string(label) +
+                               " is not an intervertebral disc (2-25); ignored");
+        continue;
+      }
       Disc d;
       d.lowerVertebra = label;
       d.name = discName(label);
@@ -283,10 +291,21 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
       d.arcMm = arcOf(sections, position);
       d.confidence = 1;
       d.manual = true;
+      given.push_back(d);
+    }
+    std::sort(given.begin(), given.end(),
+              [](const Disc& a, const Disc& b) { return a.lowerVertebra < b.lowerVertebra; });
+    for (const Disc& d : given) {
+      if (!out.discs.empty() && d.arcMm < out.discs.back().arcMm + 5.0) {
+        out.warnings.push_back("vertebral levels: given disc " + d.name +
+                               " is not at least 5 mm below " + out.discs.back().name +
+                               " along the cord; ignored");
+        continue;
+      }
       out.discs.push_back(d);
     }
-    out.named = true;
-    out.anchor = "discs given";
+    out.named = !out.discs.empty();
+    out.anchor = out.named ? "discs given" : "";
   } else {
     const std::vector<double> profile = columnProfile(sampler, sections, options);
     const Likeness likeness = discLikeness(profile, step, options);
@@ -307,6 +326,12 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
     if (options.c2c3) {
       anchorArc = arcOf(sections, *options.c2c3);
       out.anchor = "c2c3 given";
+      double nearest = std::numeric_limits<double>::infinity();
+      for (const CrossSection& s : sections) nearest = std::min(nearest, norm(*options.c2c3 - s.centre));
+      if (nearest > 40.0)
+        out.warnings.push_back("vertebral levels: the given C2-C3 point lies " +
+                               std::to_string(static_cast<int>(std::lround(nearest))) +
+                               " mm from the cord; check that it is in RAS millimetres");
     } else if (cord.topIsJunction) {
       // Below the junction the chain may hold, before C2-C3, the skull base's edge and the dens
       // base (the C1/C2 junction, a thin line inside bone), which lie within about 30 mm of it;

@@ -141,6 +141,55 @@ TEST(Lesions, SegmentsCountedBetweenUnnamedDiscs) {
   EXPECT_TRUE(l.perLevel.empty());
 }
 
+// A lesion running past the last disc in view still counts every level it crosses (virtual discs
+// one typical height apart), and the levels between given discs 3 and 5 are filled in.
+TEST(Lesions, SegmentsCountPastTheDiscsInView) {
+  CordSegmentation cord;
+  cord.found = true;
+  for (int i = 0; i <= 400; ++i) {
+    CrossSection s;
+    s.arcMm = 0.5 * i;
+    s.centre = {0, 0, -s.arcMm};
+    s.tangent = {0, 0, -1};
+    s.anterior = {0, -1, 0};
+    s.areaMm2 = 70;
+    s.apMm = 8;
+    s.rlMm = 11;
+    cord.sections.push_back(s);
+  }
+  VertebralLabels vertebrae;
+  vertebrae.named = true;
+  for (const auto& [label, arc] : std::vector<std::pair<int, double>>{{3, 20}, {5, 60}}) {
+    Disc d;
+    d.lowerVertebra = label;
+    d.arcMm = arc;
+    vertebrae.discs.push_back(d);
+  }
+  LesionSegmentation lesions;
+  lesions.looked = true;
+  lesions.voxelVolumeMm3 = 1;
+  lesions.voxelExtentAlongCordMm = 0;
+  std::vector<LesionVoxel> voxels;
+  for (double arc = 30; arc <= 110; arc += 1) {
+    LesionVoxel v;
+    v.where.section = static_cast<std::size_t>(arc / 0.5);
+    v.where.arcMm = arc;
+    v.intensity = 2;
+    v.cordLevel = 1;
+    voxels.push_back(v);
+  }
+  lesions.lesions.push_back(voxels);
+  const auto metrics = measureLesions(lesions, cord, vertebrae);
+  ASSERT_EQ(metrics.size(), 1u);
+  // Discs at 20 (C2-C3), 40 (C3-C4, filled), 60 (C4-C5), then 80, 100, 120 (virtual, 20 mm):
+  // the lesion from 30 to 110 mm touches C3, C4, C5, C6 and C7.
+  EXPECT_EQ(*metrics[0].topLevel, 3);
+  EXPECT_EQ(*metrics[0].bottomLevel, 7);
+  EXPECT_EQ(*metrics[0].segmentsSpanned, 5);
+  EXPECT_NEAR(*metrics[0].segmentsEquivalent, 4.0, 1e-9);  // 80 mm over 20 mm levels
+  for (const LevelCoverage& c : metrics[0].perLevel) EXPECT_LE(c.mm, c.heightMm + 1e-9);
+}
+
 TEST(Lesions, SummaryRuleIsAnOption) {
   LesionSegmentation looked;
   looked.looked = true;

@@ -164,8 +164,11 @@ TEST(Vertebrae, CropWithoutAnchorWarnsAndAcceptsGivenDiscs) {
 
   VertebraeOptions list;
   list.manualDiscs = truth;
+  list.manualDiscs.emplace_back(50, truth.front().second);  // an SCT brainstem label: not a disc
   const VertebralLabels listed = labelVertebrae(study.volume, cord, list);
   EXPECT_EQ(listed.anchor, "discs given");
+  ASSERT_EQ(listed.warnings.size(), 1u);
+  EXPECT_NE(listed.warnings.front().find("50"), std::string::npos);
   EXPECT_EQ(listed.discs.size(), truth.size());
   // The discs are used as given and name the levels between them, in order.
   for (std::size_t k = 0; k < truth.size(); ++k) {
