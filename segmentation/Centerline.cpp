@@ -34,18 +34,6 @@ GridAxes gridAxes(const Image::DirectionType& d) {
   return g;
 }
 
-// Robust intensity scale: the 99th percentile of the image (a subsample is plenty).
-double intensityScale(const Image* image) {
-  const float* p = image->GetBufferPointer();
-  const std::size_t n = image->GetBufferedRegion().GetNumberOfPixels();
-  const std::size_t stride = std::max<std::size_t>(1, n / 500000);
-  std::vector<float> sample;
-  sample.reserve(n / stride + 1);
-  for (std::size_t i = 0; i < n; i += stride) sample.push_back(p[i]);
-  auto it = sample.begin() + static_cast<long>(0.99 * (sample.size() - 1));
-  std::nth_element(sample.begin(), it, sample.end());
-  return *it > 0 ? *it : 1.0;
-}
 
 // The intensity scale of each plane: the receive coil's sensitivity falls off along the spine,
 // multiplying every tissue, so detector responses are measured against the local brightness
@@ -554,8 +542,8 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
   const GridAxes axes = gridAxes(image->GetDirection());
   const auto size = image->GetBufferedRegion().GetSize();
   const double dz = image->GetSpacing()[axes.along];
-  const Detector detector(image, axes, options,
-                          planeScales(image, axes, intensityScale(image), dz));
+  const double scale = intensityScale(image, 500000);
+  const Detector detector(image, axes, options, planeScales(image, axes, scale, dz));
 
   const long planes = static_cast<long>(size[axes.along]);
   std::vector<std::vector<double>> positive(planes), negative(planes);
@@ -608,7 +596,7 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
   {
     const float* p = image->GetBufferPointer();
     const std::size_t n = image->GetBufferedRegion().GetNumberOfPixels();
-    const double floor = 0.1 * intensityScale(image);
+    const double floor = 0.1 * scale;
     for (std::size_t i = 0; i < n; i += std::max<std::size_t>(1, n / 200000))
       if (p[i] > floor) foreground.push_back(p[i]);
     std::sort(foreground.begin(), foreground.end());

@@ -376,16 +376,6 @@ Mask::Pointer emptyMaskLike(const Image* image) {
   return mask;
 }
 
-double imageScale(const Image* image) {
-  const float* p = image->GetBufferPointer();
-  const std::size_t n = image->GetBufferedRegion().GetNumberOfPixels();
-  const std::size_t stride = std::max<std::size_t>(1, n / 200000);
-  std::vector<double> sample;
-  for (std::size_t i = 0; i < n; i += stride) sample.push_back(std::abs(p[i]));
-  auto it = sample.begin() + static_cast<long>(0.99 * (sample.size() - 1));
-  std::nth_element(sample.begin(), it, sample.end());
-  return *it > 0 ? *it : 1.0;
-}
 
 // Marks every voxel whose centre lies inside the station's contour, within its slab along t.
 void rasterise(const ImageSampler& sampler, const Frame& f, const Contour& contour, double halfSlab,
@@ -451,7 +441,7 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     return out;
   }
   const ImageSampler sampler(image);
-  const double scale = imageScale(image);
+  const double scale = intensityScale(image, 200000);
   std::vector<double> theta(options.rays);
   for (int j = 0; j < options.rays; ++j) theta[j] = 2 * kPi * j / options.rays;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace cordscope {
 
@@ -66,6 +67,18 @@ std::optional<float> ImageSampler::at(const Vec3& point) const {
   const double c0 = c00 * (1 - fy) + c10 * fy;
   const double c1 = c01 * (1 - fy) + c11 * fy;
   return static_cast<float>(c0 * (1 - fz) + c1 * fz);
+}
+
+double intensityScale(const Image* image, std::size_t samples) {
+  const float* p = image->GetBufferPointer();
+  const std::size_t n = image->GetBufferedRegion().GetNumberOfPixels();
+  const std::size_t stride = std::max<std::size_t>(1, n / samples);
+  std::vector<float> sample;
+  sample.reserve(n / stride + 1);
+  for (std::size_t i = 0; i < n; i += stride) sample.push_back(std::abs(p[i]));
+  const auto it = sample.begin() + static_cast<long>(0.99 * (sample.size() - 1));
+  std::nth_element(sample.begin(), it, sample.end());
+  return *it > 0 ? *it : 1.0;
 }
 
 }  // namespace cordscope

@@ -31,6 +31,10 @@ inline Vec3 cross(const Vec3& a, const Vec3& b) {
 double norm(const Vec3& a);
 Vec3 normalized(const Vec3& a);
 
+// Robust intensity scale: the 99th percentile of |value| over an even subsample of about
+// `samples` voxels (a subsample is plenty); 1 when that is not positive.
+double intensityScale(const Image* image, std::size_t samples);
+
 class ImageSampler {
  public:
   explicit ImageSampler(const Image* image);
