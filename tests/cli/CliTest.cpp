@@ -276,6 +276,15 @@ TEST(Cli, AnalyzeNamesLevelsFromGivenC2C3) {
                                test::quote(dir / "bad") + " --c2c3 1,2")
                 .exitCode,
             2);
+  // Conflicting or impossible options are refused before any work, in one line.
+  for (const std::string bad : {" --c2c3=-7,14,14 --discs " + test::quote(dir / "given/discs.csv"),
+                                std::string(" --extensive-segments 0")}) {
+    const auto refused = test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
+                                            test::quote(dir / "refused") + bad);
+    EXPECT_EQ(refused.exitCode, 2) << bad << ": " << refused.err;
+    EXPECT_NE(refused.err.find("cordscope: error:"), std::string::npos) << refused.err;
+    EXPECT_FALSE(fs::exists(dir / "refused/report.json")) << bad;
+  }
 }
 
 // --discs with a label image (the Spinal Cord Toolbox convention): PAM50's own disc labels name
