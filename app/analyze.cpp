@@ -1,7 +1,8 @@
 // cordscope analyze: the whole pipeline for one study. Today: ingest, cord and canal segmentation,
-// discs and vertebral levels; lesions and craniocervical measurements arrive with issues 6-8.
+// discs and vertebral levels, lesions, craniocervical measurements; pictures arrive with issue 8.
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "segmentation/CordSegmentation.h"
+#include "measurement/CraniocervicalMetrics.h"
 #include "measurement/LesionMetrics.h"
 #include "segmentation/Lesions.h"
 #include "segmentation/Vertebrae.h"
@@ -34,6 +36,7 @@ struct AnalyzeOptions {
   std::string c2c3;   // "x,y,z" RAS mm
   std::string discs;  // label image or CSV
   ExtensiveRule extensive;
+  CraniocervicalRules craniocervical;
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -179,6 +182,12 @@ int runAnalyze(AnalyzeOptions options) {
   writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
 
   start = clock::now();
+  const CraniocervicalMeasures craniocervical =
+      measureCraniocervical(findCraniocervical(volume, cord), cord, vertebrae, volume.meta.patientSex,
+                            options.craniocervical);
+  timings["craniocervical_s"] = since(start);
+
+  start = clock::now();
   const LesionSegmentation lesions = segmentLesions(volume, cord);
   const std::vector<Lesion> lesionMetrics = measureLesions(lesions, cord, vertebrae);
   const LesionSummary summary =
@@ -190,8 +199,7 @@ int runAnalyze(AnalyzeOptions options) {
   std::vector<std::string> warnings = volume.warnings;
   warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());
   if (!lesions.looked) warnings.push_back("lesions: " + lesions.note);
-  warnings.push_back(
-      "craniocervical measurements (ADI, PADI) are not implemented yet in this version");
+  if (cord.found) warnings.insert(warnings.end(), craniocervical.warnings.begin(), craniocervical.warnings.end());
   nlohmann::json report{
       {"schema", "cordscope.report/1"},
       {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
@@ -200,6 +208,7 @@ int runAnalyze(AnalyzeOptions options) {
       {"vertebrae", vertebrae},
       {"lesions", lesionMetrics},
       {"summary", summary},
+      {"craniocervical", craniocervical},
       {"warnings", warnings},
       {"timings_s", timings}};
   const std::string reportPath = (fs::path(options.outputDir) / "report.json").string();
@@ -232,6 +241,18 @@ int runAnalyze(AnalyzeOptions options) {
     }
     note(text);
   }
+  if (craniocervical.measured) {
+    const auto mm = [](const std::optional<double>& v) {
+      if (!v) return std::string("not measured");
+      char text[32];
+      std::snprintf(text, sizeof text, "%.1f mm", *v);
+      return std::string(text);
+    };
+    std::string text = "craniocervical: ADI " + mm(craniocervical.adiMm) + ", PADI " + mm(craniocervical.padiMm);
+    for (const auto& [flag, raised] : craniocervical.flags)
+      if (raised) text += "; " + flag;
+    note(text);
+  }
   return 0;
 }
 
@@ -243,7 +264,7 @@ Command analyzeCommand() {
   c.summary = "analyse one study: cord, levels, lesions, atlantoaxial distances, report";
   c.usage =
       "cordscope analyze INPUT -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--c2c3 X,Y,Z] "
-      "[--discs FILE] [--demo]";
+      "[--discs FILE] [--adi-female-cutoff] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::string>()->default_value(""),
                     "DICOM folder or file, or NIfTI file")(
@@ -264,7 +285,10 @@ Command analyzeCommand() {
         "a lesion spanning this many vertebral segments is flagged extensive (the B12 "
         "myelopathy reading)")("extensive-exclusive", po::bool_switch(),
                                "flag only lesions spanning more than --extensive-segments "
-                               "(default: that many or more)");
+                               "(default: that many or more)")(
+        "adi-female-cutoff", po::bool_switch(),
+        "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
+        "> 3 mm for everyone)");
     p.add("input", 1);
   };
   c.run = [](const po::variables_map& vm) {
@@ -273,7 +297,12 @@ Command analyzeCommand() {
                        parseContrast(vm["contrast"].as<std::string>()),
                        vm["c2c3"].as<std::string>(), vm["discs"].as<std::string>(),
                        ExtensiveRule{vm["extensive-segments"].as<int>(),
-                                     !vm["extensive-exclusive"].as<bool>()}});
+                                     !vm["extensive-exclusive"].as<bool>()},
+                       [&] {
+                         CraniocervicalRules rules;
+                         rules.femaleAdiCutoff = vm["adi-female-cutoff"].as<bool>();
+                         return rules;
+                       }()});
   };
   return c;
 }

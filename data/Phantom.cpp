@@ -237,6 +237,12 @@ class Anatomy {
       out.tissue = Air;
       return out;
     }
+    // The C1 posterior arch is bone wherever it lies: a small PADI pushes it into the sac and the
+    // cord, which it indents (compression), so it is drawn before them.
+    if (const Tissue t = posteriorArch(s, v, x); t != TissueCount) {
+      out.tissue = t;
+      return out;
+    }
     // Cord and dural sac.
     double cordAp, cordRl;
     cordSize(s, cordAp, cordRl);
@@ -352,6 +358,11 @@ class Anatomy {
     return TissueCount;
   }
 
+  Tissue posteriorArch(double s, double v, double x) const {
+    if (std::abs(x) >= 16) return TissueCount;
+    return bone(ellipseDepth(s - (c1Centre_ + 1.5), v - (postArchAnterior_ + 4.0), 4.5, 4.0), 1.0);
+  }
+
   Tissue craniocervical(double s, double v, double x) const {
     const double ax = std::abs(x);
     if (s > bodyBottom_[2] + 1 || s < densTip_ - 12) return TissueCount;
@@ -374,8 +385,7 @@ class Anatomy {
     // C1 anterior arch, posterior arch, lateral masses.
     if (ax < 10)
       if (Tissue t = bone(ellipseDepth(s - c1Centre_, v - (archPosteriorCortex_ - 4.5), 5.5, 4.5), 1.0); t != TissueCount) return t;
-    if (ax < 16)
-      if (Tissue t = bone(ellipseDepth(s - (c1Centre_ + 1.5), v - (postArchAnterior_ + 4.0), 4.5, 4.0), 1.0); t != TissueCount) return t;
+    if (Tissue t = posteriorArch(s, v, x); t != TissueCount) return t;
     if (ax >= 12 && ax < 24)
       if (Tissue t = bone(boxDepth(s, v, x, c1Centre_ - 8, c1Centre_ + 9, archPosteriorCortex_ - 4, postArchAnterior_, 24)); t != TissueCount)
         return t;
@@ -834,6 +844,8 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
   const double below = -((tip[1] - basion[1]) * (-lz / ll) + (tip[2] - basion[2]) * (ly / ll));
   double cordApC1, cordRlC1, canalCentreC1, canalHalfApC1, canalHalfRlC1;
   anatomy.cordSize(c1, cordApC1, cordRlC1);
+  // A posterior arch inside the cord's outline indents it (see evaluate()).
+  cordApC1 = std::min(cordApC1, anatomy.postArchAnterior() + cordApC1 / 2);
   anatomy.canalSize(c1, canalCentreC1, canalHalfApC1, canalHalfRlC1);
   truth["craniocervical"] = {
       {"adi_mm", distance(arch, densFront)},

@@ -524,6 +524,7 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
       const double slim = areas[areas.size() / 4];
       std::size_t i = first;
       while (i < window && cord[i].area() > 1.15 * slim) ++i;
+      for (std::size_t k = first; k < i; ++k) out.medulla.push_back(frames[k].centre);
       first = i;
       out.topIsJunction = true;
     }

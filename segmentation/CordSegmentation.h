@@ -61,6 +61,9 @@ struct CordSegmentation {
   // The cord's top is its junction with the medulla (the foramen magnum is in view): the medulla
   // flare was trimmed, or the tube ends inside the image where the canal opens into the cisterna.
   bool topIsJunction = false;
+  // The course above the cord's top when the medulla was trimmed from it (LPS, cranial first,
+  // every stationStepMm): the brainstem's axis, for the cervicomedullary angle.
+  std::vector<Vec3> medulla;
 };
 
 CordSegmentation segmentCord(const Volume& volume, const Centerline& centerline,

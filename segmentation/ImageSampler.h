@@ -29,6 +29,9 @@ inline Vec3 cross(const Vec3& a, const Vec3& b) {
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
 double norm(const Vec3& a);
+// ITK works in LPS; reports and users speak RAS. The same flip both ways.
+inline Vec3 rasFromLps(const Vec3& p) { return {-p[0], -p[1], p[2]}; }
+inline Vec3 lpsFromRas(const Vec3& p) { return rasFromLps(p); }
 Vec3 normalized(const Vec3& a);
 
 // Robust intensity scale: the 99th percentile of |value| over an even subsample of about

@@ -23,8 +23,6 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-Vec3 lpsFromRas(const Vec3& p) { return {-p[0], -p[1], p[2]}; }
-Vec3 rasFromLps(const Vec3& p) { return {-p[0], -p[1], p[2]}; }
 
 // Mean intensity of the column band in front of the canal at each section; NaN where the band
 // is outside the image.

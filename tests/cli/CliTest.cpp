@@ -153,6 +153,15 @@ TEST(Cli, AnalyzeDemoWritesTheInputReport) {
   EXPECT_NEAR(lesion["length_mm"].get<double>(), truth["lesions"][0]["length_mm"].get<double>(), 5);
   EXPECT_EQ(report["summary"]["extensive_ge7_segments"], true);
   EXPECT_EQ(report["summary"]["prognosis"]["age_under_50"], false);
+  // ... and its atlantoaxial subluxation (ADI 5 mm: above 3, below 6).
+  const auto& cc = report["craniocervical"];
+  ASSERT_TRUE(cc["measured"].get<bool>()) << cc["warnings"];
+  EXPECT_NEAR(cc["adi_mm"].get<double>(), truth["craniocervical"]["adi_mm"].get<double>(), 1.0);
+  EXPECT_NEAR(cc["padi_mm"].get<double>(), truth["craniocervical"]["padi_mm"].get<double>(), 1.0);
+  EXPECT_EQ(cc["flags"]["aas_anterior"], true);
+  EXPECT_EQ(cc["flags"]["aas_over_6mm"], false);
+  EXPECT_EQ(cc["flags"]["padi_below_14mm"], false);
+  EXPECT_EQ(cc["landmarks_ras_mm"]["dens_tip"].size(), 3u);
   EXPECT_TRUE(fs::exists(dir / "out/lesion.nii.gz"));
   std::ifstream csv(dir / "out/lesions.csv");
   std::string header, row;
@@ -277,7 +286,7 @@ TEST(Cli, AnalyzeNamesLevelsFromGivenC2C3) {
                 .exitCode,
             2);
   // Conflicting or impossible options are refused before any work, in one line.
-  for (const std::string bad : {" --c2c3=-7,14,14 --discs " + test::quote(dir / "given/discs.csv"),
+  for (const std::string& bad : {" --c2c3=-7,14,14 --discs " + test::quote(dir / "given/discs.csv"),
                                 std::string(" --extensive-segments 0")}) {
     const auto refused = test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
                                             test::quote(dir / "refused") + bad);

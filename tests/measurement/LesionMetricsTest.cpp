@@ -53,7 +53,9 @@ TEST(Lesions, SctT2Lesion) {
     const unsigned char* truth = expert->GetBufferPointer();
     for (std::size_t i = 0; i < expert->GetBufferedRegion().GetNumberOfPixels() && !overlaps; ++i)
       overlaps = ours[i] == l.id && truth[i];
-    if (!overlaps) EXPECT_LE(l.lengthMm, 5.0) << "false lesion #" << l.id;
+    if (!overlaps) {
+      EXPECT_LE(l.lengthMm, 5.0) << "false lesion #" << l.id;
+    }
   }
 }
 
