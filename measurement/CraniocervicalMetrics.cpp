@@ -51,7 +51,6 @@ CraniocervicalMeasures measureCraniocervical(const CraniocervicalLandmarks& l,
   CraniocervicalMeasures m;
   m.landmarks = l;
   m.warnings = l.warnings;
-  m.quality = l.quality;
   m.sex = sex == "F" || sex == "M" ? sex : "";
   m.adiCutoffMm = rules.femaleAdiCutoff && m.sex == "F" ? rules.adiFemaleMm : rules.adiMm;
   m.ranawatCutoffMm = m.sex == "F" ? rules.ranawatFemaleMm : rules.ranawatMaleMm;
@@ -74,6 +73,8 @@ CraniocervicalMeasures measureCraniocervical(const CraniocervicalLandmarks& l,
     }
     m.quality = std::to_string(found) + " of " + std::to_string(landmarks.size()) +
                 " landmark groups found" + (missing.empty() ? "" : " (not found: " + missing + ")") +
+                "; atlantodental joint seen over " + std::to_string(static_cast<int>(std::lround(l.atlasRowsMm))) +
+                " mm" + (l.lowContrast ? ", in low bone contrast (read by valleys and peaks: less sure)" : "") +
                 "; automatic, on the plane of the upper cord's course: check the lines on the sagittal picture";
   }
 

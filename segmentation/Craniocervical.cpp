@@ -112,6 +112,42 @@ std::vector<Run> runsAlong(const std::vector<double>& profile, long start, int d
   return runs;
 }
 
+// Alternating valleys and peaks along a profile from `start` (taken as a valley), each peak or
+// valley at least `delta` above or below its neighbours: the runs of a low-contrast profile
+// (a smooth image, marrow darker than the cord) where fixed thresholds see nothing. Run
+// boundaries are the half-way crossings between neighbouring extremes.
+std::vector<Run> zigzagRuns(const std::vector<double>& profile, long start, int dir, long length, double delta) {
+  std::vector<long> extremes;
+  bool dark = true;
+  long extreme = start;
+  for (long k = 0; k < length; ++k) {
+    const long i = start + dir * k;
+    if (i < 0 || i >= static_cast<long>(profile.size()) || std::isnan(profile[i])) break;
+    const double v = profile[i];
+    if (dark ? v < profile[extreme] : v > profile[extreme]) {
+      extreme = i;
+    } else if (dark ? v > profile[extreme] + delta : v < profile[extreme] - delta) {
+      extremes.push_back(extreme);
+      dark = !dark;
+      extreme = i;
+    }
+  }
+  extremes.push_back(extreme);
+  std::vector<Run> runs;
+  long first = extremes.front();
+  for (std::size_t k = 0; k < extremes.size(); ++k) {
+    long last = extremes[k];
+    if (k + 1 < extremes.size()) {
+      const long a = extremes[k], b = extremes[k + 1];
+      const double x = crossing(profile, a, b, 0.5 * (profile[a] + profile[b]));
+      last = std::isnan(x) ? a : static_cast<long>(dir > 0 ? std::floor(x) : std::ceil(x));
+    }
+    runs.push_back({k % 2 == 0, first, last, extremes[k], profile[extremes[k]]});
+    first = last + dir;
+  }
+  return runs;
+}
+
 // Straight line anterior = a + b * along, least squares, with one pass of outlier rejection.
 struct Line {
   double a = 0, b = 0;
@@ -387,6 +423,7 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   const long rowHalf = samples(0.5);
   const long firstRow = samples(o.aboveTopMm - 15), lastRow = std::min(plane.rows - 1, samples(o.aboveTopMm + 55));
   std::vector<RowFinding> rows(plane.rows);
+  bool lowContrast = false;  // the rows were read by valleys and peaks (see below)
   // One row's reading, from its runs (runs[0]: the cord and the CSF in front of it).
   const auto parseRow = [&](const std::vector<double>& p, const std::vector<Run>& runs) {
     RowFinding f;
@@ -412,33 +449,70 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
               !std::isnan(f.densFront) && !std::isnan(f.archBack);
     return f;
   };
+  std::vector<std::vector<double>> profiles(plane.rows);
+  std::vector<std::vector<Run>> fixedRuns(plane.rows);
   for (long r = firstRow; r <= lastRow; ++r) {
-    const std::vector<double> p = rowProfile(plane, r, rowHalf, darkLevel, cordLevel);
-    const long cc = std::lround(cordCol[r]);
-    const std::vector<Run> runs = runsAlong(p, cc, +1, samples(45), kDark, kBright);
-    rows[r] = parseRow(p, runs);
+    profiles[r] = rowProfile(plane, r, rowHalf, darkLevel, cordLevel);
+    fixedRuns[r] = runsAlong(profiles[r], std::lround(cordCol[r]), +1, samples(45), kDark, kBright);
+    rows[r] = parseRow(profiles[r], fixedRuns[r]);
   }
-
-  // The anterior arch: the longest run of atlas rows (gaps up to 1.5 mm bridged), at least 3 mm.
-  long bestFirst = -1, bestLast = -1;
-  for (long r = firstRow; r <= lastRow; ++r) {
-    if (!rows[r].atlas) continue;
-    long last = r, gap = 0;
-    for (long k = r + 1; k <= lastRow && gap <= samples(1.5); ++k) {
-      if (rows[k].atlas) {
-        last = k;
-        gap = 0;
-      } else {
-        ++gap;
+  // Runs of atlas rows (gaps up to 1.5 mm bridged), cranial first.
+  const auto atlasRuns = [&] {
+    std::vector<std::pair<long, long>> found;
+    for (long r = firstRow; r <= lastRow; ++r) {
+      if (!rows[r].atlas) continue;
+      long last = r, gap = 0;
+      for (long k = r + 1; k <= lastRow && gap <= samples(1.5); ++k) {
+        if (rows[k].atlas) {
+          last = k;
+          gap = 0;
+        } else {
+          ++gap;
+        }
       }
+      found.push_back({r, last});
+      r = last;
     }
-    if (last - r > bestLast - bestFirst) {
-      bestFirst = r;
+    return found;
+  };
+  // The anterior arch: the longest run, at least 3 mm.
+  long bestFirst = -1, bestLast = -1;
+  for (const auto& [first, last] : atlasRuns())
+    if (last - first > bestLast - bestFirst) {
+      bestFirst = first;
       bestLast = last;
     }
-    r = last;
-  }
   if (bestFirst < 0 || mm(bestLast - bestFirst) < 3) {
+    // Low contrast (a smooth image, marrow darker than the cord): read the rows again by their
+    // valleys and peaks, at least a quarter of the bone's own range deep (the 5th to 90th
+    // percentile over 25 mm beyond the canal). Below the arch, the C2 body with the soft tissue in
+    // front of it can read like dens-and-arch at this contrast; the arch is the most cranial
+    // such run (at least 2 mm), the first bone ring below the skull base.
+    lowContrast = true;
+    for (long r = firstRow; r <= lastRow; ++r) {
+      const std::vector<double>& p = profiles[r];
+      const std::vector<Run>& runs = fixedRuns[r];
+      rows[r] = {};
+      if (runs.size() < 2 || runs[0].dark || runs[0].extremeValue < 0.5 * (1 + csfN)) continue;
+      std::vector<double> bone;
+      for (long c = runs[1].first; c < std::min<long>(p.size(), runs[1].first + samples(25)); ++c)
+        if (!std::isnan(p[c])) bone.push_back(p[c]);
+      if (bone.size() < 20) continue;
+      const double range = percentile(bone, 0.9) - percentile(bone, 0.05);
+      std::vector<Run> zigzag = zigzagRuns(p, runs[1].extreme, +1, samples(40), std::max(0.08, 0.25 * range));
+      zigzag.insert(zigzag.begin(), runs[0]);
+      zigzag[1].first = runs[1].first;
+      rows[r] = parseRow(p, zigzag);
+    }
+    bestFirst = bestLast = -1;
+    for (const auto& [first, last] : atlasRuns())
+      if (mm(last - first) >= 2) {
+        bestFirst = first;
+        bestLast = last;
+        break;
+      }
+  }
+  if (bestFirst < 0) {
     out.warnings.push_back(
         "craniocervical junction: the C1 anterior arch and the dens were not found in front of the "
         "upper cord; ADI and PADI not measured");
@@ -486,6 +560,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   out.c1AnteriorArchCentre = out.toPatient({atlasAlong, median(archCentres)});
   out.densAxis = normalized(axis.along * out.caudal + axis.anterior * out.anterior);
   out.found = true;
+  out.atlasRowsMm = mm(bestLast - bestFirst);
+  out.lowContrast = lowContrast;
   {
     std::size_t hint = 0;
     out.atlasArcMm = sections[locateOnCord(sections, *out.c1AnteriorArchCentre, hint).section].arcMm;
@@ -591,8 +667,16 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
         const bool onLine = !std::isnan(atAtlas) && atAtlas > apex - 1.5;
         out.c1PosteriorArchAnteriorMargin =
             out.toPatient(onLine ? PlanePoint{atlasAlong, atAtlas} : PlanePoint{plane.alongOf(apexRow), apex});
-        out.c1PosteriorArchCentre = out.toPatient({plane.alongOf(arch.meanRow), plane.anteriorOf(arch.meanCol)});
-        posteriorArchTop = plane.alongOf(frontCol.begin()->first);
+        // The arch's centre: the middle of its marrow on the apex row (front cortex, marrow, back
+        // cortex going posterior), else the middle of a compact component (a ring). A long
+        // component is the canal's wall merged with the arch (a smooth image): no centre.
+        const std::vector<double> p = rowProfile(plane, apexRow, rowHalf, darkLevel, cordLevel);
+        const std::vector<Run> behind = zigzagRuns(p, std::lround(plane.colOf(apex - 0.5)), -1, samples(20), 0.25);
+        if (behind.size() >= 3 && mm(behind[1].width()) >= 1 && mm(behind[1].width()) <= 15)
+          out.c1PosteriorArchCentre = out.toPatient({plane.alongOf(apexRow), plane.anteriorOf(0.5 * (behind[1].first + behind[1].last))});
+        else if (arch.lengthMm <= 20)
+          out.c1PosteriorArchCentre = out.toPatient({plane.alongOf(arch.meanRow), plane.anteriorOf(arch.meanCol)});
+        posteriorArchTop = std::max(plane.alongOf(frontCol.begin()->first), plane.alongOf(apexRow) - 8);
       }
     }
     double dura = kNaN;
@@ -630,26 +714,38 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   }
   double tipOffset = kNaN;  // mm along the axis from the atlas line (negative: up)
   {
-    // Going up from the atlas line, the marrow ends at the first clear drop (a quarter of its
-    // level). The valley just beyond is the tip's cortex when it is dark enough to be one; then
-    // the tip's surface is a cortex beyond the marrow's edge. An eroded tip shows no cortex: its
-    // surface is the marrow's edge itself.
+    // Going up from the atlas line, the marrow ends at the first clear change of signal: a drop
+    // below three quarters of its level (cortex, ligament), or a rise above one and a half times
+    // it (fat, fluid, CSF above the tip).
+    //  - A drop: the valley just beyond is the tip's cortex when it is dark enough to be one;
+    //    the tip's surface is then a cortex beyond the marrow's edge. An eroded tip shows no
+    //    cortex: its surface is the marrow's edge itself.
+    //  - A rise: the darkest point between the atlas line and the rise is the tip's cortex;
+    //    the surface is the half-way crossing from it to the brighter tissue above.
     std::vector<double> around;
     for (long i = axisHalf - samples(3); i <= axisHalf + samples(3); ++i)
       if (!std::isnan(column[i])) around.push_back(column[i]);
     const double marrowLevel = around.empty() ? kNaN : median(around);
-    long drop = -1;
-    for (long i = axisHalf; i >= 0 && drop < 0; --i) {
+    long change = -1;
+    for (long i = axisHalf; i >= 0 && change < 0; --i) {
       if (std::isnan(column[i])) break;
-      if (column[i] < 0.75 * marrowLevel) drop = i;
+      if (column[i] < 0.75 * marrowLevel || column[i] > 1.5 * marrowLevel) change = i;
     }
-    if (drop >= 0 && marrowLevel > kBright) {
-      long valley = drop;
-      for (long i = drop; i >= std::max(0L, drop - samples(2)); --i)
-        if (!std::isnan(column[i]) && column[i] < column[valley]) valley = i;
-      const double edge = crossing(column, valley, axisHalf, 0.5 * (marrowLevel + column[valley]));
-      const bool cortexSeen = column[valley] < 0.5 * marrowLevel;
-      if (!std::isnan(edge)) tipOffset = mm(edge - axisHalf) - (cortexSeen ? out.corticalThicknessMm : 0);
+    if (change >= 0 && marrowLevel > 0.1) {
+      if (column[change] < marrowLevel) {
+        long valley = change;
+        for (long i = change; i >= std::max(0L, change - samples(2)); --i)
+          if (!std::isnan(column[i]) && column[i] < column[valley]) valley = i;
+        const double edge = crossing(column, valley, axisHalf, 0.5 * (marrowLevel + column[valley]));
+        const bool cortexSeen = column[valley] < 0.5 * marrowLevel;
+        if (!std::isnan(edge)) tipOffset = mm(edge - axisHalf) - (cortexSeen ? out.corticalThicknessMm : 0);
+      } else {
+        long valley = change;
+        for (long i = change; i <= axisHalf; ++i)
+          if (!std::isnan(column[i]) && column[i] < column[valley]) valley = i;
+        const double edge = crossing(column, valley, change, 0.5 * (column[valley] + column[change]));
+        if (!std::isnan(edge)) tipOffset = mm(edge - axisHalf);
+      }
     }
   }
   if (!std::isnan(tipOffset)) {

@@ -56,7 +56,6 @@ struct PlanePoint {
 struct CraniocervicalLandmarks {
   bool found = false;  // the C1-C2 complex was found (the atlantodental measures can be made)
   std::vector<std::string> warnings;
-  std::string quality;  // a short note on how sure the detection is
 
   // The mid-sagittal plane: origin, unit axes (LPS).
   Vec3 origin{}, caudal{}, anterior{}, lateral{};
@@ -73,6 +72,8 @@ struct CraniocervicalLandmarks {
   std::optional<Vec3> densAxis;
   double corticalThicknessMm = 0;  // measured on the dens's anterior cortex
   double atlasArcMm = 0;           // arc along the cord at the C1 anterior arch's centre
+  double atlasRowsMm = 0;          // height over which the arch, the gap and the dens were seen
+  bool lowContrast = false;        // read by valleys and peaks (no clear cortex/marrow contrast)
 
   Vec3 toPatient(const PlanePoint& p) const { return origin + p.along * caudal + p.anterior * anterior; }
 };
