@@ -221,3 +221,32 @@ TEST(Craniocervical, OutOfViewIsNullWithWarning) {
 
 }  // namespace
 }  // namespace cordscope
+
+namespace cordscope {
+namespace {
+
+// The 2.5 mm female cut-off is an option: ADI 2.8 mm in a woman is flagged with it, not without
+// it, and never in a man.
+TEST(Craniocervical, FemaleCutoffIsAnOption) {
+  PhantomOptions o;
+  o.seed = 320;
+  o.adiMm = 2.8;
+  o.sex = "F";
+  const PhantomStudy study = makePhantom(o);
+  CraniocervicalRules rules;
+  const CraniocervicalMeasures plain = analyse(study.volume, rules);
+  rules.femaleAdiCutoff = true;
+  const CraniocervicalMeasures female = analyse(study.volume, rules);
+  ASSERT_TRUE(plain.adiMm && female.adiMm);
+  EXPECT_NEAR(*female.adiMm, 2.8, 0.3);
+  EXPECT_FALSE(plain.flags.at("aas_anterior"));
+  EXPECT_TRUE(female.flags.at("aas_anterior"));
+  EXPECT_DOUBLE_EQ(female.adiCutoffMm, 2.5);
+  const CordSegmentation cord = segmentCord(study.volume);
+  const CraniocervicalMeasures man = measureCraniocervical(
+      findCraniocervical(study.volume, cord), cord, labelVertebrae(study.volume, cord), "M", rules);
+  EXPECT_FALSE(man.flags.at("aas_anterior"));
+}
+
+}  // namespace
+}  // namespace cordscope
