@@ -176,16 +176,19 @@ int runAnalyze(AnalyzeOptions options) {
   writeCenterlineCsv(cord, (outDir / "centerline.csv").string());
 
   start = clock::now();
+  const CraniocervicalLandmarks landmarks = findCraniocervical(volume, cord);
+  timings["craniocervical_s"] = since(start);
+
+  start = clock::now();
+  // The dens's base (the C1/C2 junction) anchors the level names unless they are given.
+  if (!vertebraeOptions.c2c3 && vertebraeOptions.manualDiscs.empty()) vertebraeOptions.densBase = landmarks.densBase;
   const VertebralLabels vertebrae = labelVertebrae(volume, cord, vertebraeOptions);
   timings["vertebrae_s"] = since(start);
   writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());
   writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
 
-  start = clock::now();
   const CraniocervicalMeasures craniocervical =
-      measureCraniocervical(findCraniocervical(volume, cord), cord, vertebrae, volume.meta.patientSex,
-                            options.craniocervical);
-  timings["craniocervical_s"] = since(start);
+      measureCraniocervical(landmarks, cord, vertebrae, volume.meta.patientSex, options.craniocervical);
 
   start = clock::now();
   const LesionSegmentation lesions = segmentLesions(volume, cord);

@@ -330,25 +330,37 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
         out.warnings.push_back("vertebral levels: the given C2-C3 point lies " +
                                std::to_string(static_cast<int>(std::lround(nearest))) +
                                " mm from the cord; check that it is in RAS millimetres");
-    } else if (cord.topIsJunction) {
-      // Below the junction the chain may hold, before C2-C3, the skull base's edge and the dens
-      // base (the C1/C2 junction, a thin line inside bone), which lie within about 30 mm of it;
-      // C2-C3 is the first chain disc further down (35-52 mm measured).
-      for (std::size_t k = 0; k < found.size() && !anchorArc; ++k)
-        if (found[k].arcMm >= options.c2c3BelowJunctionMm[0] &&
-            found[k].arcMm <= options.c2c3BelowJunctionMm[1])
-          anchorArc = found[k].arcMm;
-      if (anchorArc)
-        out.anchor = "foramen magnum";
-      else
-        out.warnings.push_back(
-            "vertebral levels: no disc found near C2-C3 below the foramen magnum; discs are not "
-            "named (give --c2c3 X,Y,Z or --discs FILE)");
     } else {
-      out.warnings.push_back(
-          "vertebral levels: the field of view does not reach the foramen magnum, so C2-C3 "
-          "cannot be recognised; discs are found but not named (give --c2c3 X,Y,Z in RAS mm or "
-          "--discs FILE)");
+      if (options.densBase) {
+        // The dens's base is the C1/C2 junction itself; C2-C3 is the first chain disc below the
+        // C2 body.
+        const double baseArc = arcOf(sections, *options.densBase);
+        for (std::size_t k = 0; k < found.size() && !anchorArc; ++k)
+          if (found[k].arcMm >= baseArc + options.c2c3BelowDensBaseMm[0] &&
+              found[k].arcMm <= baseArc + options.c2c3BelowDensBaseMm[1])
+            anchorArc = found[k].arcMm;
+        if (anchorArc) out.anchor = "dens base";
+      }
+      if (!anchorArc && cord.topIsJunction) {
+        // Below the junction the chain may hold, before C2-C3, the skull base's edge and the
+        // dens base (the C1/C2 junction, a thin line inside bone), which lie within about 30 mm
+        // of it; C2-C3 is the first chain disc further down (35-52 mm measured).
+        for (std::size_t k = 0; k < found.size() && !anchorArc; ++k)
+          if (found[k].arcMm >= options.c2c3BelowJunctionMm[0] &&
+              found[k].arcMm <= options.c2c3BelowJunctionMm[1])
+            anchorArc = found[k].arcMm;
+        if (anchorArc)
+          out.anchor = "foramen magnum";
+        else
+          out.warnings.push_back(
+              "vertebral levels: no disc found near C2-C3 below the foramen magnum; discs are not "
+              "named (give --c2c3 X,Y,Z or --discs FILE)");
+      } else if (!anchorArc) {
+        out.warnings.push_back(
+            "vertebral levels: the field of view does not reach the foramen magnum, so C2-C3 "
+            "cannot be recognised; discs are found but not named (give --c2c3 X,Y,Z in RAS mm or "
+            "--discs FILE)");
+      }
     }
     if (anchorArc) {
       // Spacing of the chain near the anchor: what "the next disc" means.
@@ -384,8 +396,17 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
         named.push_back(n);
         previous = d.arcMm;
       }
-      // Above: the C1/C2 junction at the dens base, when the chain has a line one vertebra up.
-      for (auto it = found.rbegin(); it != found.rend(); ++it) {
+      // Above: the C1/C2 junction at the dens base: where it was found, else when the chain has
+      // a line one vertebra up.
+      if (out.anchor == "dens base") {
+        Disc junction;
+        junction.arcMm = arcOf(sections, *options.densBase);
+        junction.position = *options.densBase;
+        junction.confidence = 1;
+        junction.lowerVertebra = 2;
+        named.insert(named.begin(), junction);
+      }
+      for (auto it = found.rbegin(); it != found.rend() && out.anchor != "dens base"; ++it) {
         const double gap = anchor.arcMm - it->arcMm;
         if (gap >= options.minSpacingMm - tolerance && gap <= options.maxSpacingMm + tolerance) {
           Disc n = *it;

@@ -41,6 +41,10 @@ struct VertebraeOptions {
   // within about 10 mm of the foramen magnum; C2-C3 is 40-47 mm below the foramen magnum in
   // adults, the dens base about 20): the first chain disc in this range of distances is C2-C3.
   double c2c3BelowJunctionMm[2] = {32, 70};
+  // The C1/C2 junction found at the dens's base (findCraniocervical), LPS: the anatomical anchor
+  // when present. C2-C3 is then the first chain disc this far below it (the C2 body).
+  std::optional<Vec3> densBase;
+  double c2c3BelowDensBaseMm[2] = {8, 35};
   std::optional<Vec3> c2c3;     // LPS: the C2-C3 disc, given by hand
   // LPS disc centres given by hand, value N = the disc at the top of vertebra N (3 = C2-C3).
   std::vector<std::pair<int, Vec3>> manualDiscs;
@@ -57,7 +61,7 @@ struct Disc {
 
 struct VertebralLabels {
   bool named = false;
-  std::string anchor;  // "foramen magnum", "c2c3 given", "discs given", or empty
+  std::string anchor;  // "dens base", "foramen magnum", "c2c3 given", "discs given", or empty
   std::vector<Disc> discs;      // cranial first
   std::vector<int> levels;      // level numbers in view, cranial first (1 = C1 ... 9 = T2)
   std::vector<std::string> warnings;

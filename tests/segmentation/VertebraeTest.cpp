@@ -16,6 +16,7 @@
 #include "data/Levels.h"
 #include "data/Nifti.h"
 #include "data/Phantom.h"
+#include "segmentation/Craniocervical.h"
 #include "segmentation/Vertebrae.h"
 
 namespace cordscope {
@@ -88,17 +89,24 @@ void expectPhantomDiscs(const PhantomOptions& options, const std::string& name) 
   const PhantomStudy study = makePhantom(options);
   const CordSegmentation cord = segmentCord(study.volume);
   ASSERT_TRUE(cord.found) << name;
-  const VertebralLabels labels = labelVertebrae(study.volume, cord);
-  ASSERT_TRUE(labels.named) << name << ": "
-                            << (labels.warnings.empty() ? "" : labels.warnings.front());
-  EXPECT_EQ(labels.anchor, "foramen magnum") << name;
-  const DiscErrors e = compareDiscs(phantomDiscs(study.truth), labels, cord, "phantom " + name);
-  EXPECT_TRUE(e.missing.empty()) << name;
-  EXPECT_LE(e.median(), 3.0) << name;
-  EXPECT_LE(e.max(), 5.0) << name;
-  const double agreement = levelAgreement(study.levels.GetPointer(), labels.levelMap.GetPointer());
-  std::cout << "[ phantom " << name << " ] level agreement " << agreement << "\n";
-  EXPECT_GE(agreement, 0.80) << name;  // the floor for sct-t2
+  // As the pipeline does: anchored on the dens's base; and without it, on the foramen magnum.
+  VertebraeOptions anatomical;
+  anatomical.densBase = findCraniocervical(study.volume, cord).densBase;
+  for (const VertebraeOptions& options : {anatomical, VertebraeOptions{}}) {
+    const VertebralLabels labels = labelVertebrae(study.volume, cord, options);
+    const std::string anchor = options.densBase ? "dens base" : "foramen magnum";
+    ASSERT_TRUE(labels.named) << name << ": "
+                              << (labels.warnings.empty() ? "" : labels.warnings.front());
+    EXPECT_EQ(labels.anchor, anchor) << name;
+    const DiscErrors e = compareDiscs(phantomDiscs(study.truth), labels, cord, "phantom " + name + ", " + anchor);
+    EXPECT_TRUE(e.missing.empty()) << name;
+    EXPECT_LE(e.median(), 3.0) << name;
+    EXPECT_LE(e.max(), 5.0) << name;
+    const double agreement = levelAgreement(study.levels.GetPointer(), labels.levelMap.GetPointer());
+    std::cout << "[ phantom " << name << ", " << anchor << " ] level agreement " << agreement << "\n";
+    EXPECT_GE(agreement, 0.80) << name;  // the floor for sct-t2
+  }
+  EXPECT_TRUE(anatomical.densBase.has_value()) << name << ": the dens base was not found";
 }
 
 TEST(Vertebrae, PhantomDefault) { expectPhantomDiscs({}, "default"); }
@@ -188,20 +196,24 @@ TEST(Vertebrae, CropWithoutAnchorWarnsAndAcceptsGivenDiscs) {
             << "\n";
 }
 
-// PAM50: every disc from C2-C3 to T1-T2 named, within 3 mm (median) and 5 mm (max) along the
-// cord of PAM50_small_label_disc.
+// PAM50: every disc from the C1/C2 junction to T1-T2 named, within 3 mm (median) and 5 mm (max)
+// along the cord of PAM50_small_label_disc.
 TEST(Vertebrae, Pam50) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   const Volume volume = loadInput((data / "real/pam50-small/PAM50_small_t2.nii.gz").string());
   const CordSegmentation cord = segmentCord(volume);
   ASSERT_TRUE(cord.found);
-  const VertebralLabels labels = labelVertebrae(volume, cord);
+  VertebraeOptions options;  // as the pipeline does: anchored on the dens's base
+  options.densBase = findCraniocervical(volume, cord).densBase;
+  ASSERT_TRUE(options.densBase.has_value());
+  const VertebralLabels labels = labelVertebrae(volume, cord, options);
   ASSERT_TRUE(labels.named) << (labels.warnings.empty() ? "" : labels.warnings.front());
+  EXPECT_EQ(labels.anchor, "dens base");
   std::vector<std::pair<int, Vec3>> truth;
   for (const auto& d : readDiscs((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string()))
-    if (d.first >= 3 && d.first <= 9) truth.push_back(d);
-  ASSERT_EQ(truth.size(), 7u);
-  const DiscErrors e = compareDiscs(truth, labels, cord, "PAM50 C2-C3..T1-T2");
+    if (d.first >= 2 && d.first <= 9) truth.push_back(d);
+  ASSERT_EQ(truth.size(), 8u);
+  const DiscErrors e = compareDiscs(truth, labels, cord, "PAM50 C1/C2..T1-T2");
   EXPECT_TRUE(e.missing.empty());
   EXPECT_LE(e.median(), 3.0);
   EXPECT_LE(e.max(), 5.0);
