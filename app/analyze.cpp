@@ -1,5 +1,7 @@
 // cordscope analyze: the whole pipeline for one study. Today: ingest, cord and canal segmentation,
 // discs and vertebral levels, lesions, craniocervical measurements; pictures arrive with issue 8.
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +10,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include <itkMultiThreaderBase.h>
+#include <opencv2/core.hpp>
 
 #include "Command.h"
 #include "data/Error.h"
@@ -18,6 +23,10 @@
 #include "segmentation/CordSegmentation.h"
 #include "measurement/CraniocervicalMetrics.h"
 #include "measurement/LesionMetrics.h"
+#include "measurement/LevelMetrics.h"
+#include "visualization/Pictures.h"
+#include "visualization/Render3D.h"
+#include "visualization/HtmlReport.h"
 #include "segmentation/Lesions.h"
 #include "segmentation/Vertebrae.h"
 #include "version.h"
@@ -37,6 +46,9 @@ struct AnalyzeOptions {
   std::string discs;  // label image or CSV
   ExtensiveRule extensive;
   CraniocervicalRules craniocervical;
+  bool render = true;  // the 3D view (--no-render skips it)
+  bool quiet = false;
+  int threads = 0;     // 0: all cores
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -132,6 +144,26 @@ nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::strin
           {"metadata", m}};
 }
 
+// One line per stage on stderr as the analysis goes, when stderr is a terminal and not --quiet
+// (a batch's logs stay clean).
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  void stage(const std::string& name) {
+    if (!enabled_) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    char text[96];
+    std::snprintf(text, sizeof text, "[%d/%d %5.1f s] ", ++done_, kStages, seconds);
+    std::cerr << "cordscope: " << text << name << "\n";
+  }
+
+ private:
+  static constexpr int kStages = 10;
+  bool enabled_;
+  int done_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
 int runAnalyze(AnalyzeOptions options) {
   using clock = std::chrono::steady_clock;
   nlohmann::json timings = nlohmann::json::object();
@@ -145,6 +177,13 @@ int runAnalyze(AnalyzeOptions options) {
   if (vertebraeOptions.c2c3 && !vertebraeOptions.manualDiscs.empty())
     throw UsageError("give --c2c3 or --discs, not both (--discs names every disc itself)");
   if (options.extensive.segments < 1) throw UsageError("--extensive-segments must be at least 1");
+  if (options.threads < 0) throw UsageError("--threads must be 0 (all cores) or more");
+  if (options.threads > 0) {
+    itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(options.threads);
+    cv::setNumThreads(options.threads);
+  }
+  Progress progress(!options.quiet && ::isatty(STDERR_FILENO));
+  std::vector<std::string> outputs;  // file names written, in order
   fs::create_directories(options.outputDir);
   if (options.demo) {
     if (!options.input.empty()) throw UsageError("--demo analyses its own study: give no INPUT");
@@ -160,12 +199,14 @@ int runAnalyze(AnalyzeOptions options) {
   if (options.input.empty()) throw UsageError("analyze needs an INPUT (or --demo)");
 
   auto start = clock::now();
+  progress.stage("reading " + options.input);
   const Inventory inventory = scanInput(options.input);
   const SeriesChoice choice = chooseSeries(inventory, options.series);
   const Volume volume = loadSeries(inventory, choice.index);
   timings["load_s"] = since(start);
 
   start = clock::now();
+  progress.stage("cord and canal");
   CenterlineOptions centerlineOptions;
   centerlineOptions.contrast = options.contrast;
   const CordSegmentation cord = segmentCord(volume, centerlineOptions);
@@ -174,23 +215,28 @@ int runAnalyze(AnalyzeOptions options) {
   writeNifti(cord.cord.GetPointer(), (outDir / "cord.nii.gz").string());
   writeNifti(cord.canal.GetPointer(), (outDir / "canal.nii.gz").string());
   writeCenterlineCsv(cord, (outDir / "centerline.csv").string());
+  outputs.insert(outputs.end(), {"cord.nii.gz", "canal.nii.gz", "centerline.csv"});
 
   start = clock::now();
+  progress.stage("craniocervical junction");
   const CraniocervicalLandmarks landmarks = findCraniocervical(volume, cord);
   timings["craniocervical_s"] = since(start);
 
   start = clock::now();
+  progress.stage("discs and vertebral levels");
   // The dens's base (the C1/C2 junction) anchors the level names unless they are given.
   if (!vertebraeOptions.c2c3 && vertebraeOptions.manualDiscs.empty()) vertebraeOptions.densBase = landmarks.densBase;
   const VertebralLabels vertebrae = labelVertebrae(volume, cord, vertebraeOptions);
   timings["vertebrae_s"] = since(start);
   writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());
   writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
+  outputs.insert(outputs.end(), {"levels.nii.gz", "discs.csv"});
 
   const CraniocervicalMeasures craniocervical =
       measureCraniocervical(landmarks, cord, vertebrae, volume.meta.patientSex, options.craniocervical);
 
   start = clock::now();
+  progress.stage("lesions");
   const LesionSegmentation lesions = segmentLesions(volume, cord);
   const std::vector<Lesion> lesionMetrics = measureLesions(lesions, cord, vertebrae);
   const LesionSummary summary =
@@ -198,64 +244,95 @@ int runAnalyze(AnalyzeOptions options) {
   timings["lesions_s"] = since(start);
   writeNifti(lesions.mask.GetPointer(), (outDir / "lesion.nii.gz").string());
   writeLesionsCsv(lesionMetrics, (outDir / "lesions.csv").string());
+  outputs.insert(outputs.end(), {"lesion.nii.gz", "lesions.csv"});
+
+  start = clock::now();
+  progress.stage("measures per level");
+  const std::vector<LevelMetrics> levelMetrics = measureLevels(cord, vertebrae, lesionMetrics);
+  writeLevelMetricsCsv(levelMetrics, (outDir / "metrics.csv").string());
+  outputs.push_back("metrics.csv");
+  timings["measures_s"] = since(start);
+
+  start = clock::now();
+  progress.stage("sagittal picture");
+  // Stale pictures from an earlier run must not pass for this one's.
+  fs::remove(outDir / "sagittal.png");
+  fs::remove(outDir / "render3d.png");
+  if (cord.found) {
+    writeSagittalPicture({volume, cord, vertebrae, lesions, lesionMetrics, craniocervical},
+                         (outDir / "sagittal.png").string());
+    outputs.push_back("sagittal.png");
+  }
+  timings["pictures_s"] = since(start);
+  std::vector<std::string> renderWarnings;
+  if (options.render && cord.found) {
+    start = clock::now();
+    progress.stage("3D view");
+    const Render3DResult rendered = writeRender3D({volume, cord, vertebrae, lesions, lesionMetrics, craniocervical},
+                                                  (outDir / "render3d.png").string());
+    if (rendered.written)
+      outputs.push_back("render3d.png");
+    else
+      renderWarnings.push_back("render3d.png not written: " + rendered.skipped);
+    timings["render3d_s"] = since(start);
+  }
 
   std::vector<std::string> warnings = volume.warnings;
   warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());
   if (!lesions.looked) warnings.push_back("lesions: " + lesions.note);
+  warnings.insert(warnings.end(), renderWarnings.begin(), renderWarnings.end());
   if (cord.found) warnings.insert(warnings.end(), craniocervical.warnings.begin(), craniocervical.warnings.end());
   nlohmann::json report{
       {"schema", "cordscope.report/1"},
       {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
       {"input", inputJson(volume, inventory.series[choice.index], options.input, choice.reason)},
-      {"cord", cord},
+      {"cord", [&] {
+         nlohmann::json j = cord;
+         j["levels"] = levelMetrics;
+         j["normative_reference"] = kNormativeCitation;
+         return j;
+       }()},
       {"vertebrae", vertebrae},
       {"lesions", lesionMetrics},
       {"summary", summary},
       {"craniocervical", craniocervical},
       {"warnings", warnings},
       {"timings_s", timings}};
-  const std::string reportPath = (fs::path(options.outputDir) / "report.json").string();
-  std::ofstream out(reportPath);
-  if (!out) throw Error(ExitCode::AnalysisFailed, reportPath + ": cannot write the report");
-  out << report.dump(2) << "\n";
+  const std::string reportPath = (outDir / "report.json").string();
+  {
+    std::ofstream out(reportPath);
+    if (!out) throw Error(ExitCode::AnalysisFailed, reportPath + ": cannot write the report");
+    out << report.dump(2) << "\n";
+  }
+  outputs.push_back("report.json");
+  progress.stage("report");
+  writeHtmlReport(report,
+                  {{"Mid-sagittal plane, sagittal montage and axial cuts through the lesions", (outDir / "sagittal.png").string()},
+                   {"3D view", (outDir / "render3d.png").string()}},
+                  (outDir / "report.html").string());
+  outputs.push_back("report.html");
   for (const std::string& w : warnings) warn(w);
-  const auto size = volume.image->GetLargestPossibleRegion().GetSize();
-  note("analysed series '" + volume.meta.seriesDescription + "' (" + std::to_string(size[0]) + "x" +
-       std::to_string(size[1]) + "x" + std::to_string(size[2]) + ", " +
-       toString(volume.orientation()) + ")");
-  note("wrote " + reportPath);
   if (!cord.found) {
     // Outputs are written (empty masks on the input grid, report with cord.found false) so a batch
     // keeps a record; the exit code says the analysis failed.
     std::cerr << "cordscope: error: " << options.input << ": " << cord.failure << "\n";
     return static_cast<int>(ExitCode::AnalysisFailed);
   }
-  note("cord found: " + std::to_string(static_cast<int>(std::lround(cord.lengthMm))) +
-       " mm long, " + std::to_string(static_cast<int>(std::lround(cord.volumeMm3))) +
-       " mm3, contrast " + toString(cord.centerline.contrast));
-  if (lesions.looked) {
-    std::string text = std::to_string(lesionMetrics.size()) + " T2-hyperintense lesion(s)";
-    for (const Lesion& l : lesionMetrics) {
-      text += "; #" + std::to_string(l.id) + " " +
-              std::to_string(static_cast<int>(std::lround(l.lengthMm))) + " mm " + l.pattern;
-      if (l.topLevel && l.bottomLevel)
-        text += " " + levelName(*l.topLevel) + "-" + levelName(*l.bottomLevel);
-      if (l.segmentsSpanned) text += ", " + std::to_string(*l.segmentsSpanned) + " segments";
-    }
-    note(text);
-  }
-  if (craniocervical.measured) {
-    const auto mm = [](const std::optional<double>& v) {
-      if (!v) return std::string("not measured");
-      char text[32];
-      std::snprintf(text, sizeof text, "%.1f mm", *v);
-      return std::string(text);
-    };
-    std::string text = "craniocervical: ADI " + mm(craniocervical.adiMm) + ", PADI " + mm(craniocervical.padiMm);
-    for (const auto& [flag, raised] : craniocervical.flags)
-      if (raised) text += "; " + flag;
-    note(text);
-  }
+  // The summary: five lines on stdout - the study, then the key findings - and what was written.
+  const auto size = volume.image->GetLargestPossibleRegion().GetSize();
+  std::vector<std::string> lines = {
+      "study: '" + volume.meta.seriesDescription + "' " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
+      "x" + std::to_string(size[2]) + " " + toString(volume.orientation()) + "; cord " +
+      std::to_string(static_cast<int>(std::lround(cord.lengthMm))) + " mm, levels " +
+      (vertebrae.named && !vertebrae.levels.empty()
+           ? levelName(vertebrae.levels.front()) + "-" + levelName(vertebrae.levels.back()) + " (" + vertebrae.anchor + ")"
+           : std::string("not named"))};
+  for (const Finding& f : keyFindings(report))
+    if (f.topic != "prognosis" && lines.size() < 4) lines.push_back(f.text);
+  std::string written;
+  for (const std::string& o : outputs) written += (written.empty() ? "" : " ") + o;
+  lines.push_back("outputs in " + outDir.string() + ": " + written);
+  for (const std::string& line : lines) std::cout << line << "\n";
   return 0;
 }
 
@@ -289,6 +366,9 @@ Command analyzeCommand() {
         "myelopathy reading)")("extensive-exclusive", po::bool_switch(),
                                "flag only lesions spanning more than --extensive-segments "
                                "(default: that many or more)")(
+        "no-render", po::bool_switch(), "skip the 3D view (render3d.png)")(
+        "quiet", po::bool_switch(), "no progress lines")(
+        "threads", po::value<int>()->default_value(0), "threads to use (default: all cores)")(
         "adi-female-cutoff", po::bool_switch(),
         "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
         "> 3 mm for everyone)");
@@ -305,7 +385,8 @@ Command analyzeCommand() {
                          CraniocervicalRules rules;
                          rules.femaleAdiCutoff = vm["adi-female-cutoff"].as<bool>();
                          return rules;
-                       }()});
+                       }(),
+                       !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>()});
   };
   return c;
 }
