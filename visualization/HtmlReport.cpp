@@ -37,6 +37,12 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
+// A string member, or `fallback` when it is absent or not a string (null).
+std::string stringOf(const json& object, const char* key, const std::string& fallback) {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_string()) return fallback;
+  return object[key].get<std::string>();
+}
+
 std::string number(const json& v, int decimals = 1) {
   if (!v.is_number()) return "-";
   char text[32];
@@ -84,7 +90,7 @@ std::vector<Finding> keyFindings(const json& r) {
   }
   // Lesions.
   if (!summary.value("lesions_assessed", false)) {
-    out.push_back({"lesion", "T2-hyperintense lesions were not assessed (" + summary.value("note", std::string("see warnings")) + ")."});
+    out.push_back({"lesion", "T2-hyperintense lesions were not assessed (" + stringOf(summary, "note", "see warnings") + ")."});
   } else if (lesions.empty()) {
     out.push_back({"lesion", "No T2-hyperintense intramedullary lesion found."});
   } else {
@@ -92,7 +98,7 @@ std::vector<Finding> keyFindings(const json& r) {
     for (const json& l : lesions)
       if (l.value("length_mm", 0.0) > longest->value("length_mm", 0.0)) longest = &l;
     const json& l = *longest;
-    std::string text = "Longest T2-hyperintense lesion: " + l.value("pattern", std::string("")) + " pattern";
+    std::string text = "Longest T2-hyperintense lesion: " + stringOf(l, "pattern", "") + " pattern";
     if (l["top_level"].is_string())
       text += ", " + l["top_level"].get<std::string>() + "\u2013" + l["bottom_level"].get<std::string>();
     text += ", " + number(l["length_mm"], 0) + " mm";
@@ -100,7 +106,7 @@ std::vector<Finding> keyFindings(const json& r) {
       const int n = l["segments_spanned"];
       text += ", spanning " + std::to_string(n) + " vertebral segment" + (n == 1 ? "" : "s");
       const json& rule = summary.value("extensive_rule", json::object());
-      const std::string reads = rule.value("reads", std::string(">= 7 segments"));
+      const std::string reads = stringOf(rule, "reads", ">= 7 segments");
       text += summary.value("extensive_ge7_segments", false) ? " \u2014 meets the extensive threshold (" + reads + ")"
                                                             : " \u2014 below the extensive threshold (" + reads + ")";
     }
@@ -109,11 +115,11 @@ std::vector<Finding> keyFindings(const json& r) {
     out.push_back({"lesion", text});
     if (summary.contains("prognosis") && summary["prognosis"].is_object()) {
       const json& p = summary["prognosis"];
-      std::string facts = p.value("statement", std::string(""));
+      std::string facts = stringOf(p, "statement", "");
       if (p.contains("age_statement") && p["age_statement"].is_string())
         facts += " " + p["age_statement"].get<std::string>() +
                  (p.value("age_under_50", false) ? " This patient is under 50." : "");
-      if (!facts.empty()) out.push_back({"prognosis", facts + " (" + p.value("note", std::string("")) + ")"});
+      if (!facts.empty()) out.push_back({"prognosis", facts + " (" + stringOf(p, "note", "") + ")"});
     }
   }
   // Craniocervical junction.
@@ -172,12 +178,12 @@ std::string renderHtmlReport(const json& r, const std::vector<EmbeddedPicture>& 
        "ul.findings li{font-size:16px;margin:6px 0}table{border-collapse:collapse;font-size:13px}"
        "td,th{border:1px solid #bbb;padding:3px 7px;text-align:right}th{background:#eee}"
        "img{max-width:100%;border:1px solid #999}.small{color:#555;font-size:13px}</style>\n</head><body>\n";
-  h << "<h1>cordscope report</h1>\n<p class=\"small\">" << escape(input.value("series_description", std::string("")))
-    << " &middot; study date " << escape(input.value("study_date", std::string("")))
+  h << "<h1>cordscope report</h1>\n<p class=\"small\">" << escape(stringOf(input, "series_description", ""))
+    << " &middot; study date " << escape(stringOf(input, "study_date", ""))
     << " &middot; age " << cell(input.value("patient_age_years", json())) << " &middot; sex "
-    << escape(input.value("sex", std::string(""))) << " &middot; " << escape(input.value("orientation", std::string("")))
-    << " &middot; " << escape(r["tool"].value("name", std::string("cordscope"))) << " "
-    << escape(r["tool"].value("version", std::string(""))) << "</p>\n";
+    << escape(stringOf(input, "sex", "")) << " &middot; " << escape(stringOf(input, "orientation", ""))
+    << " &middot; " << escape(stringOf(r["tool"], "name", "cordscope")) << " "
+    << escape(stringOf(r["tool"], "version", "")) << "</p>\n";
   h << "<h2>Key findings</h2>\n<ul class=\"findings\">\n";
   for (const Finding& f : keyFindings(r)) h << "<li>" << escape(f.text) << "</li>\n";
   h << "</ul>\n<p class=\"small\">cordscope reports measurements and the thresholds they cross; it does not "
@@ -225,22 +231,22 @@ std::string renderHtmlReport(const json& r, const std::vector<EmbeddedPicture>& 
     }
     h << "</p>\n";
   }
-  if (cc.contains("quality")) h << "<p class=\"small\">" << escape(cc.value("quality", std::string(""))) << "</p>\n";
+  if (cc.contains("quality")) h << "<p class=\"small\">" << escape(stringOf(cc, "quality", "")) << "</p>\n";
   h << "<h2>Method and conventions</h2>\n<ul class=\"small\">\n"
     << "<li>All distances are millimetres in patient space; coordinates are RAS (as NIfTI viewers show).</li>\n"
     << "<li>Vertebral level N spans the cord between the planes perpendicular to the centerline through the "
        "mid-disc above and below vertebral body N (C1 from the cord's top to the dens base). Level names are "
        "anchored on anatomy (anchor: "
-    << escape(r["vertebrae"].value("anchor", std::string("none"))) << "), never counted from the image edge.</li>\n"
+    << escape(stringOf(r["vertebrae"], "anchor", "none")) << "), never counted from the image edge.</li>\n"
     << "<li>A lesion's segments are the vertebral levels it touches, part-levels included; the extensive "
        "threshold is "
-    << escape(r["summary"].value("extensive_rule", json::object()).value("reads", std::string(">= 7 segments")))
+    << escape(stringOf(r["summary"].value("extensive_rule", json::object()), "reads", ">= 7 segments"))
     << ".</li>\n"
     << "<li>ADI: posterior cortex of the C1 anterior arch to the anterior cortex of the dens, perpendicular to "
        "the dens; PADI: posterior cortex of the dens to the anterior margin of the C1 posterior arch; both on the "
        "mid-sagittal plane of the upper cord.</li>\n"
-    << "<li>z-scores against " << escape(r["cord"].value("normative_reference", std::string(""))) << ".</li>\n"
-    << "<li>Machine-readable results: report.json (schema " << escape(r.value("schema", std::string("")))
+    << "<li>z-scores against " << escape(stringOf(r["cord"], "normative_reference", "")) << ".</li>\n"
+    << "<li>Machine-readable results: report.json (schema " << escape(stringOf(r, "schema", ""))
     << "), metrics.csv, lesions.csv, discs.csv; masks cord.nii.gz, canal.nii.gz, lesion.nii.gz, levels.nii.gz on "
        "the input grid.</li>\n</ul>\n</body></html>\n";
   return h.str();

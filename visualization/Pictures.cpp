@@ -85,7 +85,7 @@ void drawMasks(cv::Mat& picture, const cv::Mat& cord, const cv::Mat& lesion) {
   const auto edge = [](const cv::Mat& m) {
     std::vector<std::vector<cv::Point>> contours;
     cv::Mat binary = m > 0;
-    cv::findContours(binary, contours, cv::RETR_LIST, cv::CHAIN_APPROX_NONE);
+    cv::findContours(binary, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
     return contours;
   };
   cv::drawContours(picture, edge(lesion), -1, bgr(Palette::lesionEdge), 1, cv::LINE_AA);

@@ -1,0 +1,207 @@
+// The report a radiologist reads (issue 8), end to end through the binary with DISPLAY unset (the
+// 3D view must start its own Xvfb): report.json against truth, metrics.csv, each picture's size,
+// contrast and lesion colour, and report.html loaded in headless Chromium (screenshot and text).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <sstream>
+
+#include "TestSupport.h"
+#include "data/Levels.h"
+#include "measurement/LevelMetrics.h"
+
+namespace cordscope {
+namespace {
+
+namespace fs = std::filesystem;
+
+test::CommandResult analyzeHeadless(const std::string& args) {
+  return test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " analyze " + args);
+}
+
+nlohmann::json readJson(const fs::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// Pixels in the lesion red (BGR), as the pictures paint lesions.
+int redPixels(const cv::Mat& picture) {
+  int n = 0;
+  for (int y = 0; y < picture.rows; ++y)
+    for (int x = 0; x < picture.cols; ++x) {
+      const cv::Vec3b p = picture.at<cv::Vec3b>(y, x);
+      n += p[2] > 150 && p[1] < 90 && p[0] < 90;
+    }
+  return n;
+}
+
+// A picture that exists, has a sensible size and is not blank (grey levels spread).
+cv::Mat expectPicture(const fs::path& path, int minWidth, int minHeight) {
+  const cv::Mat picture = cv::imread(path.string(), cv::IMREAD_COLOR);
+  EXPECT_FALSE(picture.empty()) << path;
+  if (picture.empty()) return picture;
+  EXPECT_GE(picture.cols, minWidth) << path;
+  EXPECT_GE(picture.rows, minHeight) << path;
+  cv::Scalar mean, sd;
+  cv::meanStdDev(picture, mean, sd);
+  EXPECT_GT(sd[0] + sd[1] + sd[2], 30.0) << path << " looks blank";
+  return picture;
+}
+
+bool haveChromium() { return test::runShell("command -v chromium").exitCode == 0; }
+
+// report.html in headless Chromium: a screenshot that is not blank, and the page's text.
+std::string loadInChromium(const fs::path& html, const fs::path& screenshot) {
+  const std::string url = "file://" + fs::absolute(html).string();
+  const auto shot = test::runShell("chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --screenshot=" +
+                                   test::quote(screenshot.string()) + " --window-size=1300,1600 " + test::quote(url));
+  EXPECT_TRUE(fs::exists(screenshot)) << shot.err;
+  expectPicture(screenshot, 1300, 1600);
+  const auto dom = test::runShell("chromium --headless --no-sandbox --disable-gpu --dump-dom " + test::quote(url));
+  EXPECT_EQ(dom.exitCode, 0) << dom.err;
+  return dom.out;
+}
+
+// The demo study (dorsal lesion C2-T2, 8 segments; ADI 5 mm): every output, the pictures with
+// the lesion in colour, the page with the key numbers.
+TEST(Report, DemoEndToEnd) {
+  test::TempDir dir;
+  const auto r = analyzeHeadless("--demo -o " + test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const fs::path out = dir / "out";
+  for (const char* name : {"report.json", "report.html", "metrics.csv", "lesions.csv", "discs.csv", "cord.nii.gz",
+                           "canal.nii.gz", "lesion.nii.gz", "levels.nii.gz", "sagittal.png", "render3d.png"})
+    EXPECT_TRUE(fs::exists(out / name)) << name;
+  // Five summary lines on stdout, the last naming what was written.
+  std::istringstream lines(r.out);
+  std::vector<std::string> summary;
+  for (std::string line; std::getline(lines, line);) summary.push_back(line);
+  ASSERT_EQ(summary.size(), 5u) << r.out;
+  EXPECT_NE(summary[1].find("8 vertebral segments"), std::string::npos) << summary[1];
+  EXPECT_NE(summary[2].find("ADI 5."), std::string::npos) << summary[2];
+  EXPECT_NE(summary[4].find("render3d.png"), std::string::npos) << summary[4];
+  // Not a terminal: no progress lines.
+  EXPECT_EQ(r.err.find("[1/"), std::string::npos) << r.err;
+
+  const nlohmann::json report = readJson(out / "report.json");
+  const nlohmann::json truth = readJson(out / "demo-input/truth.json");
+  EXPECT_EQ(report["schema"], "cordscope.report/1");
+  EXPECT_TRUE(report["warnings"].empty()) << report["warnings"];
+  // Per level: CSA within 10 % of truth, z-scores present for C1-T2.
+  const auto& levels = report["cord"]["levels"];
+  ASSERT_GE(levels.size(), 9u);
+  int compared = 0;
+  for (const auto& level : levels) {
+    const std::string name = level["level"];
+    if (parseLevel(name) <= 9) {
+      EXPECT_TRUE(level["csa_z"].is_number()) << name;
+    }
+    for (const auto& truthLevel : truth["cord"]["levels"])
+      if (truthLevel["name"] == name) {
+        const double t = truthLevel["csa_mm2"];
+        EXPECT_NEAR(level["csa_mm2"].get<double>(), t, 0.1 * t) << name;
+        ++compared;
+      }
+  }
+  EXPECT_GE(compared, 7);
+  std::ifstream csv(out / "metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("VertLevel,level,MEAN(area),STD(area),MEAN(diameter_AP),MEAN(diameter_RL)", 0), 0u) << header;
+
+  const cv::Mat sagittal = expectPicture(out / "sagittal.png", 600, 800);
+  const cv::Mat render = expectPicture(out / "render3d.png", 1200, 600);
+  std::cout << "[ demo ] sagittal " << sagittal.cols << "x" << sagittal.rows << ", red " << redPixels(sagittal)
+            << "; render3d red " << redPixels(render) << "\n";
+  EXPECT_GT(redPixels(sagittal), 1000);
+  EXPECT_GT(redPixels(render), 1000);
+
+  if (!haveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
+  const std::string text = loadInChromium(out / "report.html", dir / "screenshot.png");
+  for (const char* key : {"8 vertebral segments", "C2\u2013T2", "ADI 5.0 mm", "anterior atlantoaxial subluxation",
+                          "PADI 19.0 mm", "data:image/png;base64,"})
+    EXPECT_NE(text.find(key), std::string::npos) << key;
+}
+
+// A lesion-free phantom without the 3D view: no lesion colour anywhere, no render3d.png, and a
+// page that says so.
+TEST(Report, LesionFreeNoRender) {
+  test::TempDir dir;
+  ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "study") + " --seed 77 --adi 1.5").exitCode, 0);
+  const auto r = analyzeHeadless(test::quote(dir / "study/dicom") + " --no-render -o " + test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out/render3d.png"));
+  const cv::Mat sagittal = expectPicture(dir / "out/sagittal.png", 600, 800);
+  EXPECT_LT(redPixels(sagittal), 50);
+  const nlohmann::json report = readJson(dir / "out/report.json");
+  EXPECT_TRUE(report["lesions"].empty());
+  EXPECT_EQ(report["craniocervical"]["flags"]["aas_anterior"], false);
+  if (!haveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
+  const std::string text = loadInChromium(dir / "out/report.html", dir / "screenshot.png");
+  EXPECT_NE(text.find("No T2-hyperintense intramedullary lesion found"), std::string::npos);
+  EXPECT_NE(text.find("ADI 1."), std::string::npos);
+}
+
+// Real DICOM with an expert-marked lesion: the pictures show it in colour.
+TEST(Report, RealDicomWithLesion) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const auto r = analyzeHeadless(test::quote((data / "real/sct-t2-lesion/dicom").string()) + " -o " + test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const nlohmann::json report = readJson(dir / "out/report.json");
+  ASSERT_FALSE(report["lesions"].empty());
+  const cv::Mat sagittal = expectPicture(dir / "out/sagittal.png", 300, 400);
+  EXPECT_GT(redPixels(sagittal), 100);
+  const cv::Mat render = expectPicture(dir / "out/render3d.png", 1200, 600);
+  EXPECT_GT(redPixels(render), 100);
+  std::cout << "[ sct-t2-lesion ] sagittal red " << redPixels(sagittal) << ", render3d red " << redPixels(render) << "\n";
+}
+
+// Real NIfTI (the PAM50 template): the whole report, the craniocervical block measured.
+TEST(Report, RealNifti) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const auto r = analyzeHeadless(test::quote((data / "real/pam50-small/PAM50_small_t2.nii.gz").string()) +
+                                 " --no-render -o " + test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const nlohmann::json report = readJson(dir / "out/report.json");
+  EXPECT_TRUE(report["craniocervical"]["measured"].get<bool>());
+  EXPECT_EQ(report["vertebrae"]["anchor"], "dens base");
+  expectPicture(dir / "out/sagittal.png", 300, 800);  // the whole spine: tall and narrow
+  EXPECT_TRUE(fs::exists(dir / "out/report.html"));
+}
+
+// The built-in normative table is the one in ../shared/data/normative (no drift).
+TEST(Report, NormativeTableMatchesTheSharedCsv) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  for (const auto& [file, table] : {std::pair{"cord_per_level.csv", &normativeCord()}, std::pair{"canal_per_level.csv", &normativeCanal()}}) {
+    std::ifstream in(data / "normative" / file);
+    std::string line;
+    std::getline(in, line);
+    std::size_t row = 0;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      std::stringstream fields(line);
+      std::string level, n, values[6];
+      std::getline(fields, level, ',');
+      std::getline(fields, n, ',');
+      for (auto& v : values) std::getline(fields, v, ',');
+      ASSERT_LT(row, table->size()) << file;
+      const NormativeRow& r = (*table)[row++];
+      EXPECT_EQ(r.level, parseLevel(level)) << file << " " << level;
+      EXPECT_EQ(r.subjects, std::stoi(n));
+      const double ours[6] = {r.areaMean, r.areaSd, r.apMean, r.apSd, r.rlMean, r.rlSd};
+      for (int k = 0; k < 6; ++k) EXPECT_DOUBLE_EQ(ours[k], std::stod(values[k])) << file << " " << level << " " << k;
+    }
+    EXPECT_EQ(row, table->size()) << file;
+  }
+}
+
+}  // namespace
+}  // namespace cordscope
