@@ -183,7 +183,9 @@ TEST(Craniocervical, Pam50IsNormal) {
   // McRae: the normal tip lies 4.6 +- 2.6 mm below the line.
   EXPECT_GE(*m.densTipBelowMcRaeMm, 0.0);
   EXPECT_LE(*m.densTipBelowMcRaeMm, 10.0);
-  if (m.cervicomedullaryAngleDeg) EXPECT_GE(*m.cervicomedullaryAngleDeg, 135.0);
+  if (m.cervicomedullaryAngleDeg) {
+    EXPECT_GE(*m.cervicomedullaryAngleDeg, 135.0);
+  }
   for (const auto& [flag, raised] : m.flags) EXPECT_FALSE(raised) << flag;
   // The dens base against the expert's C1/C2 label (value 2 of PAM50_small_label_disc).
   const LabelImage::Pointer discs = readLabels((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string());

@@ -205,3 +205,39 @@ TEST(Report, NormativeTableMatchesTheSharedCsv) {
 
 }  // namespace
 }  // namespace cordscope
+
+namespace cordscope {
+namespace {
+
+// No display and no Xvfb to be had: the 3D view is skipped with a warning, everything else is
+// written, and the run succeeds.
+TEST(Report, NoXServerSkipsTheRenderOnly) {
+  test::TempDir dir;
+  const auto r = test::runShell("env -u DISPLAY PATH=/nonexistent " + test::quote(CORDSCOPE_BINARY) +
+                                " analyze --demo -o " + test::quote(dir / "out"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out/render3d.png"));
+  EXPECT_TRUE(fs::exists(dir / "out/sagittal.png"));
+  EXPECT_TRUE(fs::exists(dir / "out/report.html"));
+  EXPECT_NE(r.err.find("render3d.png not written"), std::string::npos) << r.err;
+  const nlohmann::json report = readJson(dir / "out/report.json");
+  bool warned = false;
+  for (const auto& w : report["warnings"]) warned |= w.get<std::string>().find("Xvfb") != std::string::npos;
+  EXPECT_TRUE(warned) << report["warnings"];
+}
+
+// On a terminal: one progress line per stage on stderr; --quiet silences them.
+TEST(Report, ProgressLinesOnATerminal) {
+  if (test::runShell("command -v script").exitCode != 0) GTEST_SKIP() << "util-linux 'script' is not installed";
+  test::TempDir dir;
+  const std::string command = test::quote(CORDSCOPE_BINARY) + " analyze --demo --no-render -o " + test::quote(dir / "out");
+  // script(1) runs the command on a pseudo-terminal; its output (stdout and stderr) is the log.
+  const auto shown = test::runShell("script -qec " + test::quote(command) + " /dev/null");
+  EXPECT_NE(shown.out.find("[1/10"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("lesions"), std::string::npos) << shown.out;
+  const auto quiet = test::runShell("script -qec " + test::quote(command + " --quiet") + " /dev/null");
+  EXPECT_EQ(quiet.out.find("[1/10"), std::string::npos) << quiet.out;
+}
+
+}  // namespace
+}  // namespace cordscope
