@@ -26,6 +26,8 @@ Command infoCommand();
 Command convertCommand();
 Command analyzeCommand();
 Command phantomCommand();
+Command batchCommand();
+Command mergeCommand();
 
 // Diagnostics on stderr, prefixed so they are told apart from program output.
 void warn(const std::string& message);

@@ -49,6 +49,7 @@ struct AnalyzeOptions {
   bool render = true;  // the 3D view (--no-render skips it)
   bool quiet = false;
   int threads = 0;     // 0: all cores
+  bool anonymize = false;  // no names, IDs, dates or paths in the JSON (and the page built from it)
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -298,6 +299,22 @@ int runAnalyze(AnalyzeOptions options) {
       {"craniocervical", craniocervical},
       {"warnings", warnings},
       {"timings_s", timings}};
+  if (options.anonymize) {
+    // Identifiers out: the input's path, UIDs, patient ID, dates. Age and sex stay (cohort
+    // measures, not identifiers).
+    nlohmann::json& input = report["input"];
+    for (const char* key : {"path", "series_instance_uid", "series_id", "study_date"}) input[key] = nullptr;
+    for (const char* key : {"patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
+      input["metadata"][key] = nullptr;
+    report["anonymized"] = true;
+    std::vector<std::string> kept;
+    for (std::string w : report["warnings"].get<std::vector<std::string>>()) {
+      for (const std::string& path : {volume.sourcePath, options.input})
+        for (std::size_t at; !path.empty() && (at = w.find(path)) != std::string::npos;) w.replace(at, path.size(), "INPUT");
+      kept.push_back(w);
+    }
+    report["warnings"] = kept;
+  }
   const std::string reportPath = (outDir / "report.json").string();
   {
     std::ofstream out(reportPath);
@@ -368,6 +385,7 @@ Command analyzeCommand() {
                                "(default: that many or more)")(
         "no-render", po::bool_switch(), "skip the 3D view (render3d.png)")(
         "quiet", po::bool_switch(), "no progress lines")(
+        "anonymize", po::bool_switch(), "no names, IDs, dates or paths in report.json and report.html")(
         "threads", po::value<int>()->default_value(0), "threads to use (default: all cores)")(
         "adi-female-cutoff", po::bool_switch(),
         "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
@@ -386,7 +404,8 @@ Command analyzeCommand() {
                          rules.femaleAdiCutoff = vm["adi-female-cutoff"].as<bool>();
                          return rules;
                        }(),
-                       !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>()});
+                       !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>(),
+                       vm["anonymize"].as<bool>()});
   };
   return c;
 }

@@ -432,6 +432,7 @@ void scanFiles(const std::vector<fs::path>& files, Inventory& inventory) {
     if (!readHeader(path, file, why)) {
       ++inventory.filesSkipped;
       inventory.warnings.push_back("skipped " + path.string() + ": " + why);
+      inventory.unreadable.push_back({path.string(), why});
       continue;
     }
     if (file.samplesPerPixel > 1) {

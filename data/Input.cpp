@@ -121,6 +121,7 @@ Inventory scanInput(const std::string& path) {
     } catch (const InputError& e) {
       ++inventory.filesSkipped;
       inventory.warnings.push_back(std::string("skipped ") + e.what());
+      inventory.unreadable.push_back({file, e.what()});
     }
   }
   if (inventory.series.empty()) {

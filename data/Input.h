@@ -55,6 +55,9 @@ struct Inventory {
   std::vector<std::string> warnings;  // skipped files and similar
   std::size_t filesSeen = 0;
   std::size_t filesSkipped = 0;
+  // Files that could not be read at all (path, why): a batch records a folder of them as a
+  // failed study rather than losing it.
+  std::vector<std::pair<std::string, std::string>> unreadable;
 };
 
 // Throws InputError when the path does not exist or holds nothing readable.

@@ -1,0 +1,423 @@
+// cordscope batch: every study in an archive, in parallel, resumable, into one table (issue 9).
+//
+// Each study is analysed by a child process running `cordscope analyze` (the binary itself), so a
+// crash, a hang killed by the user or a memory blow-up inside one analysis never takes the batch
+// down: the child's exit status and its last error line are recorded and the rest go on. Only
+// this parent writes the results store (SQLite, WAL, one transaction per change); children die
+// with it (PR_SET_PDEATHSIG), so a killed batch leaves no orphan writing into OUTDIR.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "Command.h"
+#include "data/Error.h"
+#include "data/ResultsStore.h"
+#include "data/Studies.h"
+#include "version.h"
+
+namespace cordscope::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BatchOptions {
+  std::vector<std::string> inputs;
+  std::string outputDir, db, shard;
+  int jobs = 0;
+  bool retryFailed = false, render = true, anonymize = false;
+};
+
+volatile sig_atomic_t stopSignal = 0;
+void onStop(int signal) { stopSignal = signal; }
+
+// "K/N" (1 <= K <= N), else the Slurm job array's task, else the whole archive (1/1).
+std::pair<int, int> parseShard(const std::string& text) {
+  if (!text.empty()) {
+    int k = 0, n = 0;
+    char extra = 0;
+    if (std::sscanf(text.c_str(), "%d/%d%c", &k, &n, &extra) != 2 || n < 1 || k < 1 || k > n)
+      throw UsageError("--shard expects K/N with 1 <= K <= N, got '" + text + "'");
+    return {k, n};
+  }
+  const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+  if (id && count) {
+    const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+    const int n = std::atoi(count), k = std::atoi(id) - (min ? std::atoi(min) : 0) + 1;
+    if (n < 1 || k < 1 || k > n)
+      throw UsageError("the Slurm array task " + std::string(id) + " of " + count +
+                       " does not map to a shard (use a contiguous --array range)");
+    return {k, n};
+  }
+  return {1, 1};
+}
+
+// Deterministic partition: the study's key hashed, modulo N.
+bool inShard(const std::string& key, std::pair<int, int> shard) {
+  const unsigned long long h = std::stoull(sha256Hex(key).substr(0, 15), nullptr, 16);
+  return static_cast<int>(h % static_cast<unsigned long long>(shard.second)) == shard.first - 1;
+}
+
+std::string selfPath() {
+  char buffer[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  if (n <= 0) throw Error(ExitCode::AnalysisFailed, "cannot find the cordscope binary (/proc/self/exe)");
+  return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+// The child's reason for failing: its last "error:" line, else its exit status.
+std::string failureReason(const fs::path& log, int status) {
+  std::ifstream in(log);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (const auto at = line.find("error: "); at != std::string::npos) last = line.substr(at + 7);
+  if (WIFSIGNALED(status))
+    return "the analysis crashed (signal " + std::to_string(WTERMSIG(status)) + ": " + strsignal(WTERMSIG(status)) + ")" +
+           (last.empty() ? "" : "; " + last);
+  if (!last.empty()) return last;
+  return "the analysis exited with code " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+// Demographics and summary measures from a study's report.json.
+void readReport(const fs::path& path, StudyRecord& r) {
+  std::ifstream in(path);
+  if (!in) return;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return;
+  }
+  const auto number = [](const nlohmann::json& v) { return v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt; };
+  const nlohmann::json& input = j.value("input", nlohmann::json::object());
+  r.ageYears = number(input.value("patient_age_years", nlohmann::json()));
+  r.sex = input.value("sex", nlohmann::json()).is_string() ? input["sex"].get<std::string>() : "";
+  r.studyDate = input.value("study_date", nlohmann::json()).is_string() ? input["study_date"].get<std::string>() : "";
+  const nlohmann::json& summary = j.value("summary", nlohmann::json::object());
+  if (summary.value("lesions_assessed", false)) {
+    r.lesionCount = summary.value("lesion_count", 0);
+    if (summary.contains("max_segments_spanned") && summary["max_segments_spanned"].is_number())
+      r.maxSegmentsSpanned = summary["max_segments_spanned"].get<int>();
+    if (summary.contains("extensive_ge7_segments") && summary["extensive_ge7_segments"].is_boolean())
+      r.extensive = summary["extensive_ge7_segments"].get<bool>();
+  }
+  const nlohmann::json& cc = j.value("craniocervical", nlohmann::json::object());
+  r.adiMm = number(cc.value("adi_mm", nlohmann::json()));
+  r.padiMm = number(cc.value("padi_mm", nlohmann::json()));
+  r.csaMm2.clear();
+  for (const auto& level : j["cord"].value("levels", nlohmann::json::array()))
+    if (level["csa_mm2"].is_number()) r.csaMm2[level["level"].get<std::string>()] = level["csa_mm2"];
+}
+
+// BIDS derivatives of a finished study: its masks under derivatives/cordscope/ with BIDS names.
+void writeBidsDerivatives(const StudyJob& job, const fs::path& studyDir, const fs::path& outDir) {
+  const fs::path root = outDir / "derivatives" / "cordscope";
+  const fs::path dir = root / job.bidsRelativeDir;
+  fs::create_directories(dir);
+  for (const auto& [from, suffix] : std::vector<std::pair<const char*, const char*>>{
+           {"cord.nii.gz", "_label-SC_seg.nii.gz"},
+           {"lesion.nii.gz", "_label-lesion_seg.nii.gz"},
+           {"levels.nii.gz", "_label-vertebrae_dseg.nii.gz"}})
+    if (fs::exists(studyDir / from))
+      fs::copy_file(studyDir / from, dir / (job.bidsStem + suffix), fs::copy_options::overwrite_existing);
+  const fs::path description = root / "dataset_description.json";
+  if (!fs::exists(description)) {
+    std::ofstream out(description);
+    out << nlohmann::json{{"Name", "cordscope derivatives"},
+                          {"BIDSVersion", "1.8.0"},
+                          {"DatasetType", "derivative"},
+                          {"GeneratedBy", {{{"Name", "cordscope"}, {"Version", CORDSCOPE_VERSION}}}}}
+               .dump(2)
+        << "\n";
+  }
+}
+
+struct Running {
+  const StudyJob* job = nullptr;
+  StudyRecord record;
+  std::chrono::steady_clock::time_point start;
+  fs::path dir;
+};
+
+class ProgressBar {
+ public:
+  ProgressBar(bool enabled, std::size_t total) : enabled_(enabled), total_(total), start_(std::chrono::steady_clock::now()) {}
+  void show(std::size_t done, std::size_t failed, std::size_t running, int jobs) {
+    if (!enabled_) return;
+    const std::size_t finished = done + failed;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    std::string eta = "--";
+    if (finished > 0 && finished < total_) {
+      const double left = elapsed / finished * (total_ - finished);
+      char text[32];
+      std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+      eta = text;
+    }
+    const int width = 30, filled = total_ ? static_cast<int>(width * finished / total_) : width;
+    std::fprintf(stderr, "\rcordscope batch [%s%s] %zu/%zu done, %zu failed, %zu running (%d jobs), ETA %s   ",
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), finished, total_, failed, running,
+                 jobs, eta.c_str());
+    std::fflush(stderr);
+  }
+  void end() {
+    if (enabled_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  bool enabled_;
+  std::size_t total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+int runBatch(const BatchOptions& o) {
+  if (o.inputs.empty()) throw UsageError("batch needs at least one INPUT (DICOM folder, NIfTI file or BIDS dataset)");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int jobs = o.jobs > 0 ? o.jobs : cores;
+  if (o.jobs < 0) throw UsageError("--jobs must be at least 1 (0: the number of cores)");
+  const std::pair<int, int> shard = parseShard(o.shard);
+  const fs::path outDir(o.outputDir);
+  fs::create_directories(outDir);
+  ResultsStore store(o.db.empty() ? (outDir / "cordscope.sqlite").string() : o.db);
+  if (o.anonymize) store.setMeta("anonymized", "1");
+  const bool anonymized = store.meta("anonymized").value_or("0") == "1";
+  if (anonymized && !o.anonymize)
+    throw UsageError(store.path() + " holds an anonymised batch: run it again with --anonymize");
+  // Salted keys: the salt is the store's own (or CORDSCOPE_ANON_SALT, so that the shards of one
+  // archive on several machines agree).
+  const char* saltOverride = std::getenv("CORDSCOPE_ANON_SALT");
+  const std::string salt = anonymized ? (saltOverride && *saltOverride ? std::string(saltOverride) : store.salt()) : "";
+
+  // Anonymised: error texts lose the paths of the inputs (they may hold names or dates).
+  std::vector<std::string> roots;
+  for (const std::string& input : o.inputs) {
+    roots.push_back(fs::absolute(input).lexically_normal().string());
+    roots.push_back(input);
+  }
+  std::sort(roots.begin(), roots.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  const auto scrub = [&](std::string text) {
+    if (!anonymized) return text;
+    for (const std::string& root : roots)
+      for (std::size_t at; !root.empty() && (at = text.find(root)) != std::string::npos;) text.replace(at, root.size(), "INPUT");
+    return text;
+  };
+
+  const Discovery discovery = discoverStudies(o.inputs);
+  for (const std::string& w : discovery.warnings) warn(w);
+  std::vector<StudyJob> studies;
+  for (StudyJob job : discovery.studies) {
+    if (!inShard(job.key, shard)) continue;
+    if (anonymized) job.key = "s" + sha256Hex(salt + "|" + job.key).substr(0, 16);
+    studies.push_back(job);
+  }
+
+  // What to run: new or changed studies, studies not finished (running, interrupted), and failed
+  // ones with --retry-failed. Studies that cannot be analysed at all are recorded here.
+  std::vector<const StudyJob*> queue;
+  std::size_t skipped = 0, unanalysable = 0;
+  for (const StudyJob& job : studies) {
+    const std::optional<StudyRecord> previous = store.find(job.key);
+    const bool same = previous && previous->fingerprint == job.fingerprint;
+    if (same && previous->status == "done") {
+      ++skipped;
+      continue;
+    }
+    if (same && previous->status == "failed" && !o.retryFailed) {
+      ++skipped;
+      continue;
+    }
+    if (!job.problem.empty()) {
+      StudyRecord r = previous.value_or(StudyRecord{});
+      r.key = job.key;
+      r.kind = job.kind;
+      r.input = job.input;
+      r.fingerprint = job.fingerprint;
+      r.status = "failed";
+      r.error = scrub(job.problem);
+      r.startedAt = r.finishedAt = utcNow();
+      store.put(r);
+      ++unanalysable;
+      continue;
+    }
+    queue.push_back(&job);
+  }
+  note("batch: " + std::to_string(studies.size()) + " studies" +
+       (shard.second > 1 ? " in shard " + std::to_string(shard.first) + "/" + std::to_string(shard.second) : "") + ", " +
+       std::to_string(queue.size()) + " to analyse, " + std::to_string(skipped) + " already in the store, " +
+       std::to_string(jobs) + " jobs");
+
+  struct sigaction action {};
+  action.sa_handler = onStop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  const std::string self = selfPath();
+  // Parallel across studies, each analysis on one thread: processes scale better than the
+  // threads inside one analysis (measured in bench/batch.sh), and N jobs use N cores.
+  const int threadsPerJob = 1;
+  std::map<pid_t, Running> running;
+  std::size_t next = 0, done = 0, failed = unanalysable;
+  ProgressBar bar(::isatty(STDERR_FILENO) != 0, queue.size() + unanalysable);
+  const auto launch = [&](const StudyJob& job) {
+    Running run;
+    run.job = &job;
+    run.dir = outDir / job.key;
+    fs::create_directories(run.dir);
+    run.record = store.find(job.key).value_or(StudyRecord{});
+    StudyRecord& r = run.record;
+    r.key = job.key;
+    r.kind = job.kind;
+    r.input = job.input;
+    r.series = job.series;
+    r.fingerprint = job.fingerprint;
+    r.outputDir = run.dir.string();
+    r.status = "running";
+    r.error.clear();
+    r.analyses += 1;
+    r.startedAt = utcNow();
+    r.finishedAt.clear();
+    store.put(r);
+    std::vector<std::string> args = {self, "analyze", job.input, "-o", run.dir.string(), "--quiet",
+                                     "--threads", std::to_string(threadsPerJob)};
+    if (!job.series.empty()) args.insert(args.end(), {"--series", job.series});
+    if (!o.render) args.push_back("--no-render");
+    if (anonymized) args.push_back("--anonymize");
+    const std::string log = (run.dir / "analyze.log").string();
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error(ExitCode::AnalysisFailed, std::string("cannot start a job: ") + std::strerror(errno));
+    if (pid == 0) {
+      ::setpgid(0, 0);  // the terminal's Ctrl-C reaches the batch, which stops its jobs itself
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(126);
+      ::signal(SIGINT, SIG_DFL);
+      ::signal(SIGTERM, SIG_DFL);
+      std::FILE* out = std::fopen(log.c_str(), "w");
+      if (out) {
+        ::dup2(fileno(out), STDOUT_FILENO);
+        ::dup2(fileno(out), STDERR_FILENO);
+      }
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(self.c_str(), argv.data());
+      std::fprintf(stderr, "cordscope: error: cannot run %s: %s\n", self.c_str(), std::strerror(errno));
+      ::_exit(127);
+    }
+    ::setpgid(pid, pid);  // also here: the child may not have run yet when a stop comes
+    run.start = std::chrono::steady_clock::now();
+    running[pid] = run;
+  };
+
+  bool stopping = false;
+  while (next < queue.size() || !running.empty()) {
+    if (stopSignal && !stopping) {
+      stopping = true;
+      for (const auto& [pid, run] : running) ::kill(-pid, SIGTERM);
+    }
+    while (!stopping && running.size() < static_cast<std::size_t>(jobs) && next < queue.size()) launch(*queue[next++]);
+    if (stopping && running.empty()) break;
+    int status = 0;
+    rusage usage{};
+    const pid_t pid = ::wait4(-1, &status, WNOHANG, &usage);
+    if (pid <= 0) {
+      bar.show(done, failed, running.size(), jobs);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    Running run = it->second;
+    running.erase(it);
+    StudyRecord& r = run.record;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
+    r.peakMemoryMb = usage.ru_maxrss / 1024.0;
+    r.finishedAt = utcNow();
+    readReport(run.dir / "report.json", r);
+    if (stopping) {
+      r.status = "interrupted";
+      r.error = std::string("interrupted (") + strsignal(stopSignal) + ")";
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      r.status = "done";
+      r.error.clear();
+      ++done;
+      if (run.job->kind == "bids") writeBidsDerivatives(*run.job, run.dir, outDir);
+    } else {
+      r.status = "failed";
+      r.error = scrub(failureReason(run.dir / "analyze.log", status));
+      ++failed;
+    }
+    store.put(r);
+    bar.show(done, failed, running.size(), jobs);
+  }
+  bar.end();
+
+  const std::vector<StudyRecord> records = store.all();
+  writeCohortCsv(records, (outDir / "cohort.csv").string(), anonymized);
+  std::size_t allDone = 0, allFailed = 0;
+  for (const StudyRecord& r : records) {
+    allDone += r.status == "done";
+    allFailed += r.status == "failed";
+  }
+  std::cout << "batch: " << done << " analysed, " << failed << " failed in this run, " << skipped
+            << " already in the store; store " << allDone << " done, " << allFailed << " failed of " << records.size()
+            << "\n"
+            << "outputs in " << outDir.string() << ": cohort.csv, " << fs::path(store.path()).filename().string()
+            << ", one folder per study\n";
+  if (stopSignal) return 128 + stopSignal;
+  return 0;
+}
+
+}  // namespace
+
+Command batchCommand() {
+  Command c;
+  c.name = "batch";
+  c.summary = "analyse every study of an archive in parallel into one table (resumable, shardable)";
+  c.usage =
+      "cordscope batch INPUT... -o OUTDIR [--jobs N] [--db FILE] [--shard K/N] [--retry-failed] [--no-render] "
+      "[--anonymize]";
+  c.declare = [](po::options_description& o, po::positional_options_description& p) {
+    o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
+                    "DICOM folders, NIfTI files or BIDS datasets")(
+        "output,o", po::value<std::string>()->required(), "output folder (one subfolder per study)")(
+        "jobs,j", po::value<int>()->default_value(0), "studies analysed at once (default: the number of cores)")(
+        "db", po::value<std::string>()->default_value(""), "results store (default OUTDIR/cordscope.sqlite)")(
+        "shard", po::value<std::string>()->default_value(""),
+        "process only the K-th of N deterministic partitions (default: $SLURM_ARRAY_TASK_ID of "
+        "$SLURM_ARRAY_TASK_COUNT under a Slurm job array, else all)")(
+        "retry-failed", po::bool_switch(), "analyse again the studies that failed")(
+        "no-render", po::bool_switch(), "skip the 3D views")(
+        "anonymize", po::bool_switch(), "study keys are salted hashes; no names, IDs or dates in CSV/JSON");
+    p.add("input", -1);
+  };
+  c.run = [](const po::variables_map& vm) {
+    BatchOptions o;
+    if (vm.count("input")) o.inputs = vm["input"].as<std::vector<std::string>>();
+    o.outputDir = vm["output"].as<std::string>();
+    o.jobs = vm["jobs"].as<int>();
+    o.db = vm["db"].as<std::string>();
+    o.shard = vm["shard"].as<std::string>();
+    o.retryFailed = vm["retry-failed"].as<bool>();
+    o.render = !vm["no-render"].as<bool>();
+    o.anonymize = vm["anonymize"].as<bool>();
+    return runBatch(o);
+  };
+  return c;
+}
+
+}  // namespace cordscope::app

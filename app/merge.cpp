@@ -1,0 +1,68 @@
+// cordscope merge: the shard stores of one archive (run on several machines with --shard K/N)
+// combined into one store and one cohort.csv (issue 9).
+#include <filesystem>
+#include <iostream>
+
+#include "Command.h"
+#include "data/Error.h"
+#include "data/ResultsStore.h"
+
+namespace cordscope::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// When two stores hold the same study: a done row wins over any other; among equals, the later.
+bool better(const StudyRecord& candidate, const StudyRecord& current) {
+  if ((candidate.status == "done") != (current.status == "done")) return candidate.status == "done";
+  return candidate.finishedAt > current.finishedAt;
+}
+
+int runMerge(const std::vector<std::string>& inputs, const std::string& outputDir) {
+  if (inputs.empty()) throw UsageError("merge needs the batch output folders (or their .sqlite stores) to combine");
+  const fs::path outDir(outputDir);
+  fs::create_directories(outDir);
+  ResultsStore merged((outDir / "cordscope.sqlite").string());
+  bool anonymized = merged.meta("anonymized").value_or("0") == "1";
+  std::size_t rows = 0;
+  for (const std::string& input : inputs) {
+    const fs::path path = fs::is_directory(input) ? fs::path(input) / "cordscope.sqlite" : fs::path(input);
+    if (!fs::exists(path)) throw InputError(path.string() + ": no results store here (cordscope.sqlite)");
+    if (fs::weakly_canonical(path) == fs::weakly_canonical(merged.path())) continue;
+    const ResultsStore shard(path.string());
+    anonymized = anonymized || shard.meta("anonymized").value_or("0") == "1";
+    for (const StudyRecord& r : shard.all()) {
+      const std::optional<StudyRecord> current = merged.find(r.key);
+      if (!current || better(r, *current)) merged.put(r);
+      ++rows;
+    }
+  }
+  if (anonymized) merged.setMeta("anonymized", "1");
+  const std::vector<StudyRecord> all = merged.all();
+  writeCohortCsv(all, (outDir / "cohort.csv").string(), anonymized);
+  std::cout << "merge: " << rows << " rows from " << inputs.size() << " stores -> " << all.size() << " studies in "
+            << merged.path() << " and " << (outDir / "cohort.csv").string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command mergeCommand() {
+  Command c;
+  c.name = "merge";
+  c.summary = "combine the results stores and cohort tables of batch shards into one";
+  c.usage = "cordscope merge DIR... -o OUTDIR";
+  c.declare = [](po::options_description& o, po::positional_options_description& p) {
+    o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
+                    "batch output folders (or .sqlite stores)")(
+        "output,o", po::value<std::string>()->required(), "folder for the merged cordscope.sqlite and cohort.csv");
+    p.add("input", -1);
+  };
+  c.run = [](const po::variables_map& vm) {
+    return runMerge(vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{},
+                    vm["output"].as<std::string>());
+  };
+  return c;
+}
+
+}  // namespace cordscope::app

@@ -1,0 +1,244 @@
+#include "data/ResultsStore.h"
+
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/Error.h"
+#include "data/Levels.h"
+
+namespace cordscope {
+namespace {
+
+constexpr const char* kColumns =
+    "key, kind, input, series, fingerprint, output_dir, status, error, analyses, started_at, finished_at, "
+    "seconds, peak_memory_mb, age_years, sex, study_date, lesion_count, max_segments_spanned, extensive, "
+    "adi_mm, padi_mm, csa_json";
+
+// A prepared statement that finalises itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql, const std::string& path) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
+      throw Error(ExitCode::AnalysisFailed, path + ": results store: " + sqlite3_errmsg(db));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void bindText(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.c_str(), -1, SQLITE_TRANSIENT); }
+template <class T>
+void bindOptional(sqlite3_stmt* s, int i, const std::optional<T>& v) {
+  if (!v)
+    sqlite3_bind_null(s, i);
+  else if constexpr (std::is_floating_point_v<T>)
+    sqlite3_bind_double(s, i, *v);
+  else
+    sqlite3_bind_int(s, i, static_cast<int>(*v));
+}
+
+std::string columnText(sqlite3_stmt* s, int i) {
+  const unsigned char* t = sqlite3_column_text(s, i);
+  return t ? reinterpret_cast<const char*>(t) : "";
+}
+std::optional<double> columnDouble(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_double(s, i);
+}
+std::optional<int> columnInt(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int(s, i);
+}
+
+StudyRecord readRow(sqlite3_stmt* s) {
+  StudyRecord r;
+  int i = 0;
+  r.key = columnText(s, i++);
+  r.kind = columnText(s, i++);
+  r.input = columnText(s, i++);
+  r.series = columnText(s, i++);
+  r.fingerprint = columnText(s, i++);
+  r.outputDir = columnText(s, i++);
+  r.status = columnText(s, i++);
+  r.error = columnText(s, i++);
+  r.analyses = sqlite3_column_int(s, i++);
+  r.startedAt = columnText(s, i++);
+  r.finishedAt = columnText(s, i++);
+  r.seconds = sqlite3_column_double(s, i++);
+  r.peakMemoryMb = sqlite3_column_double(s, i++);
+  r.ageYears = columnDouble(s, i++);
+  r.sex = columnText(s, i++);
+  r.studyDate = columnText(s, i++);
+  r.lesionCount = columnInt(s, i++);
+  r.maxSegmentsSpanned = columnInt(s, i++);
+  if (const auto e = columnInt(s, i++)) r.extensive = *e != 0;
+  r.adiMm = columnDouble(s, i++);
+  r.padiMm = columnDouble(s, i++);
+  const std::string csa = columnText(s, i++);
+  if (!csa.empty()) r.csaMm2 = nlohmann::json::parse(csa).get<std::map<std::string, double>>();
+  return r;
+}
+
+// RFC 4180: quoted when it holds a comma, quote or line break.
+std::string csvField(const std::string& v) {
+  if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
+  std::string out = "\"";
+  for (const char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string numberText(const std::optional<double>& v, int decimals) {
+  if (!v) return "";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*f", decimals, *v);
+  return text;
+}
+
+}  // namespace
+
+ResultsStore::ResultsStore(const std::string& path) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
+    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(ExitCode::AnalysisFailed, path + ": cannot open the results store: " + why);
+  }
+  sqlite3_busy_timeout(db_, 30000);
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=NORMAL");
+  exec("CREATE TABLE IF NOT EXISTS studies (key TEXT PRIMARY KEY, kind TEXT, input TEXT, series TEXT, "
+       "fingerprint TEXT, output_dir TEXT, status TEXT NOT NULL, error TEXT, analyses INTEGER NOT NULL DEFAULT 0, "
+       "started_at TEXT, finished_at TEXT, seconds REAL, peak_memory_mb REAL, age_years REAL, sex TEXT, "
+       "study_date TEXT, lesion_count INTEGER, max_segments_spanned INTEGER, extensive INTEGER, adi_mm REAL, "
+       "padi_mm REAL, csa_json TEXT)");
+  exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)");
+}
+
+ResultsStore::~ResultsStore() { sqlite3_close(db_); }
+
+void ResultsStore::exec(const std::string& sql) const {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    const std::string why = message ? message : "unknown error";
+    sqlite3_free(message);
+    throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + why);
+  }
+}
+
+std::optional<StudyRecord> ResultsStore::find(const std::string& key) const {
+  Statement s(db_, std::string("SELECT ") + kColumns + " FROM studies WHERE key = ?", path_);
+  bindText(s.get(), 1, key);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  return readRow(s.get());
+}
+
+std::vector<StudyRecord> ResultsStore::all() const {
+  Statement s(db_, std::string("SELECT ") + kColumns + " FROM studies ORDER BY key", path_);
+  std::vector<StudyRecord> out;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(readRow(s.get()));
+  return out;
+}
+
+void ResultsStore::put(const StudyRecord& r) {
+  Statement s(db_,
+              std::string("INSERT OR REPLACE INTO studies (") + kColumns +
+                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+              path_);
+  int i = 1;
+  bindText(s.get(), i++, r.key);
+  bindText(s.get(), i++, r.kind);
+  bindText(s.get(), i++, r.input);
+  bindText(s.get(), i++, r.series);
+  bindText(s.get(), i++, r.fingerprint);
+  bindText(s.get(), i++, r.outputDir);
+  bindText(s.get(), i++, r.status);
+  bindText(s.get(), i++, r.error);
+  sqlite3_bind_int(s.get(), i++, r.analyses);
+  bindText(s.get(), i++, r.startedAt);
+  bindText(s.get(), i++, r.finishedAt);
+  sqlite3_bind_double(s.get(), i++, r.seconds);
+  sqlite3_bind_double(s.get(), i++, r.peakMemoryMb);
+  bindOptional(s.get(), i++, r.ageYears);
+  bindText(s.get(), i++, r.sex);
+  bindText(s.get(), i++, r.studyDate);
+  bindOptional(s.get(), i++, r.lesionCount);
+  bindOptional(s.get(), i++, r.maxSegmentsSpanned);
+  bindOptional(s.get(), i++, r.extensive);
+  bindOptional(s.get(), i++, r.adiMm);
+  bindOptional(s.get(), i++, r.padiMm);
+  bindText(s.get(), i++, r.csaMm2.empty() ? std::string() : nlohmann::json(r.csaMm2).dump());
+  if (sqlite3_step(s.get()) != SQLITE_DONE)
+    throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+}
+
+std::optional<std::string> ResultsStore::meta(const std::string& name) const {
+  Statement s(db_, "SELECT value FROM meta WHERE name = ?", path_);
+  bindText(s.get(), 1, name);
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  return columnText(s.get(), 0);
+}
+
+void ResultsStore::setMeta(const std::string& name, const std::string& value) {
+  Statement s(db_, "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", path_);
+  bindText(s.get(), 1, name);
+  bindText(s.get(), 2, value);
+  if (sqlite3_step(s.get()) != SQLITE_DONE)
+    throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+}
+
+std::string ResultsStore::salt() {
+  if (const auto existing = meta("salt")) return *existing;
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw Error(ExitCode::AnalysisFailed, "cannot draw a random salt");
+  std::string hex;
+  for (const unsigned char b : bytes) {
+    static const char* digits = "0123456789abcdef";
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  setMeta("salt", hex);
+  return hex;
+}
+
+void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path, bool anonymized) {
+  std::ofstream out(path);
+  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the cohort table");
+  out << "study_key,status,kind,age_years,sex" << (anonymized ? "" : ",study_date,input")
+      << ",lesion_count,max_segments_spanned,extensive_ge7_segments,adi_mm,padi_mm";
+  for (int level = 1; level <= 9; ++level) out << ",csa_" << levelName(level) << "_mm2";
+  out << ",seconds,peak_memory_mb,analyses,error\n";
+  for (const StudyRecord& r : records) {
+    out << csvField(r.key) << "," << r.status << "," << r.kind << "," << numberText(r.ageYears, 1) << ","
+        << csvField(r.sex);
+    if (!anonymized) out << "," << csvField(r.studyDate) << "," << csvField(r.input);
+    out << "," << (r.lesionCount ? std::to_string(*r.lesionCount) : "") << ","
+        << (r.maxSegmentsSpanned ? std::to_string(*r.maxSegmentsSpanned) : "") << ","
+        << (r.extensive ? (*r.extensive ? "true" : "false") : "") << "," << numberText(r.adiMm, 2) << ","
+        << numberText(r.padiMm, 2);
+    for (int level = 1; level <= 9; ++level) {
+      const auto it = r.csaMm2.find(levelName(level));
+      out << "," << (it == r.csaMm2.end() ? "" : numberText(it->second, 2));
+    }
+    out << "," << numberText(r.seconds, 2) << "," << numberText(r.peakMemoryMb, 1) << "," << r.analyses << ","
+        << csvField(r.error) << "\n";
+  }
+}
+
+std::string utcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+}  // namespace cordscope

@@ -1,0 +1,235 @@
+#include "data/Studies.h"
+
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "data/Error.h"
+#include "data/Input.h"
+#include "data/Nifti.h"
+
+namespace cordscope {
+namespace {
+
+namespace fs = std::filesystem;
+
+// path|size|mtime of one file, for the fingerprint.
+std::string fileStamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return path + "|missing";
+  return path + "|" + std::to_string(st.st_size) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::string sanitize(const std::string& text) {
+  std::string out;
+  for (const char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  while (!out.empty() && (out.front() == '.' || out.front() == '_')) out.erase(out.begin());
+  return out.empty() ? "study" : out.substr(0, 80);
+}
+
+std::string niftiStem(const fs::path& path) {
+  std::string name = path.filename().string();
+  for (const char* ext : {".nii.gz", ".nii"})
+    if (name.size() > std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
+      return name.substr(0, name.size() - std::strlen(ext));
+  return name;
+}
+
+StudyJob niftiJob(const fs::path& path) {
+  StudyJob job;
+  job.kind = "nifti";
+  job.input = fs::absolute(path).lexically_normal().string();
+  job.key = sanitize(niftiStem(path));
+  job.fileCount = 1;
+  job.fingerprint = sha256Hex(fileStamp(job.input));
+  return job;
+}
+
+// At most 16 distinct values: a mask or a label map, not an MR image.
+bool isLabelImage(const std::string& path) {
+  try {
+    const Volume v = readNifti(path);
+    const float* p = v.image->GetBufferPointer();
+    const std::size_t n = v.image->GetBufferedRegion().GetNumberOfPixels();
+    std::set<float> values;
+    for (std::size_t i = 0; i < n && values.size() <= 16; i += 7) values.insert(p[i]);
+    return values.size() <= 16;
+  } catch (const Error&) {
+    return false;  // unreadable: a study that will fail with the reason
+  }
+}
+
+bool isBidsDataset(const fs::path& dir) {
+  if (fs::exists(dir / "dataset_description.json")) return true;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_directory() && entry.path().filename().string().rfind("sub-", 0) == 0) return true;
+  return false;
+}
+
+void discoverBids(const fs::path& root, Discovery& out) {
+  std::vector<fs::path> anatDirs;
+  for (const auto& subject : fs::directory_iterator(root)) {
+    if (!subject.is_directory() || subject.path().filename().string().rfind("sub-", 0) != 0) continue;
+    if (fs::is_directory(subject.path() / "anat")) anatDirs.push_back(subject.path() / "anat");
+    for (const auto& session : fs::directory_iterator(subject.path()))
+      if (session.is_directory() && session.path().filename().string().rfind("ses-", 0) == 0 &&
+          fs::is_directory(session.path() / "anat"))
+        anatDirs.push_back(session.path() / "anat");
+  }
+  for (const fs::path& anat : anatDirs)
+    for (const auto& file : fs::directory_iterator(anat)) {
+      const std::string name = file.path().filename().string();
+      if (!isNiftiPath(name) || niftiStem(file.path()).size() < 4 ||
+          niftiStem(file.path()).compare(niftiStem(file.path()).size() - 4, 4, "_T2w") != 0)
+        continue;
+      StudyJob job = niftiJob(file.path());
+      job.kind = "bids";
+      job.bidsStem = niftiStem(file.path());
+      job.bidsRelativeDir = fs::relative(anat, root).string();
+      job.key = sanitize(job.bidsStem);
+      out.studies.push_back(job);
+    }
+  if (anatDirs.empty()) out.warnings.push_back(root.string() + ": a BIDS dataset without sub-*/[ses-*/]anat folders");
+}
+
+// DICOM (and NIfTI) found in a folder or file by the same scan `info` and `analyze` use.
+void discoverScanned(const fs::path& input, Discovery& out) {
+  Inventory inventory;
+  try {
+    inventory = scanInput(input.string());
+  } catch (const InputError& e) {
+    StudyJob job;
+    job.kind = "invalid";
+    job.input = fs::absolute(input).lexically_normal().string();
+    job.key = sanitize(input.filename().string());
+    job.problem = e.what();
+    job.fingerprint = sha256Hex(fileStamp(job.input));
+    out.studies.push_back(job);
+    return;
+  }
+  out.warnings.insert(out.warnings.end(), inventory.warnings.begin(), inventory.warnings.end());
+  std::map<std::string, std::vector<const SeriesEntry*>> byStudy;
+  for (const SeriesEntry& s : inventory.series) {
+    if (s.kind == "nifti") {
+      // Masks and label maps beside the images (segmentations, truth) are not studies.
+      if (isLabelImage(s.id))
+        out.warnings.push_back(s.id + ": a label image (few distinct values), not a study; skipped");
+      else
+        out.studies.push_back(niftiJob(s.id));
+      continue;
+    }
+    byStudy[s.meta.studyInstanceUid].push_back(&s);
+  }
+  // Folders of files that could not be read, holding no readable series: a corrupt study, to be
+  // recorded as failed (never silently lost).
+  {
+    std::set<std::string> readable;
+    for (const SeriesEntry& s : inventory.series)
+      for (const DicomFrame& f : s.frames) readable.insert(fs::path(f.path).parent_path().string());
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> byFolder;
+    for (const auto& [file, why] : inventory.unreadable) byFolder[fs::path(file).parent_path().string()].push_back({file, why});
+    for (const auto& [folder, files] : byFolder) {
+      if (readable.count(folder)) continue;
+      StudyJob job;
+      job.kind = "invalid";
+      job.input = folder;
+      job.key = sanitize(fs::path(folder).filename().string()) + "_" + sha256Hex(folder).substr(0, 8);
+      job.fileCount = files.size();
+      job.problem = std::to_string(files.size()) + " unreadable file(s) in " + folder + ", e.g. " + files.front().first +
+                    ": " + files.front().second;
+      std::string stamps;
+      for (const auto& f : files) stamps += fileStamp(f.first) + "\n";
+      job.fingerprint = sha256Hex(stamps);
+      out.studies.push_back(job);
+    }
+  }
+  for (const auto& [studyUid, series] : byStudy) {
+    Inventory one;
+    one.inputPath = inventory.inputPath;
+    std::vector<std::string> stamps;
+    fs::path common;
+    for (const SeriesEntry* s : series) {
+      one.series.push_back(*s);
+      for (const DicomFrame& f : s->frames) {
+        stamps.push_back(fileStamp(f.path) + "|" + f.sopInstanceUid);
+        const fs::path folder = fs::path(f.path).parent_path();
+        if (common.empty()) {
+          common = folder;
+        } else {
+          fs::path shared;
+          for (auto a = common.begin(), b = folder.begin(); a != common.end() && b != folder.end() && *a == *b; ++a, ++b)
+            shared /= *a;
+          common = shared;
+        }
+      }
+    }
+    std::sort(stamps.begin(), stamps.end());
+    std::string joined;
+    for (const std::string& s : stamps) joined += s + "\n";
+    StudyJob job;
+    job.kind = "dicom";
+    job.fileCount = stamps.size();
+    job.fingerprint = sha256Hex(joined);
+    job.input = common.empty() ? fs::absolute(input).string() : common.string();
+    const SeriesMetadata& meta = series.front()->meta;
+    job.key = sanitize((meta.patientId.empty() ? std::string("anon") : meta.patientId) + "_" +
+                       (meta.studyDate.empty() ? std::string("nodate") : meta.studyDate)) +
+              "_" + sha256Hex(studyUid).substr(0, 8);
+    try {
+      job.series = one.series[chooseSeries(one).index].id;
+    } catch (const Error& e) {
+      job.problem = e.what();
+    }
+    out.studies.push_back(job);
+  }
+}
+
+}  // namespace
+
+std::string sha256Hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+Discovery discoverStudies(const std::vector<std::string>& inputs) {
+  Discovery out;
+  for (const std::string& text : inputs) {
+    const fs::path input(text);
+    if (!fs::exists(input)) throw InputError(text + ": no such file or folder");
+    if (fs::is_directory(input) && isBidsDataset(input)) {
+      discoverBids(input, out);
+    } else if (fs::is_regular_file(input) && isNiftiPath(text)) {
+      out.studies.push_back(niftiJob(input));
+    } else {
+      discoverScanned(input, out);
+    }
+  }
+  // Keys are folder names: unique, stable (a duplicate gets a hash of its input).
+  std::map<std::string, int> count;
+  for (const StudyJob& j : out.studies) ++count[j.key];
+  for (StudyJob& j : out.studies)
+    if (count[j.key] > 1) j.key += "_" + sha256Hex(j.input + "|" + j.series).substr(0, 8);
+  std::sort(out.studies.begin(), out.studies.end(), [](const StudyJob& a, const StudyJob& b) { return a.key < b.key; });
+  // The same study reached through two inputs is one job.
+  out.studies.erase(std::unique(out.studies.begin(), out.studies.end(),
+                                [](const StudyJob& a, const StudyJob& b) { return a.key == b.key && a.input == b.input; }),
+                    out.studies.end());
+  return out;
+}
+
+}  // namespace cordscope

@@ -1,0 +1,304 @@
+// Batch processing (issue 9) through the binary: an archive of phantom studies with different
+// lesions plus a corrupt study and a non-MRI file; cohort.csv against truth; a second run that
+// analyses nothing (read from the store); a run killed with SIGKILL and resumed; shards merged;
+// anonymised keys; BIDS derivatives; the Slurm array variables.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "TestSupport.h"
+#include "data/ResultsStore.h"
+
+namespace cordscope {
+namespace {
+
+namespace fs = std::filesystem;
+
+using Row = std::map<std::string, std::string>;
+
+std::vector<Row> readCsv(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> header;
+  std::vector<Row> rows;
+  const auto split = [](const std::string& text) {
+    std::vector<std::string> fields;
+    std::string field;
+    bool quoted = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (quoted) {
+        if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else if (c == '"') {
+          quoted = false;
+        } else {
+          field += c;
+        }
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        fields.push_back(field);
+        field.clear();
+      } else {
+        field += c;
+      }
+    }
+    fields.push_back(field);
+    return fields;
+  };
+  if (!std::getline(in, line)) return rows;
+  header = split(line);
+  while (std::getline(in, line)) {
+    const std::vector<std::string> fields = split(line);
+    Row row;
+    for (std::size_t i = 0; i < header.size() && i < fields.size(); ++i) row[header[i]] = fields[i];
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+struct PhantomCase {
+  unsigned seed;
+  std::string lesion;  // --lesion argument, empty for none
+  double adi;
+};
+
+// The archive every test reads: 8 phantom studies, one corrupt study, one non-MRI file.
+class Batch : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    archive_ = new test::TempDir();
+    const fs::path root = archive_->path();
+    fs::create_directories(root / "archive");
+    const std::vector<PhantomCase> cases = {{101, "", 1.5},         {102, "C3:C4:dorsal", 2.0}, {103, "C2:T2:dorsal", 1.5},
+                                            {104, "C4:C6:central", 4.5}, {105, "C5:C5:lateral", 1.0}, {106, "C3:C7:dorsal", 7.0},
+                                            {107, "", 10.0},        {108, "C2:C4:holocord", 2.5}};
+    for (const PhantomCase& c : cases) {
+      std::string args = "phantom -o " + test::quote((root / "truths" / std::to_string(c.seed)).string()) +
+                         " --seed " + std::to_string(c.seed) + " --adi " + std::to_string(c.adi);
+      if (!c.lesion.empty()) args += " --lesion " + c.lesion;
+      const auto r = test::runCordscope(args);
+      ASSERT_EQ(r.exitCode, 0) << r.err;
+      fs::rename(root / "truths" / std::to_string(c.seed) / "dicom", root / "archive" / ("study" + std::to_string(c.seed)));
+    }
+    // A corrupt study: a phantom whose files are cut short inside the pixel data.
+    ASSERT_EQ(test::runCordscope("phantom -o " + test::quote((root / "corrupt").string()) + " --seed 109").exitCode, 0);
+    for (const auto& f : fs::directory_iterator(root / "corrupt/dicom")) fs::resize_file(f.path(), fs::file_size(f.path()) * 6 / 10);
+    fs::rename(root / "corrupt/dicom", root / "archive/corrupt");
+    // A file that is no MR image at all.
+    std::ofstream(root / "notes.pdf") << "%PDF-1.4 not an image\n";
+  }
+  static void TearDownTestSuite() {
+    delete archive_;
+    archive_ = nullptr;
+  }
+  static fs::path archive() { return archive_->path() / "archive"; }
+  static fs::path nonMri() { return archive_->path() / "notes.pdf"; }
+  static nlohmann::json truth(const std::string& seed) {
+    std::ifstream in(archive_->path() / "truths" / seed / "truth.json");
+    return nlohmann::json::parse(in);
+  }
+  static std::string inputs() { return test::quote(archive().string()) + " " + test::quote(nonMri().string()); }
+
+  static test::TempDir* archive_;
+};
+test::TempDir* Batch::archive_ = nullptr;
+
+// Which phantom a row is (its PatientID is PHANTOM-<seed>).
+std::string seedOf(const Row& row) {
+  const std::string& key = row.at("study_key");
+  const auto at = key.find("PHANTOM-");
+  return at == std::string::npos ? "" : key.substr(at + 8, key.find('_', at) - at - 8);
+}
+
+TEST_F(Batch, AnalysesEveryStudyRecordsFailuresAndResumes) {
+  test::TempDir out;
+  const auto first = test::runCordscope("batch " + inputs() + " -o " + test::quote(out / "out") + " --jobs 2 --no-render");
+  ASSERT_EQ(first.exitCode, 0) << first.err;
+  const std::vector<Row> rows = readCsv(out.path() / "out/cohort.csv");
+  ASSERT_EQ(rows.size(), 10u);
+  int done = 0;
+  for (const Row& row : rows) {
+    const std::string seed = seedOf(row);
+    if (seed.empty()) {
+      EXPECT_EQ(row.at("status"), "failed") << row.at("study_key");
+      EXPECT_FALSE(row.at("error").empty()) << row.at("study_key");
+      std::cout << "[ batch ] " << row.at("study_key") << " failed: " << row.at("error") << "\n";
+      continue;
+    }
+    if (seed == "109") {  // the corrupt study
+      EXPECT_EQ(row.at("status"), "failed");
+      EXPECT_FALSE(row.at("error").empty());
+      std::cout << "[ batch ] corrupt study failed: " << row.at("error") << "\n";
+      continue;
+    }
+    ++done;
+    ASSERT_EQ(row.at("status"), "done") << row.at("study_key") << ": " << row.at("error");
+    const nlohmann::json t = truth(seed);
+    EXPECT_EQ(std::stoi(row.at("lesion_count")), t["summary"]["lesion_count"].get<int>()) << seed;
+    if (t["summary"]["lesion_count"].get<int>() > 0) {
+      EXPECT_EQ(std::stoi(row.at("max_segments_spanned")), t["summary"]["max_segments_spanned"].get<int>()) << seed;
+      EXPECT_EQ(row.at("extensive_ge7_segments") == "true", t["summary"]["extensive_ge7_segments"].get<bool>()) << seed;
+    }
+    EXPECT_NEAR(std::stod(row.at("adi_mm")), t["craniocervical"]["adi_mm"].get<double>(), 1.0) << seed;
+    EXPECT_NEAR(std::stod(row.at("age_years")), t["patient_age_years"].get<double>(), 0.5) << seed;
+    EXPECT_FALSE(row.at("csa_C3_mm2").empty()) << seed;
+  }
+  EXPECT_EQ(done, 8);
+  bool corruptSeen = false;
+  for (const Row& row : rows) corruptSeen |= row.at("input").find("corrupt") != std::string::npos;
+  EXPECT_TRUE(corruptSeen);
+
+  // A second run analyses nothing: every row's analysis count and finish time are unchanged.
+  const std::vector<StudyRecord> before = ResultsStore((out.path() / "out/cordscope.sqlite").string()).all();
+  const auto second = test::runCordscope("batch " + inputs() + " -o " + test::quote(out / "out") + " --jobs 2 --no-render");
+  ASSERT_EQ(second.exitCode, 0) << second.err;
+  EXPECT_NE(second.out.find("batch: 0 analysed, 0 failed in this run, 10 already in the store"), std::string::npos)
+      << second.out;
+  const std::vector<StudyRecord> after = ResultsStore((out.path() / "out/cordscope.sqlite").string()).all();
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].analyses, before[i].analyses) << after[i].key;
+    EXPECT_EQ(after[i].finishedAt, before[i].finishedAt) << after[i].key;
+  }
+  // --retry-failed runs the failures again, and only them.
+  const auto retry = test::runCordscope("batch " + inputs() + " -o " + test::quote(out / "out") + " --no-render --retry-failed");
+  ASSERT_EQ(retry.exitCode, 0) << retry.err;
+  for (const StudyRecord& r : ResultsStore((out.path() / "out/cordscope.sqlite").string()).all())
+    if (r.status == "done") {
+      EXPECT_EQ(r.analyses, 1) << r.key;
+    }
+}
+
+// Killed with SIGKILL in the middle: the store stays readable, the resumed run completes with no
+// duplicate row, and studies finished before the kill are not analysed again.
+TEST_F(Batch, KilledRunResumes) {
+  test::TempDir out;
+  const std::string command = test::quote(CORDSCOPE_BINARY) + " batch " + inputs() + " -o " +
+                              test::quote(out / "out") + " --jobs 1 --no-render";
+  const auto started = test::runShell(command + " > /dev/null 2>&1 & echo $!");
+  const pid_t pid = std::stoi(started.out);
+  const fs::path db = out.path() / "out/cordscope.sqlite";
+  std::size_t finished = 0;
+  for (int i = 0; i < 600 && finished < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!fs::exists(db)) continue;
+    try {
+      finished = 0;
+      for (const StudyRecord& r : ResultsStore(db.string()).all()) finished += r.status == "done";
+    } catch (const std::exception&) {
+    }
+  }
+  ASSERT_GE(finished, 3u) << "the batch did not get going";
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::set<std::string> doneBefore;
+  for (const StudyRecord& r : ResultsStore(db.string()).all())
+    if (r.status == "done") doneBefore.insert(r.key);
+  const auto resumed = test::runCordscope("batch " + inputs() + " -o " + test::quote(out / "out") + " --jobs 2 --no-render");
+  ASSERT_EQ(resumed.exitCode, 0) << resumed.err;
+  const std::vector<StudyRecord> all = ResultsStore(db.string()).all();
+  EXPECT_EQ(all.size(), 10u);
+  std::set<std::string> keys;
+  int done = 0;
+  for (const StudyRecord& r : all) {
+    keys.insert(r.key);
+    done += r.status == "done";
+    if (doneBefore.count(r.key)) {
+      EXPECT_EQ(r.analyses, 1) << r.key << " was analysed again";
+    }
+  }
+  EXPECT_EQ(keys.size(), all.size());
+  EXPECT_EQ(done, 8);
+  EXPECT_EQ(readCsv(out.path() / "out/cohort.csv").size(), 10u);
+}
+
+// Shards 1/2 and 2/2 (the second through the Slurm array variables) merged equal one whole run.
+TEST_F(Batch, ShardsMergeToTheWholeRun) {
+  test::TempDir out;
+  ASSERT_EQ(test::runCordscope("batch " + inputs() + " -o " + test::quote(out / "whole") + " --no-render").exitCode, 0);
+  const auto one = test::runCordscope("batch " + inputs() + " -o " + test::quote(out / "shard1") + " --no-render --shard 1/2");
+  ASSERT_EQ(one.exitCode, 0) << one.err;
+  const auto two = test::runShell("SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=1 " +
+                                  test::quote(CORDSCOPE_BINARY) + " batch " + inputs() + " -o " +
+                                  test::quote(out / "shard2") + " --no-render");
+  ASSERT_EQ(two.exitCode, 0) << two.err;
+  const std::size_t n1 = readCsv(out.path() / "shard1/cohort.csv").size(), n2 = readCsv(out.path() / "shard2/cohort.csv").size();
+  EXPECT_GT(n1, 0u);
+  EXPECT_GT(n2, 0u);
+  EXPECT_EQ(n1 + n2, 10u);
+  const auto merged = test::runCordscope("merge " + test::quote(out / "shard1") + " " + test::quote(out / "shard2") +
+                                         " -o " + test::quote(out / "merged"));
+  ASSERT_EQ(merged.exitCode, 0) << merged.err;
+  const std::vector<Row> whole = readCsv(out.path() / "whole/cohort.csv"), combined = readCsv(out.path() / "merged/cohort.csv");
+  ASSERT_EQ(combined.size(), whole.size());
+  for (std::size_t i = 0; i < whole.size(); ++i)
+    for (const auto& [column, value] : whole[i]) {
+      if (column == "seconds" || column == "peak_memory_mb") continue;  // timings differ run to run
+      EXPECT_EQ(combined[i].at(column), value) << whole[i].at("study_key") << " " << column;
+    }
+}
+
+// --anonymize: keys are salted hashes; no name, ID, date or path in cohort.csv or report.json.
+TEST_F(Batch, AnonymizedKeysAndOutputs) {
+  test::TempDir out;
+  const auto r = test::runCordscope("batch " + test::quote(archive().string()) + " -o " + test::quote(out / "out") +
+                                    " --no-render --anonymize");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(out.path() / "out/cohort.csv");
+  const std::string csv((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string archivePath = archive().string();
+  for (const std::string& secret : {std::string("PHANTOM"), std::string("20240115"), std::string("study_date"), archivePath})
+    EXPECT_EQ(csv.find(secret), std::string::npos) << secret;
+  for (const Row& row : readCsv(out.path() / "out/cohort.csv")) {
+    EXPECT_EQ(row.at("study_key").size(), 17u);
+    EXPECT_EQ(row.at("study_key")[0], 's');
+    if (row.at("status") != "done") continue;
+    std::ifstream report(out.path() / "out" / row.at("study_key") / "report.json");
+    const std::string text((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+    for (const std::string& secret : {std::string("PHANTOM-"), std::string("20240115"), archivePath})
+      EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+  }
+}
+
+// A BIDS dataset: one study per sub-*/[ses-*/]anat/*_T2w.nii.gz, and a derivatives tree.
+TEST_F(Batch, BidsDatasetAndDerivatives) {
+  test::TempDir out;
+  const fs::path bids = out.path() / "bids";
+  fs::create_directories(bids / "sub-01/anat");
+  fs::create_directories(bids / "sub-02/ses-01/anat");
+  std::ofstream(bids / "dataset_description.json") << R"({"Name": "test", "BIDSVersion": "1.8.0"})";
+  ASSERT_EQ(test::runCordscope("convert " + test::quote((archive() / "study103").string()) + " -o " +
+                               test::quote((bids / "sub-01/anat/sub-01_T2w.nii.gz").string()))
+                .exitCode,
+            0);
+  ASSERT_EQ(test::runCordscope("convert " + test::quote((archive() / "study101").string()) + " -o " +
+                               test::quote((bids / "sub-02/ses-01/anat/sub-02_ses-01_T2w.nii.gz").string()))
+                .exitCode,
+            0);
+  const auto r = test::runCordscope("batch " + test::quote(bids.string()) + " -o " + test::quote(out / "out") + " --no-render");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const fs::path derivatives = out.path() / "out/derivatives/cordscope";
+  EXPECT_TRUE(fs::exists(derivatives / "dataset_description.json"));
+  for (const char* file : {"sub-01/anat/sub-01_T2w_label-SC_seg.nii.gz", "sub-01/anat/sub-01_T2w_label-lesion_seg.nii.gz",
+                           "sub-01/anat/sub-01_T2w_label-vertebrae_dseg.nii.gz",
+                           "sub-02/ses-01/anat/sub-02_ses-01_T2w_label-SC_seg.nii.gz"})
+    EXPECT_TRUE(fs::exists(derivatives / file)) << file;
+  const std::vector<Row> rows = readCsv(out.path() / "out/cohort.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("study_key"), "sub-01_T2w");
+  EXPECT_EQ(rows[0].at("max_segments_spanned"), "8");
+}
+
+}  // namespace
+}  // namespace cordscope
