@@ -28,6 +28,7 @@ Command analyzeCommand();
 Command phantomCommand();
 Command batchCommand();
 Command mergeCommand();
+Command compareCommand();
 
 // Diagnostics on stderr, prefixed so they are told apart from program output.
 void warn(const std::string& message);

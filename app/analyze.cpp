@@ -104,12 +104,13 @@ void writeCenterlineCsv(const CordSegmentation& seg, const std::string& path) {
   std::ofstream out(path);
   if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the centerline table");
   out << "arc_mm,x_ras_mm,y_ras_mm,z_ras_mm,area_mm2,ap_mm,rl_mm,canal_area_mm2,canal_ap_mm,canal_"
-         "rl_mm,measured\n";
+         "rl_mm,measured,anterior_x_ras,anterior_y_ras,anterior_z_ras\n";
   out.precision(6);
   for (const CrossSection& s : seg.sections)
     out << s.arcMm << ',' << -s.centre[0] << ',' << -s.centre[1] << ',' << s.centre[2] << ','
         << s.areaMm2 << ',' << s.apMm << ',' << s.rlMm << ',' << s.canalAreaMm2 << ','
-        << s.canalApMm << ',' << s.canalRlMm << ',' << (s.measured ? 1 : 0) << '\n';
+        << s.canalApMm << ',' << s.canalRlMm << ',' << (s.measured ? 1 : 0) << ',' << -s.anterior[0] << ','
+        << -s.anterior[1] << ',' << s.anterior[2] << '\n';
 }
 
 // The demo study: a long dorsal lesion (the B12 pattern, 8 segments) and anterior atlantoaxial

@@ -9,7 +9,7 @@
 namespace cordscope::app {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {analyzeCommand(), batchCommand(), mergeCommand(), infoCommand(), convertCommand(), phantomCommand()};
+  static const std::vector<Command> all = {analyzeCommand(), batchCommand(), mergeCommand(), compareCommand(), infoCommand(), convertCommand(), phantomCommand()};
   return all;
 }
 

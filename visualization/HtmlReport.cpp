@@ -252,6 +252,15 @@ std::string renderHtmlReport(const json& r, const std::vector<EmbeddedPicture>& 
   return h.str();
 }
 
+std::string htmlEscape(const std::string& text) { return escape(text); }
+
+std::string pngDataUri(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return "data:image/png;base64," + base64(bytes);
+}
+
 void writeHtmlReport(const json& report, const std::vector<EmbeddedPicture>& pictures, const std::string& path) {
   std::ofstream out(path);
   if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the HTML report");

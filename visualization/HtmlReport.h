@@ -23,6 +23,10 @@ std::vector<Finding> keyFindings(const nlohmann::json& report);
 
 std::string renderHtmlReport(const nlohmann::json& report, const std::vector<EmbeddedPicture>& pictures);
 
+// Helpers other pages share: HTML-escaped text; a PNG file as a data URI (empty when absent).
+std::string htmlEscape(const std::string& text);
+std::string pngDataUri(const std::string& path);
+
 void writeHtmlReport(const nlohmann::json& report, const std::vector<EmbeddedPicture>& pictures,
                      const std::string& path);
 
