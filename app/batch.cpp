@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "ChildProcess.h"
 #include "Command.h"
 #include "data/Error.h"
 #include "data/ResultsStore.h"
@@ -72,19 +73,9 @@ bool inShard(const std::string& key, std::pair<int, int> shard) {
   return static_cast<int>(h % static_cast<unsigned long long>(shard.second)) == shard.first - 1;
 }
 
-std::string selfPath() {
-  char buffer[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-  if (n <= 0) throw Error(ExitCode::AnalysisFailed, "cannot find the cordscope binary (/proc/self/exe)");
-  return std::string(buffer, static_cast<std::size_t>(n));
-}
-
 // The child's reason for failing: its last "error:" line, else its exit status.
 std::string failureReason(const fs::path& log, int status) {
-  std::ifstream in(log);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (const auto at = line.find("error: "); at != std::string::npos) last = line.substr(at + 7);
+  const std::string last = lastErrorLine(log.string());
   if (WIFSIGNALED(status))
     return "the analysis crashed (signal " + std::to_string(WTERMSIG(status)) + ": " + strsignal(WTERMSIG(status)) + ")" +
            (last.empty() ? "" : "; " + last);
@@ -176,6 +167,7 @@ class ProgressBar {
   void end() {
     if (enabled_) std::fprintf(stderr, "\n");
   }
+  bool enabled() const { return enabled_; }
 
  private:
   bool enabled_;
@@ -333,12 +325,17 @@ int runBatch(const BatchOptions& o) {
     if (stopping && running.empty()) break;
     int status = 0;
     rusage usage{};
-    const pid_t pid = ::wait4(-1, &status, WNOHANG, &usage);
-    if (pid <= 0) {
+    // Block until a job ends (a signal interrupts the wait); on a terminal, wake every 0.2 s to
+    // refresh the progress bar. Polling with sleeps instead cost up to a sleep per study.
+    pid_t pid = ::wait4(-1, &status, bar.enabled() ? WNOHANG : 0, &usage);
+    if (pid == 0) {
       bar.show(done, failed, running.size(), jobs);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      continue;
+      for (int i = 0; i < 200 && pid == 0 && !stopSignal; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        pid = ::wait4(-1, &status, WNOHANG, &usage);
+      }
     }
+    if (pid <= 0) continue;
     const auto it = running.find(pid);
     if (it == running.end()) continue;
     Running run = it->second;

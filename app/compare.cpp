@@ -3,7 +3,6 @@
 // output folder. Time points are ordered by StudyDate when every one has it, else by the
 // arguments; the first is the baseline and every later one is compared with it.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -12,7 +11,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "ChildProcess.h"
 #include "Command.h"
+#include "data/Csv.h"
 #include "data/Error.h"
 #include "data/Input.h"
 #include "data/Nifti.h"
@@ -32,33 +33,12 @@ using nlohmann::json;
 // output goes to outDir/analyze.log. Throws with the child's error line when it fails.
 void analyseInto(const std::string& input, const fs::path& outDir, bool render) {
   fs::create_directories(outDir);
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) throw Error(ExitCode::AnalysisFailed, "cannot find the cordscope binary (/proc/self/exe)");
-  self[n] = 0;
-  std::vector<std::string> args = {self, "analyze", input, "-o", outDir.string(), "--quiet"};
+  std::vector<std::string> args = {"analyze", input, "-o", outDir.string(), "--quiet"};
   if (!render) args.push_back("--no-render");
   const std::string log = (outDir / "analyze.log").string();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error(ExitCode::AnalysisFailed, std::string("cannot start the analysis: ") + std::strerror(errno));
-  if (pid == 0) {
-    if (std::FILE* out = std::fopen(log.c_str(), "w")) {
-      ::dup2(fileno(out), STDOUT_FILENO);
-      ::dup2(fileno(out), STDERR_FILENO);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(self, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const int status = runSelf(args, log);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  std::ifstream in(log);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (const auto at = line.find("error: "); at != std::string::npos) last = line.substr(at + 7);
+  const std::string last = lastErrorLine(log);
   throw Error(ExitCode::AnalysisFailed,
               input + ": the analysis failed" + (last.empty() ? "" : ": " + last) + " (log: " + log + ")");
 }
@@ -137,13 +117,6 @@ json alignmentCheck(const Loaded& base, const Loaded& follow, const RigidRegistr
     j["points_compared"] = residuals.size();
   }
   return j;
-}
-
-std::string csvField(const std::string& v) {
-  if (v.find_first_of(",\"\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (const char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 std::string value(const json& j) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "data/Csv.h"
 #include "data/Error.h"
 #include "data/Levels.h"
 
@@ -84,14 +85,6 @@ StudyRecord readRow(sqlite3_stmt* s) {
   const std::string csa = columnText(s, i++);
   if (!csa.empty()) r.csaMm2 = nlohmann::json::parse(csa).get<std::map<std::string, double>>();
   return r;
-}
-
-// RFC 4180: quoted when it holds a comma, quote or line break.
-std::string csvField(const std::string& v) {
-  if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
-  std::string out = "\"";
-  for (const char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 std::string numberText(const std::optional<double>& v, int decimals) {

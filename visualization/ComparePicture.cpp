@@ -4,7 +4,6 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
@@ -133,7 +132,7 @@ void writeComparePicture(const std::vector<CompareColumn>& columns, const std::s
       }
   label(canvas, "A", {margin + 2, header + 16}, 0.45);
   label(canvas, "rows: same vertebral level", {margin, 40}, 0.4, cv::Scalar(180, 180, 180));
-  if (!cv::imwrite(path, canvas)) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the comparison picture");
+  writePng(canvas, path);
 }
 
 void writeTrendChart(const std::vector<TrendPoint>& points, const std::string& xTitle, const std::string& path) {
@@ -163,7 +162,7 @@ void writeTrendChart(const std::vector<TrendPoint>& points, const std::string& x
   }
   cv::putText(chart, "segments spanned (longest lesion)", {left, 24}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   cv::putText(chart, xTitle, {w / 2 - 60, h - 12}, cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-  if (!cv::imwrite(path, chart)) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the trend chart");
+  writePng(chart, path);
 }
 
 }  // namespace cordscope

@@ -4,11 +4,40 @@
 #include <cmath>
 #include <limits>
 #include <opencv2/imgproc.hpp>
+#include <png.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "data/Error.h"
 
 #include "segmentation/Statistics.h"
 #include "visualization/Pictures.h"
 
 namespace cordscope {
+
+void writePng(const cv::Mat& bgr, const std::string& path) {
+  if (bgr.type() != CV_8UC3) throw Error(ExitCode::AnalysisFailed, path + ": a picture must be 8-bit colour");
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (!file) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the picture");
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  if (!png || !info || setjmp(png_jmpbuf(png))) {
+    png_destroy_write_struct(&png, &info);
+    std::fclose(file);
+    throw Error(ExitCode::AnalysisFailed, path + ": cannot write the picture (PNG encoding failed)");
+  }
+  png_init_io(png, file);
+  png_set_compression_level(png, 3);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(bgr.cols), static_cast<png_uint_32>(bgr.rows), 8, PNG_COLOR_TYPE_RGB,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_bgr(png);
+  png_write_info(png, info);
+  for (int y = 0; y < bgr.rows; ++y) png_write_row(png, bgr.ptr<png_byte>(y));
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  if (std::fclose(file) != 0) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the picture (disk full?)");
+}
 
 unsigned char maskAt(const Mask* mask, const ImageSampler& grid, const Vec3& point) {
   if (!mask) return 0;

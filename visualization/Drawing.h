@@ -32,6 +32,10 @@ unsigned char maskAt(const Mask* mask, const ImageSampler& grid, const Vec3& poi
 cv::Mat toGrey(const cv::Mat& values);
 // Lesions filled in red (half transparent) with an orange edge; the cord's outline in green.
 void drawMasks(cv::Mat& picture, const cv::Mat& cord, const cv::Mat& lesion);
+// Writes an 8-bit BGR picture as PNG (libpng; OpenCV's codecs would load GDAL and some 80
+// libraries at every start of the program). Throws Error naming the file when it cannot.
+void writePng(const cv::Mat& bgr, const std::string& path);
+
 // Text with a dark outline, readable on any background.
 void label(cv::Mat& picture, const std::string& text, cv::Point at, double scale,
            const cv::Scalar& colour = cv::Scalar(255, 255, 255), int thickness = 1);

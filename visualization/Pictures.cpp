@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "data/Error.h"
@@ -252,7 +251,7 @@ void writeSagittalPicture(const StudyFindings& f, const std::string& path) {
           static_cast<int>(i / columns) * (tileH + 4));
   for (std::size_t i = 0; i < axials.size(); ++i)
     paste(canvas, axials[i], main.cols + 8 + static_cast<int>(i) * (axialSize + 4), rows * (tileH + 4) + 8);
-  if (!cv::imwrite(path, canvas)) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the sagittal picture");
+  writePng(canvas, path);
 }
 
 }  // namespace cordscope
