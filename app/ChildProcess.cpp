@@ -41,7 +41,7 @@ int runSelf(const std::vector<std::string>& args, const std::string& logPath) {
     std::vector<char*> argv;
     for (std::string& a : all) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(self.c_str(), argv.data());
+    ::execv("/proc/self/exe", argv.data());  // the running binary, even if rebuilt meanwhile
     std::fprintf(stderr, "cordscope: error: cannot run %s: %s\n", self.c_str(), std::strerror(errno));
     ::_exit(127);
   }

@@ -5,6 +5,7 @@
 // down: the child's exit status and its last error line are recorded and the rest go on. Only
 // this parent writes the results store (SQLite, WAL, one transaction per change); children die
 // with it (PR_SET_PDEATHSIG), so a killed batch leaves no orphan writing into OUTDIR.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -54,6 +55,9 @@ std::pair<int, int> parseShard(const std::string& text) {
       throw UsageError("--shard expects K/N with 1 <= K <= N, got '" + text + "'");
     return {k, n};
   }
+  if (const char* step = std::getenv("SLURM_ARRAY_TASK_STEP"); step && std::atoi(step) > 1)
+    throw UsageError("a stepped Slurm array (SLURM_ARRAY_TASK_STEP=" + std::string(step) +
+                     ") would skip shards: use a contiguous --array range, or give --shard K/N");
   const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
   const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
   if (id && count) {
@@ -83,16 +87,21 @@ std::string failureReason(const fs::path& log, int status) {
   return "the analysis exited with code " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+void readReportFields(const fs::path& path, StudyRecord& r);
+
 // Demographics and summary measures from a study's report.json.
 void readReport(const fs::path& path, StudyRecord& r) {
+  try {
+    readReportFields(path, r);
+  } catch (const std::exception&) {
+    // An unreadable report leaves the measures empty; the study's status says what happened.
+  }
+}
+
+void readReportFields(const fs::path& path, StudyRecord& r) {
   std::ifstream in(path);
   if (!in) return;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception&) {
-    return;
-  }
+  const nlohmann::json j = nlohmann::json::parse(in);
   const auto number = [](const nlohmann::json& v) { return v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt; };
   const nlohmann::json& input = j.value("input", nlohmann::json::object());
   r.ageYears = number(input.value("patient_age_years", nlohmann::json()));
@@ -184,7 +193,12 @@ int runBatch(const BatchOptions& o) {
   const fs::path outDir(o.outputDir);
   fs::create_directories(outDir);
   ResultsStore store(o.db.empty() ? (outDir / "cordscope.sqlite").string() : o.db);
-  if (o.anonymize) store.setMeta("anonymized", "1");
+  if (o.anonymize && store.meta("anonymized").value_or("0") != "1") {
+    // Rows keyed by patient ID and date must not end up in a table presented as anonymised.
+    if (!store.all().empty())
+      throw UsageError(store.path() + " already holds a batch that is not anonymised: use a new OUTDIR (or --db) for --anonymize");
+    store.setMeta("anonymized", "1");
+  }
   const bool anonymized = store.meta("anonymized").value_or("0") == "1";
   if (anonymized && !o.anonymize)
     throw UsageError(store.path() + " holds an anonymised batch: run it again with --anonymize");
@@ -202,8 +216,11 @@ int runBatch(const BatchOptions& o) {
   std::sort(roots.begin(), roots.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   const auto scrub = [&](std::string text) {
     if (!anonymized) return text;
-    for (const std::string& root : roots)
-      for (std::size_t at; !root.empty() && (at = text.find(root)) != std::string::npos;) text.replace(at, root.size(), "INPUT");
+    for (const std::string& root : roots) {
+      if (root.size() < 2) continue;
+      for (std::size_t at = text.find(root); at != std::string::npos; at = text.find(root, at + 5))
+        text.replace(at, root.size(), "INPUT");
+    }
     return text;
   };
 
@@ -269,7 +286,10 @@ int runBatch(const BatchOptions& o) {
     run.job = &job;
     run.dir = outDir / job.key;
     fs::create_directories(run.dir);
-    run.record = store.find(job.key).value_or(StudyRecord{});
+    // A fresh row: nothing of an earlier analysis may stay attached to this one.
+    const std::optional<StudyRecord> previous = store.find(job.key);
+    run.record = StudyRecord{};
+    run.record.analyses = previous ? previous->analyses : 0;
     StudyRecord& r = run.record;
     r.key = job.key;
     r.kind = job.kind;
@@ -289,6 +309,11 @@ int runBatch(const BatchOptions& o) {
     if (!o.render) args.push_back("--no-render");
     if (anonymized) args.push_back("--anonymize");
     const std::string log = (run.dir / "analyze.log").string();
+    std::error_code ignored;
+    fs::remove(run.dir / "report.json", ignored);  // a failed run must not pass off an old report
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw Error(ExitCode::AnalysisFailed, std::string("cannot start a job: ") + std::strerror(errno));
@@ -298,15 +323,14 @@ int runBatch(const BatchOptions& o) {
       if (::getppid() != parent) ::_exit(126);
       ::signal(SIGINT, SIG_DFL);
       ::signal(SIGTERM, SIG_DFL);
-      std::FILE* out = std::fopen(log.c_str(), "w");
-      if (out) {
-        ::dup2(fileno(out), STDOUT_FILENO);
-        ::dup2(fileno(out), STDERR_FILENO);
+      const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (out >= 0) {
+        ::dup2(out, STDOUT_FILENO);
+        ::dup2(out, STDERR_FILENO);
       }
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(self.c_str(), argv.data());
+      if (const int none = ::open("/dev/null", O_RDONLY | O_CLOEXEC); none >= 0) ::dup2(none, STDIN_FILENO);
+      // The running binary itself, even if its file is rebuilt during the batch.
+      ::execv("/proc/self/exe", argv.data());
       std::fprintf(stderr, "cordscope: error: cannot run %s: %s\n", self.c_str(), std::strerror(errno));
       ::_exit(127);
     }
@@ -316,26 +340,32 @@ int runBatch(const BatchOptions& o) {
   };
 
   bool stopping = false;
+  std::chrono::steady_clock::time_point stopAt;
   while (next < queue.size() || !running.empty()) {
     if (stopSignal && !stopping) {
       stopping = true;
+      stopAt = std::chrono::steady_clock::now();
       for (const auto& [pid, run] : running) ::kill(-pid, SIGTERM);
     }
     while (!stopping && running.size() < static_cast<std::size_t>(jobs) && next < queue.size()) launch(*queue[next++]);
     if (stopping && running.empty()) break;
     int status = 0;
     rusage usage{};
-    // Block until a job ends (a signal interrupts the wait); on a terminal, wake every 0.2 s to
-    // refresh the progress bar. Polling with sleeps instead cost up to a sleep per study.
-    pid_t pid = ::wait4(-1, &status, bar.enabled() ? WNOHANG : 0, &usage);
+    // Poll every millisecond (a finished job is replaced at once; a stop signal is seen within a
+    // millisecond), refreshing the progress bar every 0.2 s. A job that ignores the stop for
+    // 10 s is killed.
+    pid_t pid = ::wait4(-1, &status, WNOHANG, &usage);
     if (pid == 0) {
       bar.show(done, failed, running.size(), jobs);
-      for (int i = 0; i < 200 && pid == 0 && !stopSignal; ++i) {
+      for (int i = 0; i < 200 && pid == 0 && (!stopSignal || stopping); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         pid = ::wait4(-1, &status, WNOHANG, &usage);
       }
+      if (stopping && std::chrono::steady_clock::now() - stopAt > std::chrono::seconds(10))
+        for (const auto& [child, run] : running) ::kill(-child, SIGKILL);
     }
     if (pid <= 0) continue;
+    ::kill(-pid, SIGKILL);  // whatever the job left in its group (a private Xvfb) goes with it
     const auto it = running.find(pid);
     if (it == running.end()) continue;
     Running run = it->second;
@@ -344,11 +374,12 @@ int runBatch(const BatchOptions& o) {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
     r.peakMemoryMb = usage.ru_maxrss / 1024.0;
     r.finishedAt = utcNow();
-    readReport(run.dir / "report.json", r);
+    const bool succeeded = !stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (succeeded) readReport(run.dir / "report.json", r);
     if (stopping) {
       r.status = "interrupted";
       r.error = std::string("interrupted (") + strsignal(stopSignal) + ")";
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    } else if (succeeded) {
       r.status = "done";
       r.error.clear();
       ++done;

@@ -60,7 +60,13 @@ Loaded loadTimePoint(const fs::path& dir, int order) {
   Loaded t;
   std::ifstream in(dir / "report.json");
   if (!in) throw InputError((dir / "report.json").string() + ": not an analyze output folder");
-  t.point.report = json::parse(in);
+  try {
+    t.point.report = json::parse(in);
+  } catch (const std::exception& e) {
+    throw InputError((dir / "report.json").string() + ": not a readable report (" + e.what() + ")");
+  }
+  if (!t.point.report.is_object() || !t.point.report.contains("cord") || !t.point.report["cord"].is_object())
+    throw InputError((dir / "report.json").string() + ": not a cordscope report (no cord block)");
   t.point.order = order;
   t.point.outputDir = dir.string();
   const json& input = t.point.report.value("input", json::object());
@@ -239,7 +245,11 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
                                      {"study_date", p.point.studyDate},
                                      {"order", p.point.order},
                                      {"output_dir", p.point.outputDir}});
-  std::ofstream(outDir / "compare.json") << report.dump(2) << "\n";
+  {
+    std::ofstream out(outDir / "compare.json");
+    out << report.dump(2) << "\n";
+    if (!out) throw Error(ExitCode::AnalysisFailed, (outDir / "compare.json").string() + ": cannot write");
+  }
 
   // compare.html: the sentences, the table, the pictures; self-contained.
   std::ofstream html(outDir / "compare.html");
@@ -280,6 +290,8 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
        << comparisons[0]["thresholds"]["length_mm"] << " mm, volume "
        << static_cast<int>(std::lround(100 * comparisons[0]["thresholds"]["volume_fraction"].get<double>()))
        << " %, cord area " << comparisons[0]["thresholds"]["csa_percent"] << " % (docs/followup.md).</li></ul>\n</body></html>\n";
+  html.flush();
+  if (!html) throw Error(ExitCode::AnalysisFailed, (outDir / "compare.html").string() + ": cannot write");
 
   for (const std::string& s : summaries) std::cout << s << "\n";
   std::string written;

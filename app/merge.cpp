@@ -1,6 +1,7 @@
 // cordscope merge: the shard stores of one archive (run on several machines with --shard K/N)
 // combined into one store and one cohort.csv (issue 9).
 #include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include "Command.h"
@@ -23,23 +24,29 @@ int runMerge(const std::vector<std::string>& inputs, const std::string& outputDi
   const fs::path outDir(outputDir);
   fs::create_directories(outDir);
   ResultsStore merged((outDir / "cordscope.sqlite").string());
-  bool anonymized = merged.meta("anonymized").value_or("0") == "1";
+  std::optional<bool> anonymized;
+  if (!merged.all().empty()) anonymized = merged.meta("anonymized").value_or("0") == "1";
   std::size_t rows = 0;
   for (const std::string& input : inputs) {
     const fs::path path = fs::is_directory(input) ? fs::path(input) / "cordscope.sqlite" : fs::path(input);
     if (!fs::exists(path)) throw InputError(path.string() + ": no results store here (cordscope.sqlite)");
     if (fs::weakly_canonical(path) == fs::weakly_canonical(merged.path())) continue;
-    const ResultsStore shard(path.string());
-    anonymized = anonymized || shard.meta("anonymized").value_or("0") == "1";
+    const ResultsStore shard(path.string(), ResultsStore::Mode::ReadOnly);
+    const bool shardAnonymized = shard.meta("anonymized").value_or("0") == "1";
+    // Anonymised and plain rows never mix: the table would be presented as one or the other.
+    if (anonymized && *anonymized != shardAnonymized)
+      throw UsageError(path.string() + (shardAnonymized ? " is anonymised" : " is not anonymised") +
+                       " but the stores before it are not: merge them separately");
+    anonymized = shardAnonymized;
     for (const StudyRecord& r : shard.all()) {
       const std::optional<StudyRecord> current = merged.find(r.key);
       if (!current || better(r, *current)) merged.put(r);
       ++rows;
     }
   }
-  if (anonymized) merged.setMeta("anonymized", "1");
+  if (anonymized.value_or(false)) merged.setMeta("anonymized", "1");
   const std::vector<StudyRecord> all = merged.all();
-  writeCohortCsv(all, (outDir / "cohort.csv").string(), anonymized);
+  writeCohortCsv(all, (outDir / "cohort.csv").string(), anonymized.value_or(false));
   std::cout << "merge: " << rows << " rows from " << inputs.size() << " stores -> " << all.size() << " studies in "
             << merged.path() << " and " << (outDir / "cohort.csv").string() << "\n";
   return 0;

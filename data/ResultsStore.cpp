@@ -96,23 +96,30 @@ std::string numberText(const std::optional<double>& v, int decimals) {
 
 }  // namespace
 
-ResultsStore::ResultsStore(const std::string& path) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK) {
+ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
+  const int flags = mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
     throw Error(ExitCode::AnalysisFailed, path + ": cannot open the results store: " + why);
   }
   sqlite3_busy_timeout(db_, 30000);
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");
-  exec("CREATE TABLE IF NOT EXISTS studies (key TEXT PRIMARY KEY, kind TEXT, input TEXT, series TEXT, "
-       "fingerprint TEXT, output_dir TEXT, status TEXT NOT NULL, error TEXT, analyses INTEGER NOT NULL DEFAULT 0, "
-       "started_at TEXT, finished_at TEXT, seconds REAL, peak_memory_mb REAL, age_years REAL, sex TEXT, "
-       "study_date TEXT, lesion_count INTEGER, max_segments_spanned INTEGER, extensive INTEGER, adi_mm REAL, "
-       "padi_mm REAL, csa_json TEXT)");
-  exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)");
+  if (mode == Mode::ReadOnly) return;
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("CREATE TABLE IF NOT EXISTS studies (key TEXT PRIMARY KEY, kind TEXT, input TEXT, series TEXT, "
+         "fingerprint TEXT, output_dir TEXT, status TEXT NOT NULL, error TEXT, analyses INTEGER NOT NULL DEFAULT 0, "
+         "started_at TEXT, finished_at TEXT, seconds REAL, peak_memory_mb REAL, age_years REAL, sex TEXT, "
+         "study_date TEXT, lesion_count INTEGER, max_segments_spanned INTEGER, extensive INTEGER, adi_mm REAL, "
+         "padi_mm REAL, csa_json TEXT)");
+    exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)");
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 ResultsStore::~ResultsStore() { sqlite3_close(db_); }
@@ -129,14 +136,18 @@ void ResultsStore::exec(const std::string& sql) const {
 std::optional<StudyRecord> ResultsStore::find(const std::string& key) const {
   Statement s(db_, std::string("SELECT ") + kColumns + " FROM studies WHERE key = ?", path_);
   bindText(s.get(), 1, key);
-  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  const int step = sqlite3_step(s.get());
+  if (step == SQLITE_DONE) return std::nullopt;
+  if (step != SQLITE_ROW) throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
   return readRow(s.get());
 }
 
 std::vector<StudyRecord> ResultsStore::all() const {
   Statement s(db_, std::string("SELECT ") + kColumns + " FROM studies ORDER BY key", path_);
   std::vector<StudyRecord> out;
-  while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(readRow(s.get()));
+  int step;
+  while ((step = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(readRow(s.get()));
+  if (step != SQLITE_DONE) throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
   return out;
 }
 

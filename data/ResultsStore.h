@@ -32,8 +32,9 @@ struct StudyRecord {
 
 class ResultsStore {
  public:
-  // Opens (creating when needed) the store; throws Error naming the file when it cannot.
-  explicit ResultsStore(const std::string& path);
+  enum class Mode { ReadWrite, ReadOnly };
+  // Opens (creating when needed, read-write) the store; throws Error naming the file when it cannot.
+  explicit ResultsStore(const std::string& path, Mode mode = Mode::ReadWrite);
   ~ResultsStore();
   ResultsStore(const ResultsStore&) = delete;
   ResultsStore& operator=(const ResultsStore&) = delete;

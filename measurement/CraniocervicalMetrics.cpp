@@ -107,7 +107,8 @@ CraniocervicalMeasures measureCraniocervical(const CraniocervicalLandmarks& l,
   // Cervicomedullary angle: between the brainstem's axis (the trimmed medulla's course) and the
   // upper cord's (its first 20 mm), in the mid-sagittal plane. This uses the axes rather than
   // the anterior surfaces of the classic drawing; both give 180 degrees for a straight junction.
-  if (cord.medulla.size() >= 2 && distance(cord.medulla.front(), cord.sections.front().centre) >= 5) {
+  if (!cord.sections.empty() && cord.medulla.size() >= 2 &&
+      distance(cord.medulla.front(), cord.sections.front().centre) >= 5) {
     const Vec3 medullaAxis = inPlane(cord.sections.front().centre - cord.medulla.front(), l);
     const CrossSection* below = &cord.sections.front();
     for (const CrossSection& s : cord.sections)

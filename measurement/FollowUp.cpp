@@ -16,10 +16,14 @@ using nlohmann::json;
 std::vector<std::pair<double, double>> namedDiscs(const json& report) {
   std::vector<std::pair<double, double>> out;
   if (!report.contains("vertebrae")) return out;
-  for (const json& d : report["vertebrae"].value("discs", json::array())) {
-    const std::string name = d.value("name", std::string());
+  if (!report["vertebrae"].is_object() || !report["vertebrae"].contains("discs")) return out;
+  for (const json& d : report["vertebrae"]["discs"]) {
+    // Unnamed discs (levels not named) carry a null name.
+    if (!d.is_object() || !d.contains("name") || !d["name"].is_string() || !d.contains("arc_mm") || !d["arc_mm"].is_number())
+      continue;
+    const std::string name = d["name"].get<std::string>();
     const auto dash = name.find('-');
-    if (name.empty() || dash == std::string::npos || !d["arc_mm"].is_number()) continue;
+    if (name.empty() || dash == std::string::npos) continue;
     try {
       out.push_back({static_cast<double>(parseLevel(name.substr(dash + 1))), d["arc_mm"].get<double>()});
     } catch (const std::exception&) {
@@ -192,8 +196,12 @@ Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, con
 
   // Cord area per level.
   std::map<std::string, json> levels0, levels1;
-  for (const json& l : base.report["cord"].value("levels", json::array())) levels0[text(l, "level")] = l;
-  for (const json& l : follow.report["cord"].value("levels", json::array())) levels1[text(l, "level")] = l;
+  const auto levelsOf = [](const json& report) {
+    return report.contains("cord") && report["cord"].is_object() ? report["cord"].value("levels", json::array())
+                                                                 : json::array();
+  };
+  for (const json& l : levelsOf(base.report)) levels0[text(l, "level")] = l;
+  for (const json& l : levelsOf(follow.report)) levels1[text(l, "level")] = l;
   for (int level = 1; level <= 12; ++level) {
     const std::string name = levelName(level);
     if (!levels0.count(name) && !levels1.count(name)) continue;

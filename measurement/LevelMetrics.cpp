@@ -1,5 +1,6 @@
 #include "measurement/LevelMetrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -90,12 +91,18 @@ std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord, const Vert
     m.canalApMm = t.canalAp / t.n;
     m.canalRlMm = t.canalRl / t.n;
     if (m.rlMm > 0) m.compressionRatio = m.apMm / m.rlMm;
-    if (const NormativeRow* n = normativeFor(normativeCord(), level)) {
+    const auto hasDisc = [&](int lower) {
+      return std::any_of(named.begin(), named.end(), [&](const Disc& d) { return d.lowerVertebra == lower; });
+    };
+    m.bounded = hasDisc(level + 1) && (level == 1 || hasDisc(level));
+    if (!m.bounded) {
+      // fall through to the lesion coverage: no z-scores for a partial level
+    } else if (const NormativeRow* n = normativeFor(normativeCord(), level)) {
       m.csaZ = (m.csaMm2 - n->areaMean) / n->areaSd;
       m.apZ = (m.apMm - n->apMean) / n->apSd;
       m.rlZ = (m.rlMm - n->rlMean) / n->rlSd;
     }
-    if (const NormativeRow* n = normativeFor(normativeCanal(), level)) {
+    if (const NormativeRow* n = m.bounded ? normativeFor(normativeCanal(), level) : nullptr) {
       m.canalAreaZ = (m.canalAreaMm2 - n->areaMean) / n->areaSd;
       m.canalApZ = (m.canalApMm - n->apMean) / n->apSd;
     }
@@ -114,6 +121,7 @@ void to_json(nlohmann::json& j, const LevelMetrics& m) {
   const auto z = [&](const std::optional<double>& v) { return v ? nlohmann::json(r2(*v)) : nlohmann::json(nullptr); };
   j = {{"level", levelName(m.level)},
        {"sections", m.sections},
+       {"bounded", m.bounded},
        {"length_mm", r2(m.lengthMm)},
        {"csa_mm2", r2(m.csaMm2)},
        {"csa_sd_mm2", r2(m.csaSdMm2)},

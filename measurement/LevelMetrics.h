@@ -32,7 +32,10 @@ struct LevelMetrics {
   double lengthMm = 0;
   double csaMm2 = 0, csaSdMm2 = 0, apMm = 0, rlMm = 0;
   double canalAreaMm2 = 0, canalApMm = 0, canalRlMm = 0;
-  std::optional<double> csaZ, apZ, rlZ, canalAreaZ, canalApZ;  // absent beyond T2
+  // Both of the level's discs were found (C1: the C1-C2 junction). A level cut by the field of
+  // view or past the last disc found is measured over what is seen, but not scored.
+  bool bounded = false;
+  std::optional<double> csaZ, apZ, rlZ, canalAreaZ, canalApZ;  // absent beyond T2 and when not bounded
   double compressionRatio = 0;  // AP / RL
   double lesionMm = 0;           // length of this level any lesion covers
   double lesionPercent = 0;      // of the level's length along the cord

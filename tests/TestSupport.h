@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "data/DicomWriter.h"
 #include "data/Volume.h"
 
 namespace cordscope::test {
@@ -51,6 +52,13 @@ std::string compareInWorld(const Image* a, const Image* b, double tolMm = 1e-3, 
 
 // Runs dcm2niix on a DICOM folder and returns the NIfTI it wrote (gzip), or fails the test.
 std::filesystem::path runDcm2niix(const std::filesystem::path& dicomFolder, const TempDir& scratch);
+
+// DICOM writing options with the UIDs derived from `seed` (the rest at their defaults).
+inline DicomWriteOptions uidSeeded(const std::string& seed) {
+  DicomWriteOptions o;
+  o.uidSeed = seed;
+  return o;
+}
 
 // Dice coefficient of two masks on one grid (non-zero = in).
 double dice(const Mask* a, const Mask* b);

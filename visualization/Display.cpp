@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,7 @@ RenderDisplay::RenderDisplay() {
     why_ = std::string("cannot start Xvfb: ") + std::strerror(errno);
     return;
   }
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     why_ = std::string("cannot start Xvfb: ") + std::strerror(errno);
@@ -68,6 +70,10 @@ RenderDisplay::RenderDisplay() {
     return;
   }
   if (pid == 0) {
+    // The server goes when the program goes, however it ends (a crash, SIGKILL): never an
+    // orphan Xvfb piling up over a long batch.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
     ::close(pipeFds[0]);
     const int devNull = ::open("/dev/null", O_RDWR);
     if (devNull >= 0) {

@@ -93,7 +93,7 @@ TEST(DicomGeometry, WriterRoundTripsObliqueGeometry) {
   volume.meta.modality = "MR";
   volume.meta.seriesDescription = "T2 TSE SAG";
   TempDir scratch;
-  writeDicomSeries(volume, scratch / "dicom", {"roundtrip"});
+  writeDicomSeries(volume, scratch / "dicom", test::uidSeeded("roundtrip"));
   const Volume back = loadInput(scratch / "dicom");
   EXPECT_EQ(test::compareInWorld(image.GetPointer(), back.image.GetPointer(), 1e-5), "");
   expectSameAsDcm2niix(scratch / "dicom");

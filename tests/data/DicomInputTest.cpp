@@ -60,7 +60,7 @@ std::string errorOf(const std::function<void()>& f) {
 
 TEST(DicomInput, SortsByPositionNotByFileName) {
   TempDir dir;
-  DicomWriteOptions options{"shuffled"};
+  DicomWriteOptions options = test::uidSeeded("shuffled");
   options.shuffleFileNames = true;
   options.shuffleSeed = 7;
   const Volume written = makeVolume(Plane::Sagittal, 9);
@@ -71,7 +71,7 @@ TEST(DicomInput, SortsByPositionNotByFileName) {
 
 TEST(DicomInput, SkipsNonDicomAndDamagedFilesAndLoadsTheRest) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", {"mixed"});
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("mixed"));
   std::ofstream(dir / "s/notes.txt") << "not an image\n";
   {
     std::ofstream random(dir / "s/random.dcm", std::ios::binary);
@@ -96,14 +96,14 @@ TEST(DicomInput, SkipsNonDicomAndDamagedFilesAndLoadsTheRest) {
 
 TEST(DicomInput, RefusesAStackWithAMissingSlice) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 8), dir / "s", {"gap"});
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 8), dir / "s", test::uidSeeded("gap"));
   fs::remove(files[4]);
   EXPECT_NE(errorOf([&] { loadInput(dir / "s"); }).find("missing slice"), std::string::npos);
 }
 
 TEST(DicomInput, RefusesASingleSlice) {
   TempDir dir;
-  writeDicomSeries(makeVolume(Plane::Sagittal, 1), dir / "s", {"single"});
+  writeDicomSeries(makeVolume(Plane::Sagittal, 1), dir / "s", test::uidSeeded("single"));
   EXPECT_NE(errorOf([&] { loadInput(dir / "s"); }).find("single 2D slice"), std::string::npos);
 }
 
@@ -111,7 +111,7 @@ TEST(DicomInput, RefusesNonMrModality) {
   TempDir dir;
   Volume ct = makeVolume(Plane::Axial, 5, "CT NECK");
   ct.meta.modality = "CT";
-  writeDicomSeries(ct, dir / "s", {"ct"});
+  writeDicomSeries(ct, dir / "s", test::uidSeeded("ct"));
   const std::string error = errorOf([&] { loadInput(dir / "s"); });
   EXPECT_NE(error.find("cordscope analyses MR"), std::string::npos) << error;
   EXPECT_NE(error.find("CT"), std::string::npos) << error;
@@ -130,7 +130,7 @@ TEST(DicomInput, SplitsASeriesThatMixesOrientations) {
   Volume axial = makeVolume(Plane::Axial, 4);
   sagittal.meta.seriesInstanceUid = axial.meta.seriesInstanceUid = "1.2.3.4";
   sagittal.meta.studyInstanceUid = axial.meta.studyInstanceUid = "1.2.3";
-  DicomWriteOptions first{"a"}, second{"b"};
+  DicomWriteOptions first = test::uidSeeded("a"), second = test::uidSeeded("b");
   second.fileNamePrefix = "AX";
   writeDicomSeries(sagittal, dir / "s", first);
   writeDicomSeries(axial, dir / "s", second);
@@ -150,16 +150,16 @@ TEST(DicomInput, SplitsEchoesAndLoadsFirstVolumeOf4D) {
   Volume echo1 = makeVolume(Plane::Sagittal, 5), echo2 = makeVolume(Plane::Sagittal, 5);
   echo1.meta.seriesInstanceUid = echo2.meta.seriesInstanceUid = "1.2.3.5";
   echo2.meta.echoTimeMs = 120.0;
-  DicomWriteOptions o2{"e2"};
+  DicomWriteOptions o2 = test::uidSeeded("e2");
   o2.fileNamePrefix = "E2";
-  writeDicomSeries(echo1, dir / "echo", {"e1"});
+  writeDicomSeries(echo1, dir / "echo", test::uidSeeded("e1"));
   writeDicomSeries(echo2, dir / "echo", o2);
   EXPECT_EQ(scanInput(dir / "echo").series.size(), 2u);
 
   Volume t1 = makeVolume(Plane::Sagittal, 5), t2 = makeVolume(Plane::Sagittal, 5);
   t1.meta.seriesInstanceUid = t2.meta.seriesInstanceUid = "1.2.3.6";
   t2.image->FillBuffer(9);
-  DicomWriteOptions p1{"t1"}, p2{"t2"};
+  DicomWriteOptions p1 = test::uidSeeded("t1"), p2 = test::uidSeeded("t2");
   p1.temporalPosition = 1;
   p2.temporalPosition = 2;
   p2.fileNamePrefix = "T2";
@@ -177,9 +177,9 @@ TEST(DicomInput, SplitsEchoesAndLoadsFirstVolumeOf4D) {
 
 TEST(DicomInput, ChoosesTheSagittalT2AmongSeveral) {
   TempDir dir;
-  writeDicomSeries(makeVolume(Plane::Axial, 5, "T1 SE AX"), dir / "study/ax", {"ax"});
-  writeDicomSeries(makeVolume(Plane::Sagittal, 5, "T1 SE SAG"), dir / "study/t1", {"t1"});
-  writeDicomSeries(makeVolume(Plane::Sagittal, 7, "T2 TSE SAG"), dir / "study/t2", {"t2"});
+  writeDicomSeries(makeVolume(Plane::Axial, 5, "T1 SE AX"), dir / "study/ax", test::uidSeeded("ax"));
+  writeDicomSeries(makeVolume(Plane::Sagittal, 5, "T1 SE SAG"), dir / "study/t1", test::uidSeeded("t1"));
+  writeDicomSeries(makeVolume(Plane::Sagittal, 7, "T2 TSE SAG"), dir / "study/t2", test::uidSeeded("t2"));
   const Inventory inventory = scanInput(dir / "study");
   ASSERT_EQ(inventory.series.size(), 3u);
   const SeriesChoice choice = chooseSeries(inventory);

@@ -50,8 +50,9 @@ TEST(Nifti, MaskOnInputGridKeepsShapeAndAffine) {
     EXPECT_GT(out.qformCode, 0) << name;
     EXPECT_GT(out.sformCode, 0) << name;
     for (int i = 1; i <= 3; ++i) EXPECT_EQ(in.dim[i], out.dim[i]) << name;
-    if (in.sformCode > 0)
+    if (in.sformCode > 0) {
       for (int i = 0; i < 12; ++i) EXPECT_NEAR(in.srow[i], out.srow[i], 1e-4) << name << " srow " << i;
+    }
   }
 }
 

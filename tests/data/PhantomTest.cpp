@@ -111,7 +111,9 @@ TEST(Phantom, LevelsAndDiscsAreComplete) {
   }
   // Every cord voxel has a level; per-level CSA is in the normal adult range.
   for (std::size_t i = 0; i < study.cord->GetBufferedRegion().GetNumberOfPixels(); ++i)
-    if (study.cord->GetBufferPointer()[i]) ASSERT_GT(study.levels->GetBufferPointer()[i], 0);
+    if (study.cord->GetBufferPointer()[i]) {
+      ASSERT_GT(study.levels->GetBufferPointer()[i], 0);
+    }
   for (const auto& l : study.truth["cord"]["levels"]) {
     EXPECT_GT(l["csa_mm2"].get<double>(), 35);
     EXPECT_LT(l["csa_mm2"].get<double>(), 130);
