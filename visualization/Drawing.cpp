@@ -61,17 +61,8 @@ cv::Mat sampleIntensity(const ImageSampler& sampler, const PicturePlane& plane) 
 cv::Mat sampleMask(const Mask* mask, const ImageSampler& grid, const PicturePlane& plane) {
   cv::Mat out(plane.height, plane.width, CV_8U, cv::Scalar(0));
   if (!mask) return out;
-  const auto size = mask->GetBufferedRegion().GetSize();
-  const unsigned char* buffer = mask->GetBufferPointer();
   for (int y = 0; y < plane.height; ++y)
-    for (int x = 0; x < plane.width; ++x) {
-      const Vec3 i = grid.toIndex(plane.at(x, y));
-      const long a = std::lround(i[0]), b = std::lround(i[1]), c = std::lround(i[2]);
-      if (a < 0 || b < 0 || c < 0 || a >= static_cast<long>(size[0]) || b >= static_cast<long>(size[1]) ||
-          c >= static_cast<long>(size[2]))
-        continue;
-      out.at<unsigned char>(y, x) = buffer[(c * size[1] + b) * size[0] + a];
-    }
+    for (int x = 0; x < plane.width; ++x) out.at<unsigned char>(y, x) = maskAt(mask, grid, plane.at(x, y));
   return out;
 }
 

@@ -300,5 +300,21 @@ TEST_F(Batch, BidsDatasetAndDerivatives) {
   EXPECT_EQ(rows[0].at("max_segments_spanned"), "8");
 }
 
+// Bad input: merge of a folder without a store, batch of a missing path, a malformed shard.
+TEST(BatchInput, BadInputIsAClearError) {
+  test::TempDir dir;
+  fs::create_directories(dir.path() / "nostore");
+  const auto merge = test::runCordscope("merge " + test::quote(dir / "nostore") + " -o " + test::quote(dir / "m"));
+  EXPECT_NE(merge.exitCode, 0);
+  EXPECT_NE(merge.err.find("cordscope.sqlite"), std::string::npos) << merge.err;
+  const auto missing = test::runCordscope("batch " + test::quote(dir / "missing") + " -o " + test::quote(dir / "b"));
+  EXPECT_NE(missing.exitCode, 0);
+  EXPECT_NE(missing.err.find("missing"), std::string::npos) << missing.err;
+  const auto shard = test::runCordscope("batch " + test::quote(dir.path().string()) + " -o " + test::quote(dir / "b") +
+                                        " --shard 3/2");
+  EXPECT_EQ(shard.exitCode, 2) << shard.err;
+  EXPECT_NE(shard.err.find("--shard"), std::string::npos) << shard.err;
+}
+
 }  // namespace
 }  // namespace cordscope

@@ -164,5 +164,25 @@ TEST(Compare, ThresholdsStayAboveRepeatability) {
   EXPECT_LE(1.5 * csa, rules.csaPercent);
 }
 
+// Bad input: one study, a missing path, a folder that is no analyze output - a one-line error
+// naming the problem, a non-zero exit, no crash.
+TEST(Compare, BadInputIsAClearError) {
+  test::TempDir dir;
+  const auto one = test::runCordscope("compare " + test::quote(dir / "a") + " -o " + test::quote(dir / "out"));
+  EXPECT_EQ(one.exitCode, 2) << one.err;
+  EXPECT_NE(one.err.find("baseline and at least one follow-up"), std::string::npos) << one.err;
+  const auto missing = test::runCordscope("compare " + test::quote(dir / "nothing-here") + " " +
+                                          test::quote(dir / "nor-here") + " -o " + test::quote(dir / "out"));
+  EXPECT_NE(missing.exitCode, 0);
+  EXPECT_NE(missing.err.find("nothing-here"), std::string::npos) << missing.err;
+  fs::create_directories(dir.path() / "empty");
+  std::ofstream(dir.path() / "empty/report.json") << "not json";
+  const auto broken = test::runCordscope("compare " + test::quote(dir / "empty") + " " + test::quote(dir / "empty") +
+                                         " -o " + test::quote(dir / "out"));
+  EXPECT_NE(broken.exitCode, 0);
+  EXPECT_NE(broken.err.find("report.json"), std::string::npos) << broken.err;
+  EXPECT_EQ(broken.err.find("internal failure"), std::string::npos) << broken.err;
+}
+
 }  // namespace
 }  // namespace cordscope
