@@ -23,12 +23,18 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr int kLowestVertebra = 13;  // T6: the model's column ends here, below any field of view
 
 // T2 TSE signal of each tissue, as a fraction of CSF (literature appearance, not measurements).
-enum Tissue : std::uint8_t { Air, Csf, Cord, Cerebellum, Nucleus, Annulus, Marrow, Cortex, Fat, Muscle, Ligament, Soft, JointFluid, TissueCount };
-constexpr std::array<double, TissueCount> kSignal = {0.0, 1.0, 0.40, 0.50, 0.80, 0.22, 0.55, 0.06, 0.70, 0.24, 0.08, 0.36, 0.60};
+enum Tissue : std::uint8_t {
+  Air, Csf, Cord, Cerebellum, Nucleus, Annulus, Marrow, Cortex, Fat, Muscle, Ligament, Soft, JointFluid,
+  WhiteMatter, Mucosa, Tongue, Cartilage, Gland, FlowVoid, TissueCount
+};
+constexpr std::array<double, TissueCount> kSignal = {0.0,  1.0,  0.40, 0.50, 0.80, 0.22, 0.55, 0.06, 0.70, 0.24,
+                                                     0.08, 0.36, 0.60, 0.32, 0.55, 0.34, 0.16, 0.46, 0.02};
 constexpr double kCsfSignal = 1200.0;
 // Texture: smooth relative variation of each tissue's signal (trabecular marrow, muscle fibres,
-// fat septa); fluids and the cord are homogeneous at this resolution.
-constexpr std::array<double, TissueCount> kTexture = {0.0, 0.0, 0.02, 0.04, 0.05, 0.06, 0.10, 0.0, 0.06, 0.08, 0.0, 0.08, 0.0};
+// fat septa, the tongue's interlacing fibres and fat); fluids and the cord are homogeneous at this
+// resolution.
+constexpr std::array<double, TissueCount> kTexture = {0.0,  0.0,  0.02, 0.04, 0.05, 0.06, 0.10, 0.0,  0.06, 0.08,
+                                                      0.0,  0.08, 0.0,  0.03, 0.06, 0.14, 0.08, 0.05, 0.0};
 // In-plane point spread: a Gaussian of this many pixels (sigma), about the blur of k-space
 // truncation with the usual filter (FWHM 1.2 pixels).
 constexpr double kPsfPixels = 0.5;
@@ -55,7 +61,10 @@ struct Curve {
   double s0 = -150, ds = 0.05;
   std::vector<double> y, z;
 
-  Curve(double lordosisMm, double c2Mid, double t1Mid) {
+  // smoothingMm > 0 gives the same course smoothed by a Gaussian of about that sigma: far from
+  // the cord (face, front of the neck) anatomy is placed along it, because there the normals of
+  // the cord's own curve cross (where the lordosis starts its radius is only 40-70 mm).
+  Curve(double lordosisMm, double c2Mid, double t1Mid, double smoothingMm = 0) {
     const int n = static_cast<int>((450.0) / ds) + 1;
     y.resize(n);
     z.resize(n);
@@ -66,6 +75,16 @@ struct Curve {
       if (s > t1Mid) value += 0.0015 * sq(s - t1Mid);  // upper thoracic kyphosis
       if (s < 0) value -= 0.25 * s * s / (60.0 - s);    // brainstem leans forward going up
       y[i] = value;
+    }
+    // Three passes of a moving average (prefix sums), about a Gaussian of sigma = smoothingMm.
+    const int half = static_cast<int>(smoothingMm / ds);
+    for (int pass = 0; pass < 3 && half > 0; ++pass) {
+      std::vector<double> sum(n + 1, 0.0);
+      for (int i = 0; i < n; ++i) sum[i + 1] = sum[i] + y[i];
+      for (int i = 0; i < n; ++i) {
+        const int a = std::max(0, i - half), b = std::min(n, i + half + 1);
+        y[i] = (sum[b] - sum[a]) / (b - a);
+      }
     }
     // z by arc length: each step of length ds, so s is exactly the arc length of the polyline.
     const int zero = static_cast<int>(-s0 / ds);
@@ -153,6 +172,16 @@ class Anatomy {
       e.bottom = levelTop(lesion.bottomLevel) + bottomFraction * levelHeight(lesion.bottomLevel);
       lesions_.push_back(e);
     }
+    buildPharynx();
+    const Section roof = cordSection(kFastigium);
+    fastigiumV_ = roof.centre + roof.halfPosterior + 10.0;
+    // Nuchal ligament: from the external occipital protuberance to the tip of C7's spinous process.
+    const double occS = -std::sin(50 * kPi / 180), occV = std::cos(50 * kPi / 180);
+    nuchalTop_ = {opisthion_[0] + 38 * occS + 4.5 * occV, opisthion_[1] + 38 * occV - 4.5 * occS};
+    const double c7 = 0.5 * (bodyTop_[7] + 2 + bodyBottom_[7] + 5);
+    double centre, halfAp, halfRl;
+    canalSize(c7, centre, halfAp, halfRl);
+    nuchalBottom_ = {c7 + 0.4 * kSpinousLength[7] + 1, centre + halfAp + 6 + kSpinousLength[7] + 1.5};
   }
 
   double midDisc(int lowerVertebra) const { return 0.5 * (bodyBottom_[lowerVertebra - 1] + bodyTop_[lowerVertebra]); }
@@ -226,12 +255,31 @@ class Anatomy {
     }
   }
 
+  // The cord's section at s: centre offset (v) and semi-axes. Above the foramen magnum the
+  // medulla widens and moves forward, and the pons bulges towards the clivus (a few mm of
+  // prepontine cistern left); the truth cord starts at s = 0, so this shapes only the picture.
+  struct Section {
+    double centre = 0, halfAnterior = 0, halfPosterior = 0, halfRl = 0;
+  };
+  Section cordSection(double s) const {
+    double ap, rl;
+    cordSize(s, ap, rl);
+    Section c{0, ap / 2, ap / 2, rl / 2};
+    if (s < 0) {
+      c.centre = -2.5 * smoothstep(0, -30, s);
+      const double pons = smoothstep(-20, -32, s) * (1 - smoothstep(-58, -70, s));
+      const double room = std::max(0.0, (c.centre - c.halfAnterior) - (clivusBackV(s) + 4.0));
+      c.halfAnterior += pons * std::min(14.0, room);
+      c.halfRl += pons * 8.0;
+    }
+    return c;
+  }
+
   Sample evaluate(double s, double v, double x) const {
     Sample out;
     const double ax = std::abs(x);
-    // Body outline: head above the foramen magnum, neck below.
-    const bool head = s < -5;
-    const double skinAnterior = head ? -95 : -72, skinPosterior = head ? 95 : 78, skinLateral = head ? 75 : 58;
+    double skinAnterior, skinPosterior, skinLateral;
+    outline(s, skinAnterior, skinPosterior, skinLateral);
     if (v < skinAnterior || v > skinPosterior || ax > skinLateral ||
         sq(v / (v < 0 ? -skinAnterior : skinPosterior)) + sq(x / skinLateral) > 1.0) {
       out.tissue = Air;
@@ -243,11 +291,11 @@ class Anatomy {
       out.tissue = t;
       return out;
     }
-    // Cord and dural sac.
-    double cordAp, cordRl;
-    cordSize(s, cordAp, cordRl);
-    const double p = v / (cordAp / 2), q = x / (cordRl / 2);
-    if (p * p + q * q <= 1.0 && s > -60) {
+    // Cord (brainstem above the foramen magnum) and dural sac.
+    const Section section = cordSection(s);
+    const double dv = v - section.centre;
+    const double p = dv / (dv < 0 ? section.halfAnterior : section.halfPosterior), q = x / section.halfRl;
+    if (p * p + q * q <= 1.0 && s > -90) {
       out.tissue = Cord;
       out.cord = s >= 0;  // truth cord starts at the foramen magnum (cervicomedullary junction)
       out.canal = out.cord;
@@ -267,7 +315,7 @@ class Anatomy {
     const double canalAnterior = canalCentre - canalHalfAp, canalPosterior = canalCentre + canalHalfAp;
 
     if (s < 8) {
-      if (const Tissue t = skullBase(s, v, x, cordAp); t != TissueCount) {
+      if (const Tissue t = skullBase(s, v, x); t != TissueCount) {
         out.tissue = t;
         return out;
       }
@@ -280,7 +328,7 @@ class Anatomy {
       out.tissue = t;
       return out;
     }
-    out.tissue = softTissue(s, v, x, skinAnterior, skinPosterior);
+    out.tissue = v < 0 ? anteriorNeck(s, v, x, skinAnterior) : posteriorNeck(s, v, x, skinPosterior);
     return out;
   }
 
@@ -336,26 +384,61 @@ class Anatomy {
     return thickness - across;
   }
 
-  Tissue skullBase(double s, double v, double x, double cordAp) const {
+  // Clivus: a slab from the basion up and forward at 62 degrees to the horizontal (spine frame).
+  static constexpr double kClivusDeg = 62, kClivusHalf = 5.5, kClivusLength = 45;
+  // Fourth ventricle along s: the obex, the fastigium (apex of its roof) and the aqueduct.
+  static constexpr double kObex = -12, kFastigium = -36, kAqueduct = -50;
+  double clivusBackV(double s) const {
+    const double a = kClivusDeg * kPi / 180;
+    return basion_[1] + (s - basion_[0]) / std::tan(a) + kClivusHalf / std::sin(a);
+  }
+  double clivusFrontV(double s) const { return clivusBackV(s) - 2 * kClivusHalf / std::sin(kClivusDeg * kPi / 180); }
+
+  Tissue skullBase(double s, double v, double x) const {
     const double ax = std::abs(x);
-    // Clivus: from the basion up and forward at 62 degrees to the horizontal.
-    const double clivusS = -std::sin(62 * kPi / 180), clivusV = -std::cos(62 * kPi / 180);
+    const double clivusS = -std::sin(kClivusDeg * kPi / 180), clivusV = -std::cos(kClivusDeg * kPi / 180);
     if (ax < 18)
-      if (Tissue t = bone(slabDepth(s, v, basion_, clivusS, clivusV, 45, 5.5)); t != TissueCount) return t;
+      if (Tissue t = bone(slabDepth(s, v, basion_, clivusS, clivusV, kClivusLength, kClivusHalf)); t != TissueCount) return t;
     // Occipital squama: from the opisthion up and back.
     const double occS = -std::sin(50 * kPi / 180), occV = std::cos(50 * kPi / 180);
     if (Tissue t = bone(slabDepth(s, v, opisthion_, occS, occV, 110, 4.0), 1.5); t != TissueCount) return t;
-    // Inside the skull: posterior fossa (cerebellum) behind the brainstem, CSF between them.
-    const double rs = s - opisthion_[0], rv = v - opisthion_[1];
-    const bool insideSkull = (-rs * occV + rv * occS) < 0 || rv < 0;
-    if (s < -2 && insideSkull) {
-      if (v > cordAp / 2 + 6 && v < opisthion_[1] + 60) return Cerebellum;
-      if (v > 0 && v <= cordAp / 2 + 6) return Csf;
-      // In front of the brainstem and behind the clivus: prepontine cistern.
-      const double cs = s - basion_[0], cv = v - basion_[1];
-      if (-cs * clivusV + cv * clivusS < 0 && v < 0) return Csf;
+    if (s >= -2) return TissueCount;
+    // Inside the skull: behind the clivus's line and in front of the squama's (its inner table
+    // lies 4 mm inside the line).
+    const double inside = -(s - opisthion_[0]) * occV + (v - opisthion_[1]) * occS;
+    const bool behindClivus = -(s - basion_[0]) * clivusV + (v - basion_[1]) * clivusS < 0;
+    if (!behindClivus || inside <= 0) {
+      // Above the clivus in front: the sphenoid sinus (air) in its bony shell.
+      if (!behindClivus && s < -38 && v > clivusFrontV(s) - 22 && ax < 16)
+        return v > clivusFrontV(s) - 20.5 && s < -39.5 && ax < 14.5 ? Air : Cortex;
+      return TissueCount;
     }
-    return TissueCount;
+    // Brainstem surface behind: the floor of the fourth ventricle.
+    const Section c = cordSection(s);
+    const double floor = c.centre + c.halfPosterior;
+    double depth = 0;
+    if (s < kObex && s >= kFastigium) depth = 10.0 * (kObex - s) / (kObex - kFastigium);
+    else if (s < kFastigium && s >= kAqueduct) depth = 10.0 - 8.5 * (kFastigium - s) / (kFastigium - kAqueduct);
+    else if (s < kAqueduct) depth = 1.5;
+    if (v > floor && v < floor + depth && ax < 2 + 0.9 * depth) return Csf;
+    if (s < kAqueduct && v >= floor + 1.5 && v < floor + 7.5 && ax < 9) return Cord;  // tectum
+    // Cerebellum: behind the ventricle and the medulla, above the cisterna magna; the tonsils end
+    // about 4 mm above the foramen magnum, the hemispheres' lower surface rises behind them; a
+    // rim of CSF separates it from the bone.
+    const double lower = -4 - 4 * (1 - smoothstep(floor + 1, floor + 5, v)) - 12 * smoothstep(floor + 10, floor + 26, v);
+    if (v > floor + 1.5 && s < lower && inside > 5.5 && ax < 55) {
+      // Folia: fissures radiating from the fastigium (CSF) and the white-matter core branching
+      // between them (the arbor vitae, darker than the cortex on T2).
+      const double fs = s - kFastigium, fv = v - fastigiumV_;
+      const double r = std::hypot(fs, fv), phase = 18 * std::atan2(fs, fv) + 0.05 * r + 0.015 * r * r / 10;
+      // Fissures start at different depths (the lobes and lobules are of unequal size).
+      const double lobule = std::floor(phase / (2 * kPi) + 0.5);
+      const double start = 10 + 12 * std::abs(std::sin(lobule * 12.9898));
+      if (r > start && std::cos(phase) > 0.95) return Csf;
+      if (r < 7 || (r < 20 && std::cos(phase + kPi) > 0.45 + r / 35)) return WhiteMatter;
+      return Cerebellum;
+    }
+    return Csf;  // cisterns: prepontine in front, cisterna magna behind and below
   }
 
   Tissue posteriorArch(double s, double v, double x) const {
@@ -377,8 +460,8 @@ class Anatomy {
         return bone(depth, 1.0);
       }
     }
-    // C2 body below the dens.
-    if (Tissue t = bone(boxDepth(s, v, x, densBase_, bodyBottom_[2], densPosterior_ - 15.5, densPosterior_, 10)); t != TissueCount)
+    // C2 body below the dens (continuous with it: only its lower corners are rounded).
+    if (Tissue t = bone(bodyDepth(s, v, x, densBase_, bodyBottom_[2], densPosterior_ - 15.5, densPosterior_, false)); t != TissueCount)
       return t;
     // Atlantodental joint: fluid between the anterior arch and the dens.
     if (s > c1Centre_ - 5 && s < c1Centre_ + 5 && v > archPosteriorCortex_ && v < densAnterior_ && ax < 6) return JointFluid;
@@ -386,27 +469,55 @@ class Anatomy {
     if (ax < 10)
       if (Tissue t = bone(ellipseDepth(s - c1Centre_, v - (archPosteriorCortex_ - 4.5), 5.5, 4.5), 1.0); t != TissueCount) return t;
     if (Tissue t = posteriorArch(s, v, x); t != TissueCount) return t;
-    if (ax >= 12 && ax < 24)
-      if (Tissue t = bone(boxDepth(s, v, x, c1Centre_ - 8, c1Centre_ + 9, archPosteriorCortex_ - 4, postArchAnterior_, 24)); t != TissueCount)
+    if (ax >= 12 && ax < 24) {  // lateral masses: the ring's thick sides
+      const double front = archPosteriorCortex_ - 4, back = postArchAnterior_;
+      if (Tissue t = bone(std::min(ellipseDepth(s - (c1Centre_ + 0.5), v - 0.5 * (front + back), 8.5, 0.5 * (back - front)), 24 - ax));
+          t != TissueCount)
         return t;
+    }
     // Transverse ligament behind the dens.
     if (s > c1Centre_ - 5 && s < c1Centre_ + 5 && v >= densPosterior_ && v < densPosterior_ + 2.5 && ax < 11) return Ligament;
     return TissueCount;
   }
 
+  // Depth (mm, positive inside) in a vertebral body spanning [top, bottom] along s and
+  // [front, back] along v: corners rounded, endplates concave (the disc is thickest at its
+  // centre), the anterior surface slightly waisted.
+  static double bodyDepth(double s, double v, double x, double top, double bottom, double front, double back, bool roundTop = true) {
+    constexpr double kCorner = 2.0, kCup = 1.0, kWaist = 0.7, kHalfX = 10;
+    if (s < top - 1 || s > bottom + 1 || v < front - 1 || v > back + 1 || std::abs(x) > kHalfX) return -1;
+    const double u = std::clamp((2 * v - front - back) / (back - front), -1.0, 1.0), w = std::clamp(x / kHalfX, -1.0, 1.0);
+    const double cup = kCup * (1 - u * u) * (1 - w * w);
+    const double mid = 0.5 * (top + bottom), half = 0.5 * (bottom - top);
+    const double s0 = s - (roundTop ? top + cup : top), s1 = bottom - cup - s;
+    const double v0 = v - (front + kWaist * std::max(0.0, 1 - sq((s - mid) / half))), v1 = back - v;
+    const double alongS = roundTop ? std::min(s0, s1) : s1, alongV = std::min(v0, v1);
+    double depth = std::min({s0, s1, v0, v1});
+    if (alongS < kCorner && alongV < kCorner && depth >= -kCorner)
+      depth = kCorner - std::hypot(kCorner - alongS, kCorner - alongV);
+    return std::min(depth, kHalfX - std::abs(x));
+  }
+
   Tissue column(double s, double v, double x, double canalAnterior, double canalPosterior) const {
     const double ax = std::abs(x);
+    const double posterior = canalAnterior - 1.2;
     for (int k = 3; k <= kLowestVertebra; ++k) {
-      if (s < bodyBottom_[k - 1] - 1 || s > bodyBottom_[k] + 1) continue;
-      const double posterior = canalAnterior - 1.2;
+      if (s < bodyBottom_[k - 1] - 2 || s > bodyBottom_[k] + 1) continue;
       const double depth = k <= 7 ? 16.0 : 20.0;
-      if (s >= bodyTop_[k]) {
-        if (Tissue t = bone(boxDepth(s, v, x, bodyTop_[k], bodyBottom_[k], posterior - depth, posterior, 10)); t != TissueCount) return t;
-      } else if (s >= bodyBottom_[k - 1] && v > posterior - depth && v < posterior + 0.5 && ax < 10) {
-        // Disc: bright nucleus inside a dark annulus.
-        const double mid = 0.5 * (bodyBottom_[k - 1] + bodyTop_[k]);
-        const double half = 0.5 * (bodyTop_[k] - bodyBottom_[k - 1]);
-        const bool nucleus = sq((s - mid) / (0.6 * half)) + sq((v - (posterior - depth / 2)) / (0.28 * depth)) + sq(x / 6.0) <= 1;
+      const double inBody = bodyDepth(s, v, x, bodyTop_[k], bodyBottom_[k], posterior - depth, posterior);
+      if (inBody >= 0) {
+        // Basivertebral vein: a bright notch behind the body's middle, inside its cortex.
+        const double mid = 0.5 * (bodyTop_[k] + bodyBottom_[k]);
+        if (std::abs(s - mid) < 1.1 && v > posterior - 5 && v < posterior - 1.1 && ax < 2.5) return JointFluid;
+        return bone(inBody);
+      }
+      // Disc between body k-1 and body k (both tested before: body k-1 in the previous turn or,
+      // for C2, in craniocervical()), bulging a little in front and behind.
+      const double mid = 0.5 * (bodyBottom_[k - 1] + bodyTop_[k]), half = 0.5 * (bodyTop_[k] - bodyBottom_[k - 1]);
+      const double bulge = std::max(0.0, 1 - sq((s - mid) / (half + 1.0)));
+      if (std::abs(s - mid) < half + 1.0 && v > posterior - depth - 1.5 * bulge && v < posterior + 0.8 * bulge && ax < 10 + bulge) {
+        const double nucleusV = posterior - 0.45 * depth;
+        const bool nucleus = sq((s - mid) / (0.6 * half)) + sq((v - nucleusV) / (0.28 * depth)) + sq(x / 6.0) <= 1;
         return nucleus ? Nucleus : Annulus;
       }
     }
@@ -419,28 +530,192 @@ class Anatomy {
       const double lamina0 = canalPosterior + 0.9, lamina1 = canalPosterior + 6;
       if (s >= top && s <= bottom && v >= lamina0 && v <= lamina1 && ax < 13)
         return bone(std::min({s - top, bottom - s, v - lamina0, lamina1 - v}), 1.0);
-      static const std::array<double, 14> length = {0, 0, 26, 16, 16, 17, 21, 29, 31, 31, 30, 30, 30, 30};
-      const double centre = 0.5 * (top + bottom) + 0.4 * (v - lamina1);
-      if (v > lamina1 && v < lamina1 + length[k] && ax < 3.5 && std::abs(s - centre) < 3.8) {
-        const double depth = std::min({3.8 - std::abs(s - centre), 3.5 - ax, lamina1 + length[k] - v});
-        return bone(depth, 1.0);
+      // Spinous process: sloping down, tapering, with a knob at the tip of C2, C7 and below.
+      const double along = v - lamina1, length = kSpinousLength[k];
+      if (along > 0 && along < length) {
+        const double t = along / length;
+        const double knob = (k == 2 || k >= 7) ? 1.3 * std::exp(-sq((length - along) / 4.0)) : 0.0;
+        const double halfS = 4.2 - 1.8 * t + knob, halfX = 3.5 - 1.0 * t;
+        const double centre = 0.5 * (top + bottom) + 0.4 * along;
+        if (std::abs(s - centre) < halfS && ax < halfX)
+          return bone(std::min({halfS - std::abs(s - centre), halfX - ax, length - along}), 1.0);
       }
       if (s > bottom && s < (k < kLowestVertebra ? bodyTop_[k + 1] + 2 : bottom + 5) && v >= lamina0 && v <= lamina0 + 3 && ax < 10)
         return Ligament;  // ligamentum flavum
     }
+    // Articular pillars beside the canal, stacked along facet joints that slope down and back
+    // (bright joint fluid between them), and the vertebral arteries (flow voids) in front of them.
+    if (ax > 12.5 && ax < 22.5 && v > -5 && v < 11 && s > c1Centre_ + 10) {
+      const double sh = s - 0.7 * (v - 3);
+      for (int k = 2; k <= kLowestVertebra; ++k) {
+        const double top = k == 2 ? c1Centre_ + 10.5 : bodyTop_[k] + 1.5, bottom = bodyBottom_[k] + 4;
+        if (sh >= top && sh <= bottom) return bone(std::min({sh - top, bottom - sh, v + 5, 11 - v, ax - 12.5, 22.5 - ax}), 1.0);
+        const double next = k < kLowestVertebra ? bodyTop_[k + 1] + 1.5 : bottom;
+        if (sh > bottom && sh < next) return std::abs(sh - 0.5 * (bottom + next)) < 0.6 ? JointFluid : Cartilage;
+      }
+    }
+    if (s > c1Centre_ + 6 && s < bodyBottom_[8] && sq(ax - 16) + sq(v + 9) < sq(2.2)) return FlowVoid;
     return TissueCount;
   }
 
-  Tissue softTissue(double s, double v, double x, double skinAnterior, double skinPosterior) const {
-    const double ax = std::abs(x);
-    const double bodyFront = bodyPosterior(std::max(s, densBase_)) - (s < 140 ? 16.0 : 20.0);
-    if (s > -5 && s < 115 && v > bodyFront - 25 && v < bodyFront - 10 && ax < 9) return Air;  // airway
-    if (v < skinAnterior + 6 || v > skinPosterior - 9) return Fat;                          // subcutaneous fat
-    if (v > bodyFront - 10 && v < 0) return Soft;                                             // prevertebral
-    if (v > 0) return Muscle;                                                                 // posterior neck
-    return s < 0 ? Soft : Muscle;
+  // Skin outline at s: v of the anterior and posterior skin and the lateral half-width. The face
+  // and chin lie in front of the upper neck, the occiput behind it, the chest below.
+  static void outline(double s, double& anterior, double& posterior, double& lateral) {
+    // Neck; chin and lips (a rounded profile, the nose above); chest below the neck.
+    anterior = -74 - 4 * smoothstep(90, 130, s) - 38 * std::sqrt(smoothstep(64, 46, s)) - 14 * smoothstep(-16, -30, s) - 3 * std::exp(-sq((s - 5) / 6)) -
+               22 * smoothstep(168, 215, s);
+    posterior = 78 + 20 * smoothstep(15, -40, s);
+    lateral = 58 + 17 * smoothstep(10, -30, s);
   }
 
+  // Front of the skeleton and the pharynx's posterior wall along s, tabulated and smoothed (the
+  // pieces - clivus, C1 anterior arch, vertebral bodies - meet without steps).
+  static constexpr double kTableStart = -120, kTableStep = 0.5;
+  void buildPharynx() {
+    const int n = static_cast<int>((330 - kTableStart) / kTableStep);
+    std::vector<double> raw(n, std::nan(""));
+    for (int i = 0; i < n; ++i) {
+      const double s = kTableStart + i * kTableStep;
+      if (s < basion_[0] - 6) raw[i] = clivusFrontV(s) - 8.0;            // longus capitis, adenoids
+      else if (std::abs(s - c1Centre_) < 4) raw[i] = archPosteriorCortex_ - 9 - 4.5;  // on the anterior arch
+      else if (s >= densBase_ + 2) {
+        const double front = bodyPosterior(s) - (s < bodyTop_[8] ? 16.0 : 20.0);
+        raw[i] = front - 4.5 - 10.5 * smoothstep(88, 112, s);              // longus colli; oesophagus
+      }
+    }
+    int last = -1;
+    for (int i = 0; i < n; ++i) {
+      if (std::isnan(raw[i])) continue;
+      for (int j = last + 1; j < i; ++j) raw[j] = last < 0 ? raw[i] : raw[last] + (raw[i] - raw[last]) * (j - last) / double(i - last);
+      last = i;
+    }
+    for (int j = last + 1; j < n; ++j) raw[j] = raw[last];
+    pharynxWall_.assign(n, 0);
+    const int radius = 18;  // Gaussian, sigma 3 mm
+    for (int i = 0; i < n; ++i) {
+      double sum = 0, weight = 0;
+      for (int d = -radius; d <= radius; ++d) {
+        const double w = std::exp(-0.5 * sq(d * kTableStep / 3.0));
+        sum += w * raw[std::clamp(i + d, 0, n - 1)];
+        weight += w;
+      }
+      pharynxWall_[i] = sum / weight;
+    }
+  }
+  double pharynxWall(double s) const {
+    const double f = std::clamp((s - kTableStart) / kTableStep, 0.0, pharynxWall_.size() - 1.001);
+    const int i = static_cast<int>(f);
+    return pharynxWall_[i] + (pharynxWall_[i + 1] - pharynxWall_[i]) * (f - i);
+  }
+
+  // In front of the spine: pharynx and airway with their mucosa, soft palate, tongue, teeth,
+  // mandible, hyoid, epiglottis, larynx, trachea with its rings, thyroid, oesophagus, the
+  // manubrium and great vessels, strap muscles, subcutaneous fat.
+  Tissue anteriorNeck(double s, double v, double x, double skinAnterior) const {
+    const double ax = std::abs(x);
+    if (v < skinAnterior + 6) return Fat;
+    const double wall = pharynxWall(s);
+    const bool trachea = s > 108;
+    const double halfX = trachea ? 8.0 : 14.0;
+    if (v >= wall) {
+      // Between the bones (behind the longus muscles): fat, ligaments, vessels.
+      if (s < -36 || v > wall + 4.5 + 10.5 * smoothstep(88, 112, s)) return Soft;
+      if (v < wall + 2 && ax < halfX + 2) return Mucosa;
+      if (s > 100 && ax < 10) {  // oesophagus: a collapsed muscular tube with a bright mucosal line
+        const double oesophagusMid = wall + 2 + 0.5 * 10.5 * smoothstep(88, 112, s);
+        if (std::abs(v - oesophagusMid) < 0.9) return Mucosa;
+      }
+      return Muscle;
+    }
+    // Airway lumen: nasopharynx (its roof under the sphenoid), oropharynx, larynx, trachea.
+    const double lumen = s < -36 ? 0 : 14.0 * smoothstep(-37, -31, s) + (trachea ? 2.0 : 0.0);
+    const double front = wall - lumen;
+    // Soft palate: hangs from the hard palate's back end into the pharynx, ending in the uvula.
+    {
+      const std::array<double, 2> a{-14, wall - 16}, b{10, wall - 7};
+      const double ds = b[0] - a[0], dv = b[1] - a[1], length = std::hypot(ds, dv);
+      const double t = std::clamp(((s - a[0]) * ds + (v - a[1]) * dv) / sq(length), 0.0, 1.0);
+      const double across = std::hypot(s - (a[0] + t * ds), v - (a[1] + t * dv));
+      if (across < 4.5 - 1.5 * t && ax < 18) return across > 3.3 - 1.5 * t ? Mucosa : Muscle;
+    }
+    if (v > front && ax < halfX) {
+      // Epiglottis: a thin leaf rising from the larynx behind the tongue base.
+      const double leafV = front + 2 + 0.35 * lumen * (1 - smoothstep(52, 78, s));
+      if (s > 52 && s < 80 && std::abs(v - leafV) < 1.3 && ax < 10) return Soft;
+      return Air;
+    }
+    if (v > front - 2 && ax < halfX + 2) return Mucosa;
+    if (s < -17) {  // nasal cavity above the hard palate: septum in the midline, turbinates beside it
+      if (v < skinAnterior + 12) return Soft;
+      if (ax < 1.5) return Cartilage;
+      const double meatus = std::sin(2 * kPi * (s + 0.15 * v) / 9.0);
+      return meatus > 0.8 ? Air : Mucosa;
+    }
+    if (s < -11) return v < -100 ? Soft : bone(std::min({s + 17, -11 - s, v + 100}), 1.0);  // hard palate
+    // Lower face: incisors, the mandible's symphysis below them, lips and chin.
+    if (v < -97.5 && ax < 18) {
+      if (s > -9 && s < 21 && v > -105 && std::abs(s - 5) > 0.8) return Cortex;
+      if (const Tissue t = bone(ellipseDepth(s - 38, v + 96, 16, 6.5), 2.0); t != TissueCount) return t;
+      return Muscle;
+    }
+    // Hyoid, then the larynx's framework in front of the airway.
+    if (const Tissue t = bone(ellipseDepth(s - 70, v - (front - 12), 4, 5.5), 1.0); t != TissueCount && ax < 18) return t;
+    if (s < 62) {
+      // The tongue: its dorsum domes up under the palate and falls back towards the airway; the
+      // oral cavity (air) above it; the floor of the mouth (muscle) beneath its front.
+      const double u = std::clamp((v + 97.5) / (front - 2 + 97.5), 0.0, 1.0);
+      const double dorsum = -8.5 - 2 * std::sin(kPi * (0.25 + 0.75 * u));
+      if (s < dorsum) return Air;
+      if (const Tissue t = bone(ellipseDepth(s - 38, v + 96, 16, 6.5), 2.0); t != TissueCount && ax < 30) return t;
+      return s > 40 && u < 0.55 - 0.5 * smoothstep(40, 62, s) ? Muscle : Tongue;
+    }
+    if (s > 186 && ax < 25 && v > skinAnterior + 8 && v < skinAnterior + 20)  // manubrium
+      return bone(std::min({s - 186, v - skinAnterior - 8, skinAnterior + 20 - v}), 1.5);
+    if (s > 180) {  // upper mediastinum: fat and the great vessels
+      if (sq(s - 194) + sq(v - (skinAnterior + 27)) < sq(4.5) || sq(s - 206) + sq(v - (skinAnterior + 38)) < sq(5)) return FlowVoid;
+      if (v < front - 5) return Fat;
+    }
+    if (ax >= halfX + 2 && v > front - 2) {  // beside the airway: thyroid lobes, pharyngeal walls
+      if (s > 104 && s < 146 && ax < 24) return Gland;
+      return trachea ? Soft : Muscle;
+    }
+    if (v > front - 5.5) {  // cartilage of the larynx and trachea just outside the mucosa
+      if (s > 74 && s < 106) return Cartilage;           // thyroid cartilage
+      if (s >= 106 && s < 114) return Cartilage;         // cricoid arch
+      if (trachea && ax < halfX + 5.5) return std::cos(2 * kPi * s / 4.5) > 0 ? Cartilage : Soft;  // tracheal rings
+    }
+    if (s > 62 && s < 82 && v > front - 16) return Fat;  // pre-epiglottic fat
+    if (s > 110 && s < 140 && v > front - 11) return Gland;  // thyroid isthmus
+    if (v < skinAnterior + 11) return Muscle;            // strap muscles
+    return Soft;
+  }
+
+  // Behind the spine: neck muscles in layers with thin fat planes between them, the nuchal
+  // ligament in the midline, subcutaneous fat.
+  Tissue posteriorNeck(double s, double v, double x, double skinPosterior) const {
+    const double ax = std::abs(x);
+    if (v > skinPosterior - 9) return Fat;
+    {
+      const double ds = nuchalBottom_[0] - nuchalTop_[0], dv = nuchalBottom_[1] - nuchalTop_[1];
+      const double t = std::clamp(((s - nuchalTop_[0]) * ds + (v - nuchalTop_[1]) * dv) / (ds * ds + dv * dv), 0.0, 1.0);
+      if (ax < 2.5 && std::hypot(s - (nuchalTop_[0] + t * ds), v - (nuchalTop_[1] + t * dv)) < 1.3) return Ligament;
+    }
+    const double inner = 12, outer = skinPosterior - 9;
+    if (v > inner) {
+      const double f = (v - inner) / (outer - inner);
+      static constexpr std::array<double, 3> planes = {0.30, 0.55, 0.78};
+      for (std::size_t i = 0; i < planes.size(); ++i) {
+        const double wobble = 0.03 * std::sin(s / 23 + 1.7 * i + 0.05 * x);
+        if (std::abs(f - planes[i] - wobble) * (outer - inner) < 0.7) return Fat;
+      }
+    }
+    return Muscle;
+  }
+
+  static constexpr std::array<double, 14> kSpinousLength = {0, 0, 26, 16, 16, 17, 21, 29, 31, 31, 30, 30, 30, 30};
+  std::vector<double> pharynxWall_;
+  std::array<double, 2> nuchalTop_{}, nuchalBottom_{};
+  double fastigiumV_ = 0;
   PhantomOptions options_;
   double densTip_ = 0, densBase_ = 0, c1Centre_ = 0;
   std::array<double, kLowestVertebra + 2> bodyTop_{}, bodyBottom_{}, levelTop_{};
@@ -600,7 +875,8 @@ nlohmann::json optionsJson(const PhantomOptions& o) {
 PhantomStudy makePhantom(const PhantomOptions& options) {
   validate(options);
   const Anatomy anatomy(options);
-  const Curve curve(options.lordosisMm, anatomy.bodyBottom(2) - 10, 0.5 * (anatomy.bodyTop(8) + anatomy.bodyBottom(8)));
+  const double c2Mid = anatomy.bodyBottom(2) - 10, t1Mid = 0.5 * (anatomy.bodyTop(8) + anatomy.bodyBottom(8));
+  const Curve curve(options.lordosisMm, c2Mid, t1Mid), far(options.lordosisMm, c2Mid, t1Mid, 35.0);
   std::mt19937 random(options.seed);
   const Grid grid = makeGrid(options, curve, anatomy, random);
 
@@ -639,6 +915,7 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
     return sum / std::sqrt(0.5 * waves.size()) / 2.5;  // about unit variance / 2.5: within [-1, 1]
   };
 
+  const bool normalAlongX = std::abs(grid.axis[2][1]) < 1e-12 && std::abs(grid.axis[2][2]) < 1e-12;
   auto renderSlice = [&](unsigned k, std::vector<int>& lesionCount) {
     double sWarm = 60;
     for (unsigned j = 0; j < grid.size[1]; ++j) {
@@ -646,11 +923,23 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
         const Vec3 p = grid.point(i, j, k);
         double signal = 0;
         int inCord = 0, inCanal = 0, inLesion = 0, lesionId = -1;
+        double s = sWarm, v = 0;
         for (int m = 0; m < subSamples; ++m) {
           const double t = ((m + 0.5) / subSamples - 0.5) * options.sliceThicknessMm;
           const Vec3 q = {p[0] + t * grid.axis[2][0], p[1] + t * grid.axis[2][1], p[2] + t * grid.axis[2][2]};
-          double s = sWarm, v = 0;
-          curve.project(q[1], q[2], s, v);
+          // Spine coordinates; across a sagittal slab (normal along x) they are the same for
+          // every sub-sample.
+          if (m == 0 || !normalAlongX) {
+            s = sWarm;
+            curve.project(q[1], q[2], s, v);
+            if (std::abs(v) > 30) {  // far from the cord: blend into the smoothed course's frame
+              double sFar = s, vFar = 0;
+              far.project(q[1], q[2], sFar, vFar);
+              const double w = smoothstep(30, 55, std::abs(v));
+              s += w * (sFar - s);
+              v += w * (vFar - v);
+            }
+          }
           if (m == 0) sWarm = s;
           const Sample sample = anatomy.evaluate(s, v, q[0]);
           double value = kSignal[sample.tissue];

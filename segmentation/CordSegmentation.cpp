@@ -494,10 +494,35 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     centres = resampleEvenly(smoothCurve(moved, sigma), options.stationStepMm);
   }
 
-  // The cord is where outlines were measured: trim unmeasured stations at both ends.
+  // The cord is where outlines were measured: trim unmeasured stations at both ends, and a stray
+  // measured stretch shorter than 3 mm cut off from the rest by 2 mm or more of none, where the
+  // image goes on beyond it (in the brainstem an outline sometimes closes round a small patch
+  // above a stretch of nothing; at the image's edge a short stretch is the cord leaving it).
+  const long shortRun = std::max(1L, std::lround(3.0 / options.stationStepMm));
+  const long wideGap = std::max(1L, std::lround(2.0 / options.stationStepMm));
   std::size_t first = 0, last = centres.size();
-  while (first < last && !measured[first]) ++first;
-  while (last > first && !measured[last - 1]) --last;
+  for (;;) {
+    while (first < last && !measured[first]) ++first;
+    std::size_t runEnd = first;
+    while (runEnd < last && measured[runEnd]) ++runEnd;
+    std::size_t gapEnd = runEnd;
+    while (gapEnd < last && !measured[gapEnd]) ++gapEnd;
+    if (gapEnd >= last || static_cast<long>(runEnd - first) >= shortRun || static_cast<long>(gapEnd - runEnd) < wideGap ||
+        !sampler.at(frames[first].centre - 5.0 * frames[first].t).has_value())
+      break;
+    first = gapEnd;
+  }
+  for (;;) {
+    while (last > first && !measured[last - 1]) --last;
+    std::size_t runStart = last;
+    while (runStart > first && measured[runStart - 1]) --runStart;
+    std::size_t gapStart = runStart;
+    while (gapStart > first && !measured[gapStart - 1]) --gapStart;
+    if (gapStart <= first || static_cast<long>(last - runStart) >= shortRun || static_cast<long>(runStart - gapStart) < wideGap ||
+        !sampler.at(frames[last - 1].centre + 5.0 * frames[last - 1].t).has_value())
+      break;
+    last = gapStart;
+  }
   if (last - first < 2 ||
       std::count(measured.begin(), measured.end(), true) < 0.5 * (last - first)) {
     out.failure =
@@ -507,21 +532,20 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
   }
 
   // The cervicomedullary junction: above it the medulla flares (and the CSF opens into the
-  // cisterna magna). Where the top of the run is much wider than the typical (median) cord in the
-  // upper 80 mm, the cord starts at the first station from the top that is back to cord size.
-  // The median, not the narrowest: outlines vary along a real cord, and one narrow station must
-  // not make an ordinary cord top look like a medulla. Approximate (a few mm above the foramen
-  // magnum); the craniocervical landmarks refine it.
+  // cisterna magna). Where the top of the run is much wider than the typical cord in the upper
+  // 80 mm, the cord starts at the first station from the top that is back to cord size. Typical
+  // is the lower quartile: not the narrowest (outlines vary along a real cord, and one narrow
+  // station must not make an ordinary cord top look like a medulla), nor the median, which a
+  // swollen stretch in the window (a long lesion) lifts. Approximate (a few mm above the
+  // foramen magnum); the craniocervical landmarks refine it.
   {
     const std::size_t window =
         std::min(last, first + static_cast<std::size_t>(80.0 / options.stationStepMm));
     std::vector<double> areas;
     for (std::size_t i = first; i < window; ++i) areas.push_back(cord[i].area());
-    const double typical = median(areas);
-    if (std::isfinite(typical) && cord[first].area() > options.medullaFlare * typical) {
+    const double slim = percentile(areas, 0.25);
+    if (std::isfinite(slim) && cord[first].area() > options.medullaFlare * slim) {
       // Back to cord size: the upper cervical cord is the slimmer part of the window.
-      std::nth_element(areas.begin(), areas.begin() + areas.size() / 4, areas.end());
-      const double slim = areas[areas.size() / 4];
       std::size_t i = first;
       while (i < window && cord[i].area() > 1.15 * slim) ++i;
       for (std::size_t k = first; k < i; ++k) out.medulla.push_back(frames[k].centre);

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "segmentation/ImageSampler.h"
 #include "segmentation/Statistics.h"
@@ -329,6 +330,59 @@ PlanePoint componentEnd(const PlaneImage& p, const Component& bone, std::optiona
   return PlanePoint{p.alongOf(sr / n), p.anteriorOf(sc / n)};
 }
 
+// A slab-like bone's free end (the occipital squama's: the opisthion). Its axis comes from the
+// component's cranial half, and the end is the most caudal sample within the slab's own
+// thickness of that axis: a dark line joining the end (the membrane or a muscle edge along the
+// CSF below the foramen magnum) stretches the component sideways but lies off the slab.
+PlanePoint slabEnd(const PlaneImage& p, const Component& bone) {
+  std::vector<double> rowsOf;
+  for (const auto& m : bone.members) rowsOf.push_back(m.first);
+  const double middleRow = median(rowsOf);
+  std::vector<std::pair<long, long>> cranial;
+  for (const auto& m : bone.members)
+    if (m.first <= middleRow) cranial.push_back(m);
+  if (cranial.size() < 10) return componentEnd(p, bone, std::nullopt);
+  double mr = 0, mc = 0;
+  for (const auto& [r, c] : cranial) {
+    mr += r;
+    mc += c;
+  }
+  mr /= cranial.size();
+  mc /= cranial.size();
+  double srr = 0, src = 0, scc = 0;
+  for (const auto& [r, c] : cranial) {
+    srr += (r - mr) * (r - mr);
+    src += (r - mr) * (c - mc);
+    scc += (c - mc) * (c - mc);
+  }
+  const double angle = 0.5 * std::atan2(2 * src, srr - scc);
+  double ar = std::cos(angle), ac = std::sin(angle);
+  if (ar < 0) {
+    ar = -ar;
+    ac = -ac;
+  }
+  const auto across = [&](long r, long c) { return std::abs(-(r - mr) * ac + (c - mc) * ar); };
+  std::vector<double> widths;
+  for (const auto& [r, c] : cranial) widths.push_back(across(r, c));
+  const double band = 1.3 * percentile(widths, 0.9) + 0.5 / p.step;
+  // The end: the most caudal sample within the band (nearest the axis among equals). Not the
+  // farthest along the axis, which a line leaving the end sideways would still extend.
+  std::pair<long, long> end{-1, -1};
+  for (const auto& [r, c] : bone.members) {
+    if (across(r, c) > band) continue;
+    if (end.first < 0 || r > end.first || (r == end.first && across(r, c) < across(end.first, end.second))) end = {r, c};
+  }
+  double sr = 0, sc = 0;
+  int n = 0;
+  for (const auto& [r, c] : bone.members)
+    if (across(r, c) <= band && std::hypot(r - end.first, c - end.second) <= 1.0 / p.step) {
+      sr += r;
+      sc += c;
+      ++n;
+    }
+  return PlanePoint{p.alongOf(sr / n), p.anteriorOf(sc / n)};
+}
+
 }  // namespace
 
 CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegmentation& cord,
@@ -454,6 +508,10 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   for (long r = firstRow; r <= lastRow; ++r) {
     profiles[r] = rowProfile(plane, r, rowHalf, darkLevel, cordLevel);
     fixedRuns[r] = runsAlong(profiles[r], std::lround(cordCol[r]), +1, samples(45), kDark, kBright);
+    // Where the cord is squeezed to a sliver its centre can fall on the bone pressing it (the
+    // posterior arch): a dark start under 1 mm is that edge, not the canal's front wall.
+    if (fixedRuns[r].size() > 2 && fixedRuns[r][0].dark && mm(fixedRuns[r][0].width()) < 1.0)
+      fixedRuns[r].erase(fixedRuns[r].begin());
     rows[r] = parseRow(profiles[r], fixedRuns[r]);
   }
   // Runs of atlas rows (gaps up to 1.5 mm bridged), cranial first.
@@ -475,13 +533,35 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     }
     return found;
   };
-  // The anterior arch: the longest run, at least 3 mm.
-  long bestFirst = -1, bestLast = -1;
-  for (const auto& [first, last] : atlasRuns())
-    if (last - first > bestLast - bestFirst) {
-      bestFirst = first;
-      bestLast = last;
+  // The anterior arch: the longest plausible run, at least 3 mm. The skull base above the atlas
+  // can read the same way (clivus, longus capitis, pharyngeal mucosa and air look like dens, gap
+  // and arch), so a run is plausible when (1) it is not centred more than 3 mm above the cord's
+  // top - the cervicomedullary junction, a few mm above the foramen magnum, below which the
+  // ring lies - and (2) the bone behind its gap bounds the canal: its back within 12 mm in front
+  // of the cord's centre (the atlas's canal is narrow in front; the clivus lies behind the wide
+  // prepontine and premedullary cisterns). Implausible runs are used only when there is nothing
+  // else.
+  const auto plausible = [&](long first, long last) {
+    if (plane.alongOf(0.5 * (first + last)) < -3.0) return false;
+    std::vector<double> wall;
+    for (long r = first; r <= last; ++r)
+      if (rows[r].atlas) wall.push_back(rows[r].wallEdge - plane.anteriorOf(cordCol[r]));
+    return !wall.empty() && median(wall) <= 12.0;
+  };
+  const auto chooseRun = [&](double minMm, bool longest) {
+    std::pair<long, long> best{-1, -1};
+    for (const bool strict : {true, false}) {
+      for (const auto& [first, last] : atlasRuns()) {
+        if ((strict && !plausible(first, last)) || mm(last - first) < minMm) continue;
+        if (best.first < 0 || (longest && last - first > best.second - best.first)) best = {first, last};
+        if (!longest) break;  // the most cranial
+      }
+      if (best.first >= 0) break;
     }
+    return best;
+  };
+  long bestFirst, bestLast;
+  std::tie(bestFirst, bestLast) = chooseRun(0, true);
   if (bestFirst < 0 || mm(bestLast - bestFirst) < 3) {
     // Low contrast (a smooth image, marrow darker than the cord): read the rows again by their
     // valleys and peaks, at least a quarter of the bone's own range deep (the 5th to 90th
@@ -504,13 +584,7 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
       zigzag[1].first = runs[1].first;
       rows[r] = parseRow(p, zigzag);
     }
-    bestFirst = bestLast = -1;
-    for (const auto& [first, last] : atlasRuns())
-      if (mm(last - first) >= 2) {
-        bestFirst = first;
-        bestLast = last;
-        break;
-      }
+    std::tie(bestFirst, bestLast) = chooseRun(2, false);
   }
   if (bestFirst < 0) {
     out.warnings.push_back(
@@ -808,7 +882,7 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
       if (r < 0) break;
       if (const long c = canalEnd(r, -1, nullptr); c >= 0)
         if (auto bone = componentAlongRow(plane, darkMask, r, c, -1, samples(30), allowed, seen, 10))
-          out.opisthion = out.toPatient(componentEnd(plane, *bone, std::nullopt));
+          out.opisthion = out.toPatient(slabEnd(plane, *bone));
     }
   }
   return out;

@@ -1,6 +1,7 @@
 // The report a radiologist reads (issue 8), end to end through the binary with DISPLAY unset (the
 // 3D view must start its own Xvfb): report.json against truth, metrics.csv, each picture's size,
 // contrast and lesion colour, and report.html loaded in headless Chromium (screenshot and text).
+#include <cstdio>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -124,8 +125,19 @@ TEST(Report, DemoEndToEnd) {
 
   if (!haveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
   const std::string text = loadInChromium(out / "report.html", dir / "screenshot.png");
-  for (const char* key : {"8 vertebral segments", "C2\u2013T2", "ADI 5.0 mm", "anterior atlantoaxial subluxation",
-                          "PADI 19.0 mm", "data:image/png;base64,"})
+  // The page shows the measured distances (within 1 mm of truth) as report.json has them.
+  const auto& cc = report["craniocervical"];
+  ASSERT_TRUE(cc["adi_mm"].is_number() && cc["padi_mm"].is_number()) << cc;
+  EXPECT_NEAR(cc["adi_mm"].get<double>(), truth["craniocervical"]["adi_mm"].get<double>(), 1.0);
+  EXPECT_NEAR(cc["padi_mm"].get<double>(), truth["craniocervical"]["padi_mm"].get<double>(), 1.0);
+  const auto shown = [](const char* name, double mm) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%s %.1f mm", name, mm);
+    return std::string(buffer);
+  };
+  for (const std::string& key : {std::string("8 vertebral segments"), std::string("C2\u2013T2"),
+                                 shown("ADI", cc["adi_mm"]), std::string("anterior atlantoaxial subluxation"),
+                                 shown("PADI", cc["padi_mm"]), std::string("data:image/png;base64,")})
     EXPECT_NE(text.find(key), std::string::npos) << key;
 }
 
