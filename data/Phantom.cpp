@@ -189,9 +189,10 @@ class Anatomy {
   double levelBottom(int level) const { return levelTop_[level + 1]; }
   double levelHeight(int level) const { return levelBottom(level) - levelTop(level); }
   int levelAt(double s) const {
-    for (int level = 1; level < kLowestVertebra; ++level)
-      if (s >= levelTop(level) && s < levelBottom(level)) return level;
-    return 0;
+    // levelTop_[1..kLowestVertebra] ascend: the last top at or above s (binary search; this runs
+    // for every sub-sample).
+    if (s < levelTop_[1] || s >= levelTop_[kLowestVertebra]) return 0;
+    return static_cast<int>(std::upper_bound(levelTop_.begin() + 1, levelTop_.begin() + kLowestVertebra + 1, s) - levelTop_.begin()) - 1;
   }
   // Fractional level index (1 = middle of C1) for interpolating per-level tables.
   double levelCoordinate(double s) const {
@@ -280,19 +281,34 @@ class Anatomy {
     const double ax = std::abs(x);
     double skinAnterior, skinPosterior, skinLateral;
     outline(s, skinAnterior, skinPosterior, skinLateral);
-    if (v < skinAnterior || v > skinPosterior || ax > skinLateral ||
-        sq(v / (v < 0 ? -skinAnterior : skinPosterior)) + sq(x / skinLateral) > 1.0) {
+    const double extent = v < 0 ? -skinAnterior : skinPosterior;
+    const double radius = std::sqrt(sq(v / extent) + sq(x / skinLateral));  // 1 on the skin
+    if (radius > 1.0) {
       out.tissue = Air;
       return out;
     }
+    const double belowSkin = (1 - radius) * extent;  // about the depth under the skin (mm)
     // The C1 posterior arch is bone wherever it lies: a small PADI pushes it into the sac and the
     // cord, which it indents (compression), so it is drawn before them.
     if (const Tissue t = posteriorArch(s, v, x); t != TissueCount) {
       out.tissue = t;
       return out;
     }
-    // Cord (brainstem above the foramen magnum) and dural sac.
-    const Section section = cordSection(s);
+    // Cord (brainstem above the foramen magnum) and dural sac; both depend on s alone, which the
+    // sub-samples of one voxel of a sagittal slab share: computed once per s on each thread.
+    thread_local struct {
+      const Anatomy* owner = nullptr;
+      double s = std::nan("");
+      Section section;
+      double canalCentre = 0, canalHalfAp = 0, canalHalfRl = 0;
+    } along;
+    if (along.owner != this || !(along.s == s)) {
+      along.owner = this;
+      along.s = s;
+      along.section = cordSection(s);
+      canalSize(s, along.canalCentre, along.canalHalfAp, along.canalHalfRl);
+    }
+    const Section& section = along.section;
     const double dv = v - section.centre;
     const double p = dv / (dv < 0 ? section.halfAnterior : section.halfPosterior), q = x / section.halfRl;
     if (p * p + q * q <= 1.0 && s > -90) {
@@ -304,8 +320,7 @@ class Anatomy {
           out.lesion = static_cast<int>(i);
       return out;
     }
-    double canalCentre, canalHalfAp, canalHalfRl;
-    canalSize(s, canalCentre, canalHalfAp, canalHalfRl);
+    const double canalCentre = along.canalCentre, canalHalfAp = along.canalHalfAp, canalHalfRl = along.canalHalfRl;
     const double canalV = (v - canalCentre) / canalHalfAp, canalX = x / canalHalfRl;
     if (canalV * canalV + canalX * canalX <= 1.0 && s > -25) {
       out.tissue = Csf;
@@ -328,7 +343,7 @@ class Anatomy {
       out.tissue = t;
       return out;
     }
-    out.tissue = v < 0 ? anteriorNeck(s, v, x, skinAnterior) : posteriorNeck(s, v, x, skinPosterior);
+    out.tissue = v < 0 ? anteriorNeck(s, v, x, skinAnterior, belowSkin) : posteriorNeck(s, v, x, skinPosterior, belowSkin);
     return out;
   }
 
@@ -413,6 +428,9 @@ class Anatomy {
         return v > clivusFrontV(s) - 20.5 && s < -39.5 && ax < 14.5 ? Air : Cortex;
       return TissueCount;
     }
+    // The foramen magnum is about 36 mm wide: beside it, and up the skull base's slopes, bone
+    // (occipital condyles, jugular tubercles); above, the posterior fossa widens.
+    if (const double side = 18 + 1.5 * std::max(0.0, -s - 2); s > -30 && ax > side) return ax - side < 1.2 ? Cortex : Marrow;
     // Brainstem surface behind: the floor of the fourth ventricle.
     const Section c = cordSection(s);
     const double floor = c.centre + c.halfPosterior;
@@ -562,7 +580,7 @@ class Anatomy {
   // and chin lie in front of the upper neck, the occiput behind it, the chest below.
   static void outline(double s, double& anterior, double& posterior, double& lateral) {
     // Neck; chin and lips (a rounded profile, the nose above); chest below the neck.
-    anterior = -74 - 4 * smoothstep(90, 130, s) - 38 * std::sqrt(smoothstep(64, 46, s)) - 14 * smoothstep(-16, -30, s) - 3 * std::exp(-sq((s - 5) / 6)) -
+    anterior = -74 - 4 * smoothstep(90, 130, s) - 38 * std::sqrt(smoothstep(64, 46, s)) - 14 * smoothstep(-16, -30, s) - 3 * sq(std::max(0.0, 1 - sq((s - 5) / 9))) -
                22 * smoothstep(168, 215, s);
     posterior = 78 + 20 * smoothstep(15, -40, s);
     lateral = 58 + 17 * smoothstep(10, -30, s);
@@ -611,10 +629,13 @@ class Anatomy {
   // In front of the spine: pharynx and airway with their mucosa, soft palate, tongue, teeth,
   // mandible, hyoid, epiglottis, larynx, trachea with its rings, thyroid, oesophagus, the
   // manubrium and great vessels, strap muscles, subcutaneous fat.
-  Tissue anteriorNeck(double s, double v, double x, double skinAnterior) const {
+  Tissue anteriorNeck(double s, double v, double x, double skinAnterior, double belowSkin) const {
     const double ax = std::abs(x);
-    if (v < skinAnterior + 6) return Fat;
+    if (belowSkin < 6) return Fat;
     const double wall = pharynxWall(s);
+    // Common carotid artery and internal jugular vein beside the pharynx and trachea.
+    if (s > -15 && s < 175 && (sq(ax - 22) + sq(v - (wall - 2)) < sq(3.5) || sq(ax - 31) + sq(v - (wall + 1)) < sq(5.0)))
+      return FlowVoid;
     const bool trachea = s > 108;
     const double halfX = trachea ? 8.0 : 14.0;
     if (v >= wall) {
@@ -686,26 +707,30 @@ class Anatomy {
     }
     if (s > 62 && s < 82 && v > front - 16) return Fat;  // pre-epiglottic fat
     if (s > 110 && s < 140 && v > front - 11) return Gland;  // thyroid isthmus
-    if (v < skinAnterior + 11) return Muscle;            // strap muscles
+    if (belowSkin < 11) return Muscle;                   // strap muscles, platysma
     return Soft;
   }
 
   // Behind the spine: neck muscles in layers with thin fat planes between them, the nuchal
   // ligament in the midline, subcutaneous fat.
-  Tissue posteriorNeck(double s, double v, double x, double skinPosterior) const {
+  Tissue posteriorNeck(double s, double v, double x, double skinPosterior, double belowSkin) const {
     const double ax = std::abs(x);
-    if (v > skinPosterior - 9) return Fat;
+    if (belowSkin < 9) return Fat;
     {
       const double ds = nuchalBottom_[0] - nuchalTop_[0], dv = nuchalBottom_[1] - nuchalTop_[1];
       const double t = std::clamp(((s - nuchalTop_[0]) * ds + (v - nuchalTop_[1]) * dv) / (ds * ds + dv * dv), 0.0, 1.0);
       if (ax < 2.5 && std::hypot(s - (nuchalTop_[0] + t * ds), v - (nuchalTop_[1] + t * dv)) < 1.3) return Ligament;
     }
+    // Layers follow the skin's outline (curved round the neck in an axial section).
     const double inner = 12, outer = skinPosterior - 9;
-    if (v > inner) {
-      const double f = (v - inner) / (outer - inner);
+    if (v > inner || ax > 25) {
+      const double f = 1 - (belowSkin - 9) / (outer - inner);
+      // Three planes, each wobbling by 0.03 sin(s / 23 + 1.7 i + 0.05 x) (one sine and cosine).
       static constexpr std::array<double, 3> planes = {0.30, 0.55, 0.78};
+      static const std::array<double, 3> c = {1.0, std::cos(1.7), std::cos(3.4)}, sn = {0.0, std::sin(1.7), std::sin(3.4)};
+      const double phase = s / 23 + 0.05 * x, sinPhase = std::sin(phase), cosPhase = std::cos(phase);
       for (std::size_t i = 0; i < planes.size(); ++i) {
-        const double wobble = 0.03 * std::sin(s / 23 + 1.7 * i + 0.05 * x);
+        const double wobble = 0.03 * (sinPhase * c[i] + cosPhase * sn[i]);
         if (std::abs(f - planes[i] - wobble) * (outer - inner) < 0.7) return Fat;
       }
     }
@@ -923,7 +948,7 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
         const Vec3 p = grid.point(i, j, k);
         double signal = 0;
         int inCord = 0, inCanal = 0, inLesion = 0, lesionId = -1;
-        double s = sWarm, v = 0;
+        double s = sWarm, v = 0, texture = std::nan("");
         for (int m = 0; m < subSamples; ++m) {
           const double t = ((m + 0.5) / subSamples - 0.5) * options.sliceThicknessMm;
           const Vec3 q = {p[0] + t * grid.axis[2][0], p[1] + t * grid.axis[2][1], p[2] + t * grid.axis[2][2]};
@@ -943,7 +968,12 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
           if (m == 0) sWarm = s;
           const Sample sample = anatomy.evaluate(s, v, q[0]);
           double value = kSignal[sample.tissue];
-          if (kTexture[sample.tissue] > 0) value *= 1 + kTexture[sample.tissue] * textureAt(q);
+          if (kTexture[sample.tissue] > 0) {
+            // The texture field at the voxel's centre: its wavelengths (2.5-12 mm) vary little
+            // across one voxel's sub-samples, and six sines per sub-sample were a third of the time.
+            if (std::isnan(texture)) texture = textureAt(p);
+            value *= 1 + kTexture[sample.tissue] * texture;
+          }
           if (sample.lesion >= 0) {
             const double c = anatomy.lesions()[sample.lesion].spec.contrast;
             value = kSignal[Cord] + c * (kSignal[Csf] - kSignal[Cord]);
