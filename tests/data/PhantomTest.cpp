@@ -49,6 +49,37 @@ TEST(Phantom, TruthMasksAlignWithTheImage) {
   EXPECT_LT(lesion, csf);
 }
 
+// The image value nearest a RAS point of truth.json.
+double valueAtRas(const Image* image, const nlohmann::json& ras) {
+  Image::PointType point;
+  point[0] = -ras[0].get<double>();
+  point[1] = -ras[1].get<double>();
+  point[2] = ras[2].get<double>();
+  Image::IndexType index;
+  EXPECT_TRUE(image->TransformPhysicalPointToIndex(point, index)) << ras;
+  return image->GetPixel(index);
+}
+
+// T2 appearance where truth puts the column: each disc's centre (its nucleus) brighter than the
+// middle of the vertebral body below it (marrow) - the discs truth names are where the image
+// shows them.
+TEST(Phantom, DiscsInTruthAreBrightNucleiBetweenBodies) {
+  PhantomOptions o;
+  o.noise = 0;
+  const PhantomStudy study = makePhantom(o);
+  const Image* image = study.volume.image.GetPointer();
+  const auto& discs = study.truth["discs"];
+  ASSERT_GE(discs.size(), 8u);
+  for (std::size_t k = 0; k + 1 < discs.size(); ++k) {
+    const auto& a = discs[k]["position_ras_mm"];
+    const auto& b = discs[k + 1]["position_ras_mm"];
+    const nlohmann::json body = {0.5 * (a[0].get<double>() + b[0].get<double>()), 0.5 * (a[1].get<double>() + b[1].get<double>()),
+                                 0.5 * (a[2].get<double>() + b[2].get<double>())};
+    const double nucleus = valueAtRas(image, a), marrow = valueAtRas(image, body);
+    EXPECT_GT(nucleus, 1.2 * marrow) << discs[k]["name"] << ": nucleus " << nucleus << ", body below " << marrow;
+  }
+}
+
 TEST(Phantom, LesionC3ToC6SpansFourSegmentsInTruthAndMask) {
   PhantomOptions o = small();
   o.lesions = {{3, 6, "dorsal", 0.6}};
