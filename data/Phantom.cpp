@@ -453,6 +453,9 @@ class Anatomy {
       const double lobule = std::floor(phase / (2 * kPi) + 0.5);
       const double start = 10 + 12 * std::abs(std::sin(lobule * 12.9898));
       if (r > start && std::cos(phase) > 0.95) return Csf;
+      // Shallower fissures between them split the lobules into folia near the surface.
+      const double folium = std::floor(phase / kPi);
+      if (r > start + 7 + 6 * std::abs(std::sin(folium * 78.233)) && std::cos(2 * phase + kPi) > 0.96) return Csf;
       if (r < 7 || (r < 20 && std::cos(phase + kPi) > 0.45 + r / 35)) return WhiteMatter;
       return Cerebellum;
     }
@@ -731,7 +734,9 @@ class Anatomy {
       const double phase = s / 23 + 0.05 * x, sinPhase = std::sin(phase), cosPhase = std::cos(phase);
       for (std::size_t i = 0; i < planes.size(); ++i) {
         const double wobble = 0.03 * (sinPhase * c[i] + cosPhase * sn[i]);
-        if (std::abs(f - planes[i] - wobble) * (outer - inner) < 0.7) return Fat;
+        // Each plane thickens and thins along the neck (0.4 to 1.0 mm either side).
+        const double half = 0.7 + 0.3 * (cosPhase * c[i] - sinPhase * sn[i]);
+        if (std::abs(f - planes[i] - wobble) * (outer - inner) < half) return Fat;
       }
     }
     return Muscle;
