@@ -119,7 +119,34 @@ void Render3D(benchmark::State& state) {
   }
 }
 
+// The synthetic study generator (issue 3: a default study "well under a second"): the anatomy
+// rendered into the volume and the truth, then the DICOM series, the read-back and the truth
+// NIfTIs as `cordscope phantom` writes them.
+PhantomOptions phantomOptions(int which) {
+  PhantomOptions o;
+  o.lesions = {{3, 7, "dorsal", 0.6}};
+  if (which == 1) {
+    o.matrix = 512;
+    o.pixelMm = 0.5;
+  }
+  return o;
+}
+
+void PhantomModel(benchmark::State& state) {
+  const PhantomOptions o = phantomOptions(static_cast<int>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(makePhantom(o));
+}
+
+void PhantomWrite(benchmark::State& state) {
+  const PhantomOptions o = phantomOptions(static_cast<int>(state.range(0)));
+  const PhantomStudy made = makePhantom(o);
+  const fs::path dir = fs::temp_directory_path() / "cordscope-bench-phantom-write";
+  for (auto _ : state) writePhantom(made, o, dir.string());
+}
+
 #define STAGE(name) BENCHMARK(name)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()
+STAGE(PhantomModel);
+STAGE(PhantomWrite);
 STAGE(Load);
 STAGE(Centerline);
 STAGE(CordAndCanal);

@@ -42,6 +42,8 @@ row() {  # name target command...
 }
 
 : > "$work/e2e.md"
+row "default: phantom (model, DICOM, read-back, truth)" "< 1 s" "$bin" phantom -o "$work/p" --lesion C3:C7 > /dev/null
+row "clinical: phantom" "" "$bin" phantom -o "$work/p" --lesion C3:C7 --matrix 512 --pixel 0.5 > /dev/null
 for size in clinical default; do
   dicom="$work/$size/dicom"
   row "$size: info" "" "$bin" info "$dicom" > /dev/null

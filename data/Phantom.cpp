@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "DicomWriter.h"
 #include "Error.h"
@@ -278,7 +279,6 @@ class Anatomy {
 
   Sample evaluate(double s, double v, double x) const {
     Sample out;
-    const double ax = std::abs(x);
     double skinAnterior, skinPosterior, skinLateral;
     outline(s, skinAnterior, skinPosterior, skinLateral);
     const double extent = v < 0 ? -skinAnterior : skinPosterior;
@@ -417,7 +417,8 @@ class Anatomy {
     // Occipital squama: from the opisthion up and back.
     const double occS = -std::sin(50 * kPi / 180), occV = std::cos(50 * kPi / 180);
     if (Tissue t = bone(slabDepth(s, v, opisthion_, occS, occV, 110, 4.0), 1.5); t != TissueCount) return t;
-    if (s >= -2) return TissueCount;
+    // The intracranial CSF reaches down to the foramen magnum's rim (the dura's attachment).
+    if (s >= opisthion_[0]) return TissueCount;
     // Inside the skull: behind the clivus's line and in front of the squama's (its inner table
     // lies 4 mm inside the line).
     const double inside = -(s - opisthion_[0]) * occV + (v - opisthion_[1]) * occS;
@@ -448,7 +449,7 @@ class Anatomy {
       // Folia: fissures radiating from the fastigium (CSF) and the white-matter core branching
       // between them (the arbor vitae, darker than the cortex on T2).
       const double fs = s - kFastigium, fv = v - fastigiumV_;
-      const double r = std::hypot(fs, fv), phase = 18 * std::atan2(fs, fv) + 0.05 * r + 0.015 * r * r / 10;
+      const double r = std::sqrt(fs * fs + fv * fv), phase = 18 * std::atan2(fs, fv) + 0.05 * r + 0.015 * r * r / 10;
       // Fissures start at different depths (the lobes and lobules are of unequal size).
       const double lobule = std::floor(phase / (2 * kPi) + 0.5);
       const double start = 10 + 12 * std::abs(std::sin(lobule * 12.9898));
@@ -498,6 +499,9 @@ class Anatomy {
     }
     // Transverse ligament behind the dens.
     if (s > c1Centre_ - 5 && s < c1Centre_ + 5 && v >= densPosterior_ && v < densPosterior_ + 2.5 && ax < 11) return Ligament;
+    // Posterior epidural fat between the dura and the C1 posterior arch (the canal is excluded
+    // before this is asked).
+    if (s > c1Centre_ - 7 && s < densBase_ + 2 && v > 0 && v < postArchAnterior_ + 0.5 && ax < 10) return Fat;
     return TissueCount;
   }
 
@@ -515,11 +519,14 @@ class Anatomy {
     const double alongS = roundTop ? std::min(s0, s1) : s1, alongV = std::min(v0, v1);
     double depth = std::min({s0, s1, v0, v1});
     if (alongS < kCorner && alongV < kCorner && depth >= -kCorner)
-      depth = kCorner - std::hypot(kCorner - alongS, kCorner - alongV);
+      depth = kCorner - std::sqrt(sq(kCorner - alongS) + sq(kCorner - alongV));
     return std::min(depth, kHalfX - std::abs(x));
   }
 
   Tissue column(double s, double v, double x, double canalAnterior, double canalPosterior) const {
+    // Nothing of the column lies further than this in front of or behind the canal (bodies with
+    // bulging discs up to 23 mm, spinous processes up to 37 mm): most of the neck leaves here.
+    if (v < canalAnterior - 30 || v > canalPosterior + 45) return TissueCount;
     const double ax = std::abs(x);
     const double posterior = canalAnterior - 1.2;
     for (int k = 3; k <= kLowestVertebra; ++k) {
@@ -548,18 +555,20 @@ class Anatomy {
     // Posterior elements: laminae and sloping spinous processes.
     for (int k = 2; k <= kLowestVertebra; ++k) {
       const double top = k == 2 ? densBase_ + 4 : bodyTop_[k] + 2, bottom = bodyBottom_[k] + 5;
+      if (s < top - 8 || s > bottom + 0.4 * kSpinousLength[k] + 8) continue;  // not near vertebra k
       const double lamina0 = canalPosterior + 0.9, lamina1 = canalPosterior + 6;
       if (s >= top && s <= bottom && v >= lamina0 && v <= lamina1 && ax < 13)
         return bone(std::min({s - top, bottom - s, v - lamina0, lamina1 - v}), 1.0);
       // Spinous process: sloping down, tapering, with a knob at the tip of C2, C7 and below.
       const double along = v - lamina1, length = kSpinousLength[k];
       if (along > 0 && along < length) {
-        const double t = along / length;
-        const double knob = (k == 2 || k >= 7) ? 1.3 * std::exp(-sq((length - along) / 4.0)) : 0.0;
-        const double halfS = 4.2 - 1.8 * t + knob, halfX = 3.5 - 1.0 * t;
-        const double centre = 0.5 * (top + bottom) + 0.4 * along;
-        if (std::abs(s - centre) < halfS && ax < halfX)
-          return bone(std::min({halfS - std::abs(s - centre), halfX - ax, length - along}), 1.0);
+        const double t = along / length, centre = 0.5 * (top + bottom) + 0.4 * along, halfX = 3.5 - 1.0 * t;
+        if (std::abs(s - centre) < 5.5 && ax < halfX) {  // (the widest it gets: 4.2 + the knob's 1.3)
+          const double knob = (k == 2 || k >= 7) ? 1.3 * std::exp(-sq((length - along) / 4.0)) : 0.0;
+          const double halfS = 4.2 - 1.8 * t + knob;
+          if (std::abs(s - centre) < halfS)
+            return bone(std::min({halfS - std::abs(s - centre), halfX - ax, length - along}), 1.0);
+        }
       }
       if (s > bottom && s < (k < kLowestVertebra ? bodyTop_[k + 1] + 2 : bottom + 5) && v >= lamina0 && v <= lamina0 + 3 && ax < 10)
         return Ligament;  // ligamentum flavum
@@ -657,9 +666,9 @@ class Anatomy {
     // Soft palate: hangs from the hard palate's back end into the pharynx, ending in the uvula.
     {
       const std::array<double, 2> a{-14, wall - 16}, b{10, wall - 7};
-      const double ds = b[0] - a[0], dv = b[1] - a[1], length = std::hypot(ds, dv);
+      const double ds = b[0] - a[0], dv = b[1] - a[1], length = std::sqrt(ds * ds + dv * dv);
       const double t = std::clamp(((s - a[0]) * ds + (v - a[1]) * dv) / sq(length), 0.0, 1.0);
-      const double across = std::hypot(s - (a[0] + t * ds), v - (a[1] + t * dv));
+      const double across = std::sqrt(sq(s - (a[0] + t * ds)) + sq(v - (a[1] + t * dv)));
       if (across < 4.5 - 1.5 * t && ax < 18) return across > 3.3 - 1.5 * t ? Mucosa : Muscle;
     }
     if (v > front && ax < halfX) {
@@ -722,7 +731,7 @@ class Anatomy {
     {
       const double ds = nuchalBottom_[0] - nuchalTop_[0], dv = nuchalBottom_[1] - nuchalTop_[1];
       const double t = std::clamp(((s - nuchalTop_[0]) * ds + (v - nuchalTop_[1]) * dv) / (ds * ds + dv * dv), 0.0, 1.0);
-      if (ax < 2.5 && std::hypot(s - (nuchalTop_[0] + t * ds), v - (nuchalTop_[1] + t * dv)) < 1.3) return Ligament;
+      if (ax < 2.5 && sq(s - (nuchalTop_[0] + t * ds)) + sq(v - (nuchalTop_[1] + t * dv)) < sq(1.3)) return Ligament;
     }
     // Layers follow the skin's outline (curved round the neck in an axial section).
     const double inner = 12, outer = skinPosterior - 9;
@@ -939,46 +948,86 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
                        2 * kPi * unit(texture)});
     }
   }
-  const auto textureAt = [&](const Vec3& q) {
-    double sum = 0;
-    for (const Wave& w : waves) sum += std::sin(w.k[0] * q[0] + w.k[1] * q[1] + w.k[2] * q[2] + w.phase);
-    return sum / std::sqrt(0.5 * waves.size()) / 2.5;  // about unit variance / 2.5: within [-1, 1]
-  };
+  const double textureScale = 1 / std::sqrt(0.5 * waves.size()) / 2.5;  // about unit variance / 2.5: within [-1, 1]
 
-  const bool normalAlongX = std::abs(grid.axis[2][1]) < 1e-12 && std::abs(grid.axis[2][2]) < 1e-12;
+  // Spine coordinates (s, v) of a patient point, from a warm start s.
+  const auto spineCoordinates = [&](const Vec3& q, double& s, double& v) {
+    curve.project(q[1], q[2], s, v);
+    if (std::abs(v) > 30) {  // far from the cord: blend into the smoothed course's frame
+      double sFar = s, vFar = 0;
+      far.project(q[1], q[2], sFar, vFar);
+      const double w = smoothstep(30, 55, std::abs(v));
+      s += w * (sFar - s);
+      v += w * (vFar - v);
+    }
+  };
+  // A sagittal grid (slice normal along x): every slice and every sub-sample across it has the
+  // same (y, z) at a given in-plane pixel, so (s, v) is computed once per in-plane pixel.
+  std::vector<std::pair<double, double>> inPlane;
+  if (std::abs(grid.axis[2][1]) < 1e-12 && std::abs(grid.axis[2][2]) < 1e-12) {
+    inPlane.resize(static_cast<std::size_t>(grid.size[0]) * grid.size[1]);
+    const unsigned rowWorkers = std::max(1u, std::min(std::thread::hardware_concurrency(), grid.size[1]));
+    std::vector<std::thread> rowThreads;
+    for (unsigned w = 0; w < rowWorkers; ++w)
+      rowThreads.emplace_back([&, w] {
+        for (unsigned j = w; j < grid.size[1]; j += rowWorkers) {
+          double sWarm = 60;
+          for (unsigned i = 0; i < grid.size[0]; ++i) {
+            double s = sWarm, v = 0;
+            spineCoordinates(grid.point(i, j, 0), s, v);
+            sWarm = s;
+            inPlane[static_cast<std::size_t>(j) * grid.size[0] + i] = {s, v};
+          }
+        }
+      });
+    for (auto& thread : rowThreads) thread.join();
+  }
   auto renderSlice = [&](unsigned k, std::vector<int>& lesionCount) {
     double sWarm = 60;
     for (unsigned j = 0; j < grid.size[1]; ++j) {
+      // The texture field at the voxel centres of this row: each wave's phase grows by the same
+      // step from voxel to voxel, so its sine and cosine advance by one rotation (no sine calls).
+      std::array<double, 6> waveSin{}, waveCos{}, stepSin{}, stepCos{};
+      {
+        const Vec3 p0 = grid.point(0, j, k);
+        for (std::size_t n = 0; n < waves.size() && n < 6; ++n) {
+          const Wave& w = waves[n];
+          const double phase0 = w.k[0] * p0[0] + w.k[1] * p0[1] + w.k[2] * p0[2] + w.phase;
+          const double step = (w.k[0] * grid.axis[0][0] + w.k[1] * grid.axis[0][1] + w.k[2] * grid.axis[0][2]) * grid.spacing[0];
+          waveSin[n] = std::sin(phase0);
+          waveCos[n] = std::cos(phase0);
+          stepSin[n] = std::sin(step);
+          stepCos[n] = std::cos(step);
+        }
+      }
       for (unsigned i = 0; i < grid.size[0]; ++i) {
         const Vec3 p = grid.point(i, j, k);
         double signal = 0;
         int inCord = 0, inCanal = 0, inLesion = 0, lesionId = -1;
-        double s = sWarm, v = 0, texture = std::nan("");
+        double s = sWarm, v = 0, texture = 0;
+        for (std::size_t n = 0; n < 6; ++n) {
+          texture += waveSin[n];
+          const double next = waveSin[n] * stepCos[n] + waveCos[n] * stepSin[n];
+          waveCos[n] = waveCos[n] * stepCos[n] - waveSin[n] * stepSin[n];
+          waveSin[n] = next;
+        }
+        texture *= textureScale;
         for (int m = 0; m < subSamples; ++m) {
           const double t = ((m + 0.5) / subSamples - 0.5) * options.sliceThicknessMm;
           const Vec3 q = {p[0] + t * grid.axis[2][0], p[1] + t * grid.axis[2][1], p[2] + t * grid.axis[2][2]};
-          // Spine coordinates; across a sagittal slab (normal along x) they are the same for
-          // every sub-sample.
-          if (m == 0 || !normalAlongX) {
+          // Spine coordinates: from the in-plane table of a sagittal grid, else projected.
+          if (!inPlane.empty()) {
+            if (m == 0) std::tie(s, v) = inPlane[static_cast<std::size_t>(j) * grid.size[0] + i];
+          } else {
             s = sWarm;
-            curve.project(q[1], q[2], s, v);
-            if (std::abs(v) > 30) {  // far from the cord: blend into the smoothed course's frame
-              double sFar = s, vFar = 0;
-              far.project(q[1], q[2], sFar, vFar);
-              const double w = smoothstep(30, 55, std::abs(v));
-              s += w * (sFar - s);
-              v += w * (vFar - v);
-            }
+            spineCoordinates(q, s, v);
+            if (m == 0) sWarm = s;
           }
-          if (m == 0) sWarm = s;
           const Sample sample = anatomy.evaluate(s, v, q[0]);
           double value = kSignal[sample.tissue];
-          if (kTexture[sample.tissue] > 0) {
-            // The texture field at the voxel's centre: its wavelengths (2.5-12 mm) vary little
-            // across one voxel's sub-samples, and six sines per sub-sample were a third of the time.
-            if (std::isnan(texture)) texture = textureAt(p);
-            value *= 1 + kTexture[sample.tissue] * texture;
-          }
+          // The texture field at the voxel's centre: its wavelengths (2.5-12 mm) vary little
+          // across one voxel's sub-samples, and six sines per sub-sample were a third of the time.
+          if (kTexture[sample.tissue] > 0) value *= 1 + kTexture[sample.tissue] * texture;
           if (sample.lesion >= 0) {
             const double c = anatomy.lesions()[sample.lesion].spec.contrast;
             value = kSignal[Cord] + c * (kSignal[Csf] - kSignal[Cord]);
@@ -1001,7 +1050,10 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
         }
         if (isCord) {
           double s = sWarm, v = 0;
-          curve.project(p[1], p[2], s, v);
+          if (!inPlane.empty())
+            s = inPlane[static_cast<std::size_t>(j) * grid.size[0] + i].first;  // |v| < 30 here: the cord's own frame
+          else
+            curve.project(p[1], p[2], s, v);
           // A voxel mostly inside the cord may have its centre just above the foramen magnum.
           levels->GetBufferPointer()[offset] = static_cast<unsigned short>(anatomy.levelAt(std::max(s, 0.0)));
         }
@@ -1039,7 +1091,10 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
         double signal = blurred[j * nx + i];
         const double field = 1 + options.bias * (0.6 * std::sin(kPi * (centre[2] - p[2]) / 300.0) + 0.4 * (p[1] - centre[1]) / 100.0);
         signal *= std::max(0.3, field);
-        if (sigma > 0) signal = std::hypot(signal + sigma * gauss(noise), sigma * gauss(noise));  // Rician
+        if (sigma > 0) {  // Rician: the magnitude of a complex signal with Gaussian noise in both parts
+          const double re = signal + sigma * gauss(noise), im = sigma * gauss(noise);
+          signal = std::sqrt(re * re + im * im);
+        }
         slice[j * nx + i] = static_cast<float>(std::max(0L, std::lround(signal)));
       }
   };

@@ -330,41 +330,17 @@ PlanePoint componentEnd(const PlaneImage& p, const Component& bone, std::optiona
   return PlanePoint{p.alongOf(sr / n), p.anteriorOf(sc / n)};
 }
 
-// A slab-like bone's free end (the occipital squama's: the opisthion). Its axis comes from the
-// component's cranial half, and the end is the most caudal sample within the slab's own
-// thickness of that axis: a dark line joining the end (the membrane or a muscle edge along the
-// CSF below the foramen magnum) stretches the component sideways but lies off the slab.
+// A slab-like bone's free end (the occipital squama's: the opisthion): the most caudal of its
+// samples within a band round its principal axis (not the farthest along that axis, which a dark
+// line leaving the end sideways - the membrane or a muscle edge along the CSF below the foramen
+// magnum - would still extend).
 PlanePoint slabEnd(const PlaneImage& p, const Component& bone) {
-  std::vector<double> rowsOf;
-  for (const auto& m : bone.members) rowsOf.push_back(m.first);
-  const double middleRow = median(rowsOf);
-  std::vector<std::pair<long, long>> cranial;
-  for (const auto& m : bone.members)
-    if (m.first <= middleRow) cranial.push_back(m);
-  if (cranial.size() < 10) return componentEnd(p, bone, std::nullopt);
-  double mr = 0, mc = 0;
-  for (const auto& [r, c] : cranial) {
-    mr += r;
-    mc += c;
-  }
-  mr /= cranial.size();
-  mc /= cranial.size();
-  double srr = 0, src = 0, scc = 0;
-  for (const auto& [r, c] : cranial) {
-    srr += (r - mr) * (r - mr);
-    src += (r - mr) * (c - mc);
-    scc += (c - mc) * (c - mc);
-  }
-  const double angle = 0.5 * std::atan2(2 * src, srr - scc);
-  double ar = std::cos(angle), ac = std::sin(angle);
-  if (ar < 0) {
-    ar = -ar;
-    ac = -ac;
-  }
+  const double mr = bone.meanRow, mc = bone.meanCol, ar = bone.axisRow, ac = bone.axisCol;
   const auto across = [&](long r, long c) { return std::abs(-(r - mr) * ac + (c - mc) * ar); };
   std::vector<double> widths;
-  for (const auto& [r, c] : cranial) widths.push_back(across(r, c));
-  const double band = 1.3 * percentile(widths, 0.9) + 0.5 / p.step;
+  for (const auto& [r, c] : bone.members) widths.push_back(across(r, c));
+  // At least 4 mm: the rim curves in from the cortices to the end.
+  const double band = std::max(1.3 * percentile(widths, 0.9) + 0.5 / p.step, 4.0 / p.step);
   // The end: the most caudal sample within the band (nearest the axis among equals). Not the
   // farthest along the axis, which a line leaving the end sideways would still extend.
   std::pair<long, long> end{-1, -1};
@@ -660,10 +636,14 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     const std::vector<double> p = rowProfile(plane, r, rowHalf, darkLevel, cordLevel);
     const std::vector<Run> runs = runsAlong(p, std::lround(cordCol[r]), dir, samples(35), kDark, kBright);
     if (runs.size() < 2 || runs[0].dark) return -1;
+    // The dura: where the CSF's brightness ends - half-way down to the dark tissue beyond, or
+    // already at a fifth below the CSF's peak, where epidural fat (bright on T2 too, but less)
+    // lies between the dura and the bone.
     if (dura)
       *dura = runs[0].extremeValue < 0.5 * (1 + csfN)
                   ? kNaN
-                  : plane.anteriorOf(crossing(p, runs[0].extreme, runs[1].extreme, 0.5 * (runs[0].extremeValue + runs[1].extremeValue)));
+                  : plane.anteriorOf(crossing(p, runs[0].extreme, runs[1].extreme,
+                                              std::max(0.5 * (runs[0].extremeValue + runs[1].extremeValue), 0.8 * runs[0].extremeValue)));
     return runs[0].extreme;
   };
 
