@@ -1,6 +1,7 @@
 #include "Phantom.h"
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -134,6 +135,10 @@ struct LesionExtent {
 class Anatomy {
  public:
   explicit Anatomy(const PhantomOptions& o) : options_(o) {
+    // A process-wide unique id: a thread's cache of per-s quantities is never taken for another
+    // phantom's, even one built later at the same address.
+    static std::atomic<std::uint64_t> next{1};
+    id_ = next++;
     std::mt19937 random(o.seed * 7919u + 17u);
     std::uniform_real_distribution<double> jitter(-0.6, 0.6);
     densTip_ = 5.0 + jitter(random);
@@ -297,13 +302,13 @@ class Anatomy {
     // Cord (brainstem above the foramen magnum) and dural sac; both depend on s alone, which the
     // sub-samples of one voxel of a sagittal slab share: computed once per s on each thread.
     thread_local struct {
-      const Anatomy* owner = nullptr;
+      std::uint64_t owner = 0;
       double s = std::nan("");
       Section section;
       double canalCentre = 0, canalHalfAp = 0, canalHalfRl = 0;
     } along;
-    if (along.owner != this || !(along.s == s)) {
-      along.owner = this;
+    if (along.owner != id_ || !(along.s == s)) {
+      along.owner = id_;
       along.s = s;
       along.section = cordSection(s);
       canalSize(s, along.canalCentre, along.canalHalfAp, along.canalHalfRl);
@@ -431,7 +436,7 @@ class Anatomy {
     }
     // The foramen magnum is about 36 mm wide: beside it, and up the skull base's slopes, bone
     // (occipital condyles, jugular tubercles); above, the posterior fossa widens.
-    if (const double side = 18 + 1.5 * std::max(0.0, -s - 2); s > -30 && ax > side) return ax - side < 1.2 ? Cortex : Marrow;
+    if (const double side = 16 + 1.2 * std::max(0.0, -s - 4); s > -25 && ax > side) return ax - side < 1.2 ? Cortex : Marrow;
     // Brainstem surface behind: the floor of the fourth ventricle.
     const Section c = cordSection(s);
     const double floor = c.centre + c.halfPosterior;
@@ -444,7 +449,9 @@ class Anatomy {
     // Cerebellum: behind the ventricle and the medulla, above the cisterna magna; the tonsils end
     // about 4 mm above the foramen magnum, the hemispheres' lower surface rises behind them; a
     // rim of CSF separates it from the bone.
-    const double lower = -4 - 4 * (1 - smoothstep(floor + 1, floor + 5, v)) - 12 * smoothstep(floor + 10, floor + 26, v);
+    // (Beside the tonsils, beyond 12 mm from the midline, the hemispheres come down to the bone.)
+    const double medial = 1 - smoothstep(10, 14, ax);
+    const double lower = -2 - medial * (2 + 4 * (1 - smoothstep(floor + 1, floor + 5, v)) + 12 * smoothstep(floor + 10, floor + 26, v));
     if (v > floor + 1.5 && s < lower && inside > 5.5 && ax < 55) {
       // Folia: fissures radiating from the fastigium (CSF) and the white-matter core branching
       // between them (the arbor vitae, darker than the cortex on T2).
@@ -508,8 +515,9 @@ class Anatomy {
   // Depth (mm, positive inside) in a vertebral body spanning [top, bottom] along s and
   // [front, back] along v: corners rounded, endplates concave (the disc is thickest at its
   // centre), the anterior surface slightly waisted.
-  static double bodyDepth(double s, double v, double x, double top, double bottom, double front, double back, bool roundTop = true) {
-    constexpr double kCorner = 2.0, kCup = 1.0, kWaist = 0.7, kHalfX = 10;
+  static double bodyDepth(double s, double v, double x, double top, double bottom, double front, double back, bool roundTop = true,
+                          double kHalfX = 8.0) {
+    constexpr double kCorner = 2.0, kCup = 1.0, kWaist = 0.7;
     if (s < top - 1 || s > bottom + 1 || v < front - 1 || v > back + 1 || std::abs(x) > kHalfX) return -1;
     const double u = std::clamp((2 * v - front - back) / (back - front), -1.0, 1.0), w = std::clamp(x / kHalfX, -1.0, 1.0);
     const double cup = kCup * (1 - u * u) * (1 - w * w);
@@ -532,7 +540,9 @@ class Anatomy {
     for (int k = 3; k <= kLowestVertebra; ++k) {
       if (s < bodyBottom_[k - 1] - 2 || s > bodyBottom_[k] + 1) continue;
       const double depth = k <= 7 ? 16.0 : 20.0;
-      const double inBody = bodyDepth(s, v, x, bodyTop_[k], bodyBottom_[k], posterior - depth, posterior);
+      // Half-width: 8 mm at C3 to 12 mm at C7 and 13 mm below (with the uncinate processes).
+      const double halfWidth = std::min(13.0, 8.0 + 1.0 * (k - 3));
+      const double inBody = bodyDepth(s, v, x, bodyTop_[k], bodyBottom_[k], posterior - depth, posterior, true, halfWidth);
       if (inBody >= 0) {
         // Basivertebral vein: a bright notch behind the body's middle, inside its cortex.
         const double mid = 0.5 * (bodyTop_[k] + bodyBottom_[k]);
@@ -543,7 +553,8 @@ class Anatomy {
       // for C2, in craniocervical()), bulging a little in front and behind.
       const double mid = 0.5 * (bodyBottom_[k - 1] + bodyTop_[k]), half = 0.5 * (bodyTop_[k] - bodyBottom_[k - 1]);
       const double bulge = std::max(0.0, 1 - sq((s - mid) / (half + 1.0)));
-      if (std::abs(s - mid) < half + 1.0 && v > posterior - depth - 1.5 * bulge && v < posterior + 0.8 * bulge && ax < 10 + bulge) {
+      if (std::abs(s - mid) < half + 1.0 && v > posterior - depth - 1.5 * bulge && v < posterior + 0.8 * bulge &&
+          ax < std::min(13.0, 7.5 + 1.0 * (k - 3)) + bulge) {
         const double nucleusV = posterior - 0.45 * depth;
         const bool nucleus = sq((s - mid) / (0.6 * half)) + sq((v - nucleusV) / (0.28 * depth)) + sq(x / 6.0) <= 1;
         return nucleus ? Nucleus : Annulus;
@@ -594,8 +605,8 @@ class Anatomy {
     // Neck; chin and lips (a rounded profile, the nose above); chest below the neck.
     anterior = -74 - 4 * smoothstep(90, 130, s) - 38 * std::sqrt(smoothstep(64, 46, s)) - 14 * smoothstep(-16, -30, s) - 3 * sq(std::max(0.0, 1 - sq((s - 5) / 9))) -
                22 * smoothstep(168, 215, s);
-    posterior = 78 + 20 * smoothstep(15, -40, s);
-    lateral = 58 + 17 * smoothstep(10, -30, s);
+    posterior = 62 + 34 * smoothstep(15, -40, s);
+    lateral = 60 + 15 * smoothstep(10, -30, s);
   }
 
   // Front of the skeleton and the pharynx's posterior wall along s, tabulated and smoothed (the
@@ -755,6 +766,7 @@ class Anatomy {
   std::vector<double> pharynxWall_;
   std::array<double, 2> nuchalTop_{}, nuchalBottom_{};
   double fastigiumV_ = 0;
+  std::uint64_t id_ = 0;
   PhantomOptions options_;
   double densTip_ = 0, densBase_ = 0, c1Centre_ = 0;
   std::array<double, kLowestVertebra + 2> bodyTop_{}, bodyBottom_{}, levelTop_{};

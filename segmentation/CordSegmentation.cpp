@@ -524,7 +524,7 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     last = gapStart;
   }
   if (last - first < 2 ||
-      std::count(measured.begin(), measured.end(), true) < 0.5 * (last - first)) {
+      std::count(measured.begin() + first, measured.begin() + last, true) < 0.5 * (last - first)) {
     out.failure =
         "no spinal cord found: the candidate centerline has no consistent cord/CSF boundary";
     out.centerline.points.clear();
@@ -536,15 +536,19 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
   // 80 mm, the cord starts at the first station from the top that is back to cord size. Typical
   // is the lower quartile: not the narrowest (outlines vary along a real cord, and one narrow
   // station must not make an ordinary cord top look like a medulla), nor the median, which a
-  // swollen stretch in the window (a long lesion) lifts. Approximate (a few mm above the
-  // foramen magnum); the craniocervical landmarks refine it.
+  // swollen stretch in the window (a long lesion) lifts (a C2-C4 holocord phantom: a medulla of
+  // 127 mm2 was 1.58 x the median, 1.71 x the quartile). The top must also be 1.35 x the median,
+  // so that a long compressed stretch, which pulls the quartile down, cannot make an ordinary top
+  // a medulla (medullas on phantoms and PAM50: 1.7-2.0 x the median). Approximate (a few mm
+  // above the foramen magnum); the craniocervical landmarks refine it.
   {
     const std::size_t window =
         std::min(last, first + static_cast<std::size_t>(80.0 / options.stationStepMm));
     std::vector<double> areas;
     for (std::size_t i = first; i < window; ++i) areas.push_back(cord[i].area());
-    const double slim = percentile(areas, 0.25);
-    if (std::isfinite(slim) && cord[first].area() > options.medullaFlare * slim) {
+    const double slim = percentile(areas, 0.25), typical = median(areas);
+    if (std::isfinite(slim) && cord[first].area() > options.medullaFlare * slim &&
+        cord[first].area() > 0.85 * options.medullaFlare * typical) {
       // Back to cord size: the upper cervical cord is the slimmer part of the window.
       std::size_t i = first;
       while (i < window && cord[i].area() > 1.15 * slim) ++i;

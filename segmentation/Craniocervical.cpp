@@ -521,7 +521,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     if (plane.alongOf(0.5 * (first + last)) < -3.0) return false;
     std::vector<double> wall;
     for (long r = first; r <= last; ++r)
-      if (rows[r].atlas) wall.push_back(rows[r].wallEdge - plane.anteriorOf(cordCol[r]));
+      if (rows[r].atlas && std::isfinite(rows[r].wallEdge) && std::isfinite(cordCol[r]))
+        wall.push_back(rows[r].wallEdge - plane.anteriorOf(cordCol[r]));
     return !wall.empty() && median(wall) <= 12.0;
   };
   const auto chooseRun = [&](double minMm, bool longest) {
@@ -537,8 +538,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     return best;
   };
   long bestFirst, bestLast;
-  std::tie(bestFirst, bestLast) = chooseRun(0, true);
-  if (bestFirst < 0 || mm(bestLast - bestFirst) < 3) {
+  std::tie(bestFirst, bestLast) = chooseRun(3, true);
+  if (bestFirst < 0) {
     // Low contrast (a smooth image, marrow darker than the cord): read the rows again by their
     // valleys and peaks, at least a quarter of the bone's own range deep (the 5th to 90th
     // percentile over 25 mm beyond the canal). Below the arch, the C2 body with the soft tissue in
@@ -636,14 +637,37 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     const std::vector<double> p = rowProfile(plane, r, rowHalf, darkLevel, cordLevel);
     const std::vector<Run> runs = runsAlong(p, std::lround(cordCol[r]), dir, samples(35), kDark, kBright);
     if (runs.size() < 2 || runs[0].dark) return -1;
-    // The dura: where the CSF's brightness ends - half-way down to the dark tissue beyond, or
-    // already at a fifth below the CSF's peak, where epidural fat (bright on T2 too, but less)
-    // lies between the dura and the bone.
-    if (dura)
-      *dura = runs[0].extremeValue < 0.5 * (1 + csfN)
-                  ? kNaN
-                  : plane.anteriorOf(crossing(p, runs[0].extreme, runs[1].extreme,
-                                              std::max(0.5 * (runs[0].extremeValue + runs[1].extremeValue), 0.8 * runs[0].extremeValue)));
+    // The dura: where the CSF's brightness ends, half-way down to the dark tissue beyond; but
+    // where the fall stops on a plateau first - epidural fat, bright on T2 but less than CSF,
+    // between the dura and the bone - half-way down to that plateau.
+    if (dura) {
+      if (runs[0].extremeValue < 0.5 * (1 + csfN)) {
+        *dura = kNaN;
+      } else {
+        const double peak = runs[0].extremeValue, floor = runs[1].extremeValue;
+        double level = 0.5 * (peak + floor);
+        const long halfWay = std::lround(crossing(p, runs[0].extreme, runs[1].extreme, level));
+        // A plateau: at least 1 mm, before the half-way fall, within 10 % of one value that lies
+        // clearly below the peak (under 85 %) and clearly above that fall's level.
+        const long need = std::max(2L, samples(1.0));
+        for (long i = runs[0].extreme, step = dir; (i - halfWay) * step < 0; i += step) {
+          if (i - step * need < 0 && step < 0) break;
+          const long j = i + step * (need - 1);
+          if (j < 0 || j >= static_cast<long>(p.size()) || std::isnan(p[i]) || std::isnan(p[j])) break;
+          double lo = p[i], hi = p[i];
+          for (long k = i; k != j + step; k += step) {
+            lo = std::min(lo, p[k]);
+            hi = std::max(hi, p[k]);
+          }
+          const double mid = 0.5 * (lo + hi);
+          if (hi - lo <= 0.2 * mid && mid < 0.85 * peak && mid > level + 0.1 * (peak - floor)) {
+            level = 0.5 * (peak + mid);
+            break;
+          }
+        }
+        *dura = plane.anteriorOf(crossing(p, runs[0].extreme, runs[1].extreme, level));
+      }
+    }
     return runs[0].extreme;
   };
 

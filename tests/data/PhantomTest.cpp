@@ -1,6 +1,7 @@
 // The synthetic study generator: truth complete, self-consistent and aligned with the image.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -56,7 +57,10 @@ double valueAtRas(const Image* image, const nlohmann::json& ras) {
   point[1] = -ras[1].get<double>();
   point[2] = ras[2].get<double>();
   Image::IndexType index;
-  EXPECT_TRUE(image->TransformPhysicalPointToIndex(point, index)) << ras;
+  if (!image->TransformPhysicalPointToIndex(point, index)) {
+    ADD_FAILURE() << "outside the image: " << ras;
+    return std::nan("");
+  }
   return image->GetPixel(index);
 }
 
