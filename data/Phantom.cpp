@@ -485,7 +485,9 @@ class Anatomy {
       if (s < densTip_ + 5) radius = 5.0 * std::sqrt(std::max(0.0, 1 - sq((densTip_ + 5 - s) / 5.0)));
       const double depth = radius - std::sqrt(sq(v - densCentreV) + sq(x));
       if (depth >= 0) {
-        if (std::abs(s - densBase_) < 0.7 && depth > 1.5) return Cortex;
+        // The remnant of the subdental synchondrosis: a dark line that does not reach the
+        // cortex (a complete one would read as a fracture or an os odontoideum).
+        if (std::abs(s - densBase_) < 0.7 && depth > 2.2) return Cortex;
         return bone(depth, 1.0);
       }
     }
@@ -684,14 +686,16 @@ class Anatomy {
     }
     if (v > front && ax < halfX) {
       // Epiglottis: a thin leaf rising from the larynx behind the tongue base.
-      const double leafV = front + 2 + 0.35 * lumen * (1 - smoothstep(52, 78, s));
-      if (s > 52 && s < 80 && std::abs(v - leafV) < 1.3 && ax < 10) return Soft;
+      // Epiglottis: a curved leaf from the front wall at the larynx (its stalk) up behind the
+      // tongue base.
+      const double leafV = front + 0.5 + 0.35 * lumen * sq(1 - smoothstep(52, 84, s));
+      if (s > 52 && s < 84 && std::abs(v - leafV) < 1.3 && ax < 10) return Soft;
       return Air;
     }
     if (v > front - 2 && ax < halfX + 2) return Mucosa;
     if (s < -17) {  // nasal cavity above the hard palate: septum in the midline, turbinates beside it
       if (v < skinAnterior + 12) return Soft;
-      if (ax < 1.5) return Cartilage;
+      if (ax < 2.5) return Cartilage;  // septum (a 3 mm midline slice sees mostly it)
       const double meatus = std::sin(2 * kPi * (s + 0.15 * v) / 9.0);
       return meatus > 0.8 ? Air : Mucosa;
     }
