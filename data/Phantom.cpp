@@ -947,7 +947,9 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
   const Vec3 centre = grid.point((grid.size[0] - 1) / 2.0, (grid.size[1] - 1) / 2.0, (grid.size[2] - 1) / 2.0);
   const std::size_t slicePixels = static_cast<std::size_t>(grid.size[0]) * grid.size[1];
 
-  // A smooth random field in [-1, 1]: six plane waves of 2.5-12 mm wavelength, seeded.
+  // A smooth random field in [-1, 1]: kWaves plane waves of 2.5-12 mm wavelength in random
+  // directions, seeded (enough of them that no direction shows as hatching).
+  constexpr std::size_t kWaves = 24;
   struct Wave {
     Vec3 k;
     double phase;
@@ -956,7 +958,7 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
   {
     std::mt19937 texture(options.seed * 7919u + 17u);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    for (int n = 0; n < 6; ++n) {
+    for (std::size_t n = 0; n < kWaves; ++n) {
       const double z = 2 * unit(texture) - 1, a = 2 * kPi * unit(texture);
       const double r = std::sqrt(1 - z * z);
       const double wavenumber = 2 * kPi / (2.5 + 9.5 * unit(texture));
@@ -1003,10 +1005,10 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
     for (unsigned j = 0; j < grid.size[1]; ++j) {
       // The texture field at the voxel centres of this row: each wave's phase grows by the same
       // step from voxel to voxel, so its sine and cosine advance by one rotation (no sine calls).
-      std::array<double, 6> waveSin{}, waveCos{}, stepSin{}, stepCos{};
+      std::array<double, kWaves> waveSin{}, waveCos{}, stepSin{}, stepCos{};
       {
         const Vec3 p0 = grid.point(0, j, k);
-        for (std::size_t n = 0; n < waves.size() && n < 6; ++n) {
+        for (std::size_t n = 0; n < kWaves; ++n) {
           const Wave& w = waves[n];
           const double phase0 = w.k[0] * p0[0] + w.k[1] * p0[1] + w.k[2] * p0[2] + w.phase;
           const double step = (w.k[0] * grid.axis[0][0] + w.k[1] * grid.axis[0][1] + w.k[2] * grid.axis[0][2]) * grid.spacing[0];
@@ -1021,7 +1023,7 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
         double signal = 0;
         int inCord = 0, inCanal = 0, inLesion = 0, lesionId = -1;
         double s = sWarm, v = 0, texture = 0;
-        for (std::size_t n = 0; n < 6; ++n) {
+        for (std::size_t n = 0; n < kWaves; ++n) {
           texture += waveSin[n];
           const double next = waveSin[n] * stepCos[n] + waveCos[n] * stepSin[n];
           waveCos[n] = waveCos[n] * stepCos[n] - waveSin[n] * stepSin[n];
