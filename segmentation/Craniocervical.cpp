@@ -308,6 +308,21 @@ std::optional<Component> componentAlongRow(const PlaneImage& p, const std::vecto
 // A bone's free end: the end of its principal axis towards caudal, or with `towards`, its sample
 // nearest that point; the centre of the samples within 1 mm of it (the middle of the bone's rim
 // there, as basion and opisthion are defined).
+// The centre of the samples (among those `keep` accepts) within 1 mm of a bone's end sample: the
+// middle of the bone's rim there, as basion and opisthion are defined.
+PlanePoint rimCentre(const PlaneImage& p, const std::vector<std::pair<long, long>>& members, std::pair<long, long> end,
+                     const std::function<bool(long, long)>& keep) {
+  double sr = 0, sc = 0;
+  int n = 0;
+  for (const auto& [r, c] : members)
+    if (keep(r, c) && std::hypot(r - end.first, c - end.second) <= 1.0 / p.step) {
+      sr += r;
+      sc += c;
+      ++n;
+    }
+  return PlanePoint{p.alongOf(sr / n), p.anteriorOf(sc / n)};
+}
+
 PlanePoint componentEnd(const PlaneImage& p, const Component& bone, std::optional<PlanePoint> towards) {
   std::pair<long, long> end = bone.members.front();
   double best = std::numeric_limits<double>::infinity();
@@ -319,15 +334,7 @@ PlanePoint componentEnd(const PlaneImage& p, const Component& bone, std::optiona
       end = {r, c};
     }
   }
-  double sr = 0, sc = 0;
-  int n = 0;
-  for (const auto& [r, c] : bone.members)
-    if (std::hypot(r - end.first, c - end.second) <= 1.0 / p.step) {
-      sr += r;
-      sc += c;
-      ++n;
-    }
-  return PlanePoint{p.alongOf(sr / n), p.anteriorOf(sc / n)};
+  return rimCentre(p, bone.members, end, [](long, long) { return true; });
 }
 
 // A slab-like bone's free end (the occipital squama's: the opisthion): the most caudal of its
@@ -348,15 +355,7 @@ PlanePoint slabEnd(const PlaneImage& p, const Component& bone) {
     if (across(r, c) > band) continue;
     if (end.first < 0 || r > end.first || (r == end.first && across(r, c) < across(end.first, end.second))) end = {r, c};
   }
-  double sr = 0, sc = 0;
-  int n = 0;
-  for (const auto& [r, c] : bone.members)
-    if (across(r, c) <= band && std::hypot(r - end.first, c - end.second) <= 1.0 / p.step) {
-      sr += r;
-      sc += c;
-      ++n;
-    }
-  return PlanePoint{p.alongOf(sr / n), p.anteriorOf(sc / n)};
+  return rimCentre(p, bone.members, end, [&](long r, long c) { return across(r, c) <= band; });
 }
 
 }  // namespace
