@@ -3,7 +3,7 @@
 // origin + direction * diag(spacing) * index, in millimetres. NIfTI files are RAS on disk; the
 // conversion happens only in Nifti.cpp.
 #pragma once
-#include <itkImage.h>
+#include "core/Image.h"
 
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -11,10 +11,6 @@
 #include <vector>
 
 namespace cordscope {
-
-using Image = itk::Image<float, 3>;
-using Mask = itk::Image<unsigned char, 3>;
-using LabelImage = itk::Image<unsigned short, 3>;
 
 // Plane of the acquisition, from the slice normal (the grid's third axis): within 30 degrees of a
 // patient axis it is that plane, otherwise oblique. A sagittal series tilted 10 degrees is

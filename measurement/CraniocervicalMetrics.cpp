@@ -4,12 +4,11 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 
 namespace cordscope {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 
 double distance(const Vec3& a, const Vec3& b) { return norm(a - b); }
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/Levels.h"
-#include "segmentation/Statistics.h"
+#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "data/Volume.h"
 #include "segmentation/Contrast.h"
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 
 namespace cordscope {
 

@@ -10,13 +10,12 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "segmentation/ImageSampler.h"
-#include "segmentation/Statistics.h"
+#include "core/ImageSampler.h"
+#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 // AP/RL diameter ratio of the healthy cervical cord (normal values about 0.55-0.8, C2-C7).
 constexpr double kTypicalApRlRatio = 0.68;

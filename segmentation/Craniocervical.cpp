@@ -12,14 +12,13 @@
 #include <optional>
 #include <tuple>
 
-#include "segmentation/ImageSampler.h"
-#include "segmentation/Statistics.h"
+#include "core/ImageSampler.h"
+#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kPi = 3.14159265358979323846;
 
 // The mid-sagittal image: rows along the plane's caudal axis, columns towards anterior.
 struct PlaneImage {

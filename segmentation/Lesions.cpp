@@ -1,6 +1,6 @@
 #include "segmentation/Lesions.h"
 
-#include "segmentation/Statistics.h"
+#include "core/Statistics.h"
 
 #include <itkConnectedComponentImageFilter.h>
 #include <itkImageRegionConstIteratorWithIndex.h>

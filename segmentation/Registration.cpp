@@ -17,7 +17,6 @@
 namespace cordscope {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 
 // Centroid of a mask's voxels in patient space; empty when the mask is empty.
 std::optional<Vec3> centroid(const Mask* mask) {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "data/Volume.h"
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 
 namespace cordscope {
 

@@ -1,14 +1,3 @@
-// Small order statistics shared by the segmentation and measurement code.
+// Moved to core/Statistics.h; kept until open branches are merged.
 #pragma once
-#include <vector>
-
-namespace cordscope {
-
-// The q-quantile (0..1) by selection (the element at floor(q * (n - 1))); NaN when empty.
-double percentile(std::vector<double> values, double q);
-double median(std::vector<double> values);
-// NaN entries take the nearest defined value before them, else after them (ends and gaps of a
-// profile along the cord); all-NaN stays NaN.
-void fillGapsWithNearest(std::vector<double>& values);
-
-}  // namespace cordscope
+#include "core/Statistics.h"

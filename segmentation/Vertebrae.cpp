@@ -15,8 +15,8 @@
 #include "data/Error.h"
 #include "data/Levels.h"
 #include "data/Nifti.h"
-#include "segmentation/ImageSampler.h"
-#include "segmentation/Statistics.h"
+#include "core/ImageSampler.h"
+#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "data/Volume.h"
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 
 namespace cordscope {
 

@@ -11,7 +11,7 @@
 
 #include "data/Error.h"
 
-#include "segmentation/Statistics.h"
+#include "core/Statistics.h"
 #include "visualization/Pictures.h"
 
 namespace cordscope {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "data/Volume.h"
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 
 namespace cordscope {
 

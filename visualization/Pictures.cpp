@@ -9,8 +9,8 @@
 
 #include "data/Error.h"
 #include "data/Levels.h"
-#include "segmentation/ImageSampler.h"
-#include "segmentation/Statistics.h"
+#include "core/ImageSampler.h"
+#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {

@@ -28,7 +28,7 @@
 #include <cstdio>
 
 #include "data/Levels.h"
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 #include "visualization/Display.h"
 
 namespace cordscope {

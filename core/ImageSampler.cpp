@@ -1,18 +1,10 @@
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 namespace cordscope {
-
-double norm(const Vec3& a) {
-  return std::sqrt(dot(a, a));
-}
-Vec3 normalized(const Vec3& a) {
-  const double n = norm(a);
-  return n > 0 ? (1.0 / n) * a : a;
-}
 
 ImageSampler::ImageSampler(const Image* image) : buffer_(image->GetBufferPointer()) {
   const auto size = image->GetBufferedRegion().GetSize();

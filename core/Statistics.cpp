@@ -1,4 +1,4 @@
-#include "segmentation/Statistics.h"
+#include "core/Statistics.h"
 
 #include <algorithm>
 #include <cmath>
