@@ -1,11 +1,14 @@
 // cordscope phantom: synthetic cervical spine studies with exact ground truth (docs/phantom.md).
 #include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <sstream>
 
 #include "Command.h"
 #include "data/Error.h"
 #include "data/Levels.h"
 #include "data/Phantom.h"
+#include "phantom/RealAnatomy.h"
 
 namespace cordscope::app {
 namespace {
@@ -43,6 +46,32 @@ PhantomCompression parseCompression(const std::string& text) {
   const auto parts = splitColons(text);
   if (parts.size() != 2) throw UsageError("--compression " + text + ": expected LEVEL:RATIO, e.g. C5:0.6");
   return {parseLevel(parts[0]), parseNumber(parts[1], "--compression ratio")};
+}
+
+// --real-anatomy: one study of the test set, all of them, or their names.
+int writeRealAnatomy(const po::variables_map& vm) {
+  std::string shared = "../shared/data";
+  if (const char* env = std::getenv("CORDSCOPE_SHARED_DATA")) shared = env;
+  if (vm.count("shared-data")) shared = vm["shared-data"].as<std::string>();
+  const std::string name = vm["real-anatomy"].as<std::string>();
+  const std::vector<RealAnatomyOptions> set = realAnatomyTestSet(shared);
+  if (name == "list") {
+    for (const RealAnatomyOptions& o : set) std::cout << o.name << "\n";
+    return 0;
+  }
+  const std::string out = vm["output"].as<std::string>();
+  int written = 0;
+  for (const RealAnatomyOptions& o : set) {
+    if (name != "all" && o.name != name) continue;
+    const auto start = std::chrono::steady_clock::now();
+    const std::string folder = name == "all" ? out + "/" + o.name : out;
+    writeRealAnatomyStudy(makeRealAnatomyStudy(o), folder);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    note("wrote " + folder + " (" + o.name + ") in " + std::to_string(seconds).substr(0, 4) + " s");
+    ++written;
+  }
+  if (!written) throw UsageError("--real-anatomy " + name + ": no such study (see --real-anatomy list)");
+  return 0;
 }
 
 }  // namespace
@@ -104,10 +133,16 @@ Command phantomCommand() {
         "bias", po::value<double>()->default_value(0.15), "amplitude of the smooth coil-sensitivity field")(
         "shuffle-files", po::bool_switch(), "name the DICOM files out of slice order")(
         "study-date", po::value<std::string>()->default_value("20240115"), "StudyDate, YYYYMMDD")(
-        "description", po::value<std::string>(), "SeriesDescription (default T2 TSE SAG / T2 TSE AX)");
+        "description", po::value<std::string>(), "SeriesDescription (default T2 TSE SAG / T2 TSE AX)")(
+        "real-anatomy", po::value<std::string>(),
+        "instead of the model: a study of the real-anatomy test set (docs/realanatomy.md) by name, "
+        "'all' (each into OUTDIR/NAME) or 'list'")(
+        "shared-data", po::value<std::string>(),
+        "the folder holding real/ for --real-anatomy (default $CORDSCOPE_SHARED_DATA, else ../shared/data)");
   };
   c.run = [](const po::variables_map& vm) {
     const auto start = std::chrono::steady_clock::now();
+    if (vm.count("real-anatomy")) return writeRealAnatomy(vm);
     const PhantomOptions options = phantomOptionsFrom(vm);
     const PhantomStudy study = makePhantom(options);
     const std::string out = vm["output"].as<std::string>();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -47,8 +48,17 @@ std::string patternOf(const std::vector<LesionVoxel>& voxels, const CordSegmenta
 
 }  // namespace
 
+std::string LevelInvolvement::text() const {
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "a level counts when the lesion covers at least %.3g mm or %.3g %% of its height, whichever is less",
+                minMm, 100 * minFraction);
+  return text;
+}
+
 std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
-                                   const CordSegmentation& cord, const VertebralLabels& vertebrae) {
+                                   const CordSegmentation& cord, const VertebralLabels& vertebrae,
+                                   const LevelInvolvement& involvement) {
   std::vector<Lesion> out;
   if (cord.sections.size() < 2) return out;
   const double step = cord.sections[1].arcMm - cord.sections[0].arcMm;
@@ -151,13 +161,9 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
 
     if (!named.empty()) {
       const int top = levelAtArc(named, l.topArcMm), bottom = levelAtArc(named, l.bottomArcMm);
-      if (!provisional) {
-        l.topLevel = top;
-        l.bottomLevel = bottom;
-      }
-      l.segmentsSpanned = bottom - top + 1;
       // Per level: the overlap of [top, bottom] with the level's extent along the cord.
       double equivalent = 0;
+      std::vector<LevelCoverage> covered;
       for (int level = top; level <= bottom; ++level) {
         double from = -1e300, to = 1e300;
         for (const Disc& d : named) {
@@ -166,8 +172,32 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
         }
         const double mm = std::max(0.0, std::min(to, l.bottomArcMm) - std::max(from, l.topArcMm));
         const double height = heightOf(level);
-        if (!provisional) l.perLevel.push_back({level, mm, height});
+        covered.push_back({level, mm, height});
         equivalent += mm / height;
+      }
+      // Involved levels: those the rule accepts (contiguous: the inner levels are covered
+      // whole), at least the one covered most.
+      int first = 0, last = -1;
+      for (int k = 0; k < static_cast<int>(covered.size()); ++k)
+        if (involvement.involved(covered[k].mm, covered[k].heightMm)) {
+          if (last < 0) first = k;
+          last = k;
+        }
+      if (last < 0) {
+        first = last = static_cast<int>(std::max_element(covered.begin(), covered.end(),
+                                                         [](const LevelCoverage& a, const LevelCoverage& b) {
+                                                           return a.mm < b.mm;
+                                                         }) -
+                                        covered.begin());
+      }
+      l.segmentsSpanned = last - first + 1;
+      l.segmentsTouched = static_cast<int>(covered.size());
+      if (!provisional) {
+        l.topLevel = covered[first].level;
+        l.bottomLevel = covered[last].level;
+        l.perLevel = covered;
+        for (int k = 0; k < static_cast<int>(covered.size()); ++k)
+          if ((k < first || k > last) && covered[k].mm > 0) l.levelsTouched.push_back(covered[k].level);
       }
       l.segmentsEquivalent = equivalent;
     }
@@ -219,6 +249,12 @@ void to_json(nlohmann::json& j, const Lesion& l) {
       {"segments_spanned", l.segmentsSpanned ? nlohmann::json(*l.segmentsSpanned) : nlohmann::json()},
       {"segments_equivalent",
        l.segmentsEquivalent ? nlohmann::json(*l.segmentsEquivalent) : nlohmann::json()},
+      {"segments_touched", l.segmentsSpanned ? nlohmann::json(l.segmentsTouched) : nlohmann::json()},
+      {"levels_touched", [&] {
+         nlohmann::json touched = nlohmann::json::array();
+         for (int level : l.levelsTouched) touched.push_back(levelName(level));
+         return touched;
+       }()},
       {"volume_mm3", l.volumeMm3},
       {"max_axial_area_mm2", l.maxAxialAreaMm2},
       {"max_axial_damage_ratio", l.maxAxialDamageRatio},
@@ -261,6 +297,8 @@ void to_json(nlohmann::json& j, const LesionSummary& s) {
       {"extensive_ge7_segments", s.extensive ? nlohmann::json(*s.extensive) : nlohmann::json()},
       {"extensive_rule", {{"segments", s.rule.segments}, {"inclusive", s.rule.inclusive},
                           {"reads", s.rule.text() + " segments"}}},
+      {"level_involvement", {{"min_mm", s.involvement.minMm}, {"min_fraction", s.involvement.minFraction},
+                             {"reads", s.involvement.text()}}},
       {"prognosis", prognosis}};
   if (!s.note.empty()) j["note"] = s.note;
 }

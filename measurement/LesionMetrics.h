@@ -1,6 +1,7 @@
 // Lesion measurements along the cord: length, levels and segments, size, intensity, pattern, and
 // the summary that carries the seven-segment reading (CLINICAL.md).
 #pragma once
+#include <algorithm>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -18,14 +19,32 @@ struct LevelCoverage {
   double heightMm = 0;  // the level's height along the cord (from its discs, else the median)
 };
 
+// When a vertebral level counts as involved by a lesion (docs/lesions.md): the lesion covers at
+// least minMm of the level's height along the cord, or at least minFraction of it, whichever is
+// less. A lesion that only touches a level - its end a millimetre past the disc, within the
+// uncertainty of where a tapered end and a disc lie (about +-2 mm each) - does not add a segment;
+// the level is reported as touched. A lesion always involves at least the level it covers most.
+struct LevelInvolvement {
+  double minMm = 3.0;
+  double minFraction = 0.2;
+  bool involved(double coveredMm, double heightMm) const {
+    return coveredMm >= std::min(minMm, minFraction * heightMm);
+  }
+  std::string text() const;
+};
+
 struct Lesion {
   int id = 0;
   double topArcMm = 0, bottomArcMm = 0;  // along the centerline from the cord's top
   double lengthMm = 0;
-  std::optional<int> topLevel, bottomLevel;  // absent when the levels are not named
-  // Levels touched, part-levels included; counted between the discs found even when they are
-  // not named (a field of view without the foramen magnum). Absent without discs.
+  // The first and last involved level (LevelInvolvement); absent when the levels are not named.
+  std::optional<int> topLevel, bottomLevel;
+  // Levels involved, part-levels included (the clinical count); counted between the discs found
+  // even when they are not named (a field of view without the foramen magnum). Absent without
+  // discs.
   std::optional<int> segmentsSpanned;
+  std::vector<int> levelsTouched;  // covered, but less than LevelInvolvement asks (named levels)
+  int segmentsTouched = 0;         // every level covered at all (spanned + touched)
   std::optional<double> segmentsEquivalent;  // sum of covered mm / level height
   std::vector<LevelCoverage> perLevel;
   double volumeMm3 = 0, maxAxialAreaMm2 = 0, maxAxialDamageRatio = 0, intensityRatio = 0;
@@ -46,11 +65,12 @@ struct LesionSummary {
   std::optional<int> maxSegmentsSpanned;
   std::optional<bool> extensive;  // any lesion meets the rule; absent when no discs were found
   ExtensiveRule rule;
+  LevelInvolvement involvement;
   std::optional<double> patientAgeYears;
 };
 
 std::vector<Lesion> measureLesions(const LesionSegmentation& lesions, const CordSegmentation& cord,
-                                   const VertebralLabels& vertebrae);
+                                   const VertebralLabels& vertebrae, const LevelInvolvement& involvement = {});
 
 LesionSummary summariseLesions(const LesionSegmentation& segmentation,
                                const std::vector<Lesion>& lesions, const ExtensiveRule& rule,

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <vector>
 
+#include "core/Curve.h"
 #include "data/Volume.h"
 #include "segmentation/Contrast.h"
 #include "core/ImageSampler.h"
@@ -44,11 +45,6 @@ struct Centerline {
 
 Centerline findCenterline(const Volume& volume, const CenterlineOptions& options = {});
 
-// Evenly spaced points along a polyline (first and last kept), spacing stepMm.
-std::vector<Vec3> resampleEvenly(const std::vector<Vec3>& polyline, double stepMm);
-// Gaussian smoothing of an ordered point list (sigma in points); ends are kept in place by
-// reflecting the curve about them.
-std::vector<Vec3> smoothCurve(const std::vector<Vec3>& points, double sigmaPoints);
 // Robust local-quadratic smoothing (LOESS with bisquare reweighting) of an ordered, evenly spaced
 // point list over +-halfWindowPoints: a short stretch that departs from the curve through its
 // neighbours (a detector drawn aside by a lesion) gets no weight and is replaced by that curve.

@@ -1,0 +1,117 @@
+// The issue-18 floors on the real-anatomy test set (phantom/RealAnatomy.h, docs/realanatomy.md):
+// whole spines from PAM50 (taller and shorter necks, lordosis and kyphosis, tilts, lesions of every
+// pattern from C1/C2 down), axial slabs, and the real sct scans resampled to clinical grids. Each
+// study is generated in memory, analysed as analyze does, and scored against its exact truth.
+// CORDSCOPE_REAL_ANATOMY=substring runs only the studies whose name contains it (development).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+
+#include "Evaluation.h"
+#include "TestSupport.h"
+
+namespace cordscope::test {
+namespace {
+
+std::vector<StudyScore> run(const std::filesystem::path& shared, bool (*select)(const RealAnatomyOptions&)) {
+  const char* filter = std::getenv("CORDSCOPE_REAL_ANATOMY");
+  std::vector<StudyScore> scores;
+  for (const RealAnatomyOptions& o : realAnatomyTestSet(shared.string())) {
+    if (!select(o)) continue;
+    if (filter && o.name.find(filter) == std::string::npos) continue;
+    const RealAnatomyStudy study = makeRealAnatomyStudy(o);
+    const Analysis analysis = analyse(study.volume);
+    scores.push_back(score(study, analysis));
+    std::cout << describe(scores.back()) << std::endl;
+  }
+  return scores;
+}
+
+bool wholeSpine(const RealAnatomyOptions& o) { return o.source == "pam50" && o.orientation == "sagittal"; }
+bool axial(const RealAnatomyOptions& o) { return o.orientation == "axial"; }
+bool sctSagittal(const RealAnatomyOptions& o) { return o.source != "pam50" && o.orientation == "sagittal"; }
+
+// The lesion floors over a set of scored studies: segment count exact in >= 90 %, never off by
+// more than one, the seven-segment flag always right, length within 10 % or 5 mm in >= 90 %,
+// pattern right in >= 90 %; every lesion found.
+void expectLesionFloors(const std::vector<StudyScore>& scores, bool countSegments) {
+  int lesions = 0, found = 0, counted = 0, exact = 0, lengthOk = 0, patterns = 0, patternOk = 0;
+  const ExtensiveRule rule;
+  for (const StudyScore& s : scores)
+    for (const LesionScore& l : s.lesions) {
+      ++lesions;
+      EXPECT_TRUE(l.found) << s.name << ": lesion " << l.truthId << " (" << l.truthLevels << ") not found";
+      if (!l.found) continue;
+      ++found;
+      if (std::abs(l.ourLengthMm - l.truthLengthMm) <= std::max(5.0, 0.1 * l.truthLengthMm)) ++lengthOk;
+      if (!l.truthPattern.empty()) {
+        ++patterns;
+        patternOk += l.ourPattern == l.truthPattern;
+      }
+      if (!countSegments || l.truthSegments == 0) continue;
+      ++counted;
+      EXPECT_TRUE(l.segmentsKnown) << s.name << ": segments not counted";
+      exact += l.ourSegments == l.truthSegments;
+      EXPECT_LE(std::abs(l.ourSegments - l.truthSegments), 1) << s.name << ": segments " << l.ourSegments
+                                                               << " against " << l.truthSegments;
+      EXPECT_EQ(rule.extensive(l.ourSegments), rule.extensive(l.truthSegments))
+          << s.name << ": the seven-segment flag is wrong (" << l.ourSegments << " against " << l.truthSegments << ")";
+    }
+  std::cout << "[ lesions ] found " << found << "/" << lesions << ", segments exact " << exact << "/" << counted
+            << ", length within 10 % or 5 mm " << lengthOk << "/" << found << ", pattern right " << patternOk << "/"
+            << patterns << std::endl;
+  if (lesions == 0) return;
+  EXPECT_GE(exact, 0.9 * counted);
+  EXPECT_GE(lengthOk, 0.9 * found);
+  EXPECT_GE(patternOk, 0.9 * patterns);
+}
+
+TEST(RealAnatomy, WholeSpineSagittal) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(shared);
+  const std::vector<StudyScore> scores = run(shared, wholeSpine);
+  int naming = 0, namedRight = 0;
+  for (const StudyScore& s : scores) {
+    EXPECT_TRUE(s.cordFound) << s.name;
+    if (s.lesionsPainted > 0) EXPECT_GE(s.cordDice, 0.85) << s.name << ": cord Dice with lesions";
+    if (s.lesions.empty() && s.lesionsAssessed)
+      EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name << ": a lesion on a lesion-free study";
+    ++naming;
+    namedRight += s.discsAllRight();
+    // Calibrated confidence: a misnamed disc never carries more than 0.5.
+    for (const DiscScore& d : s.discs)
+      if (!d.ours.empty() && d.ours != "-" && d.ours != d.name)
+        EXPECT_LE(d.confidence, 0.5) << s.name << ": " << d.name << " named " << d.ours << " with confidence "
+                                     << d.confidence;
+  }
+  std::cout << "[ whole spine ] discs C2-C3..C7-T1 named right (median <= 2, max <= 5 mm) in " << namedRight << "/"
+            << naming << " studies" << std::endl;
+  EXPECT_GE(namedRight, 0.95 * naming);
+  expectLesionFloors(scores, true);
+}
+
+TEST(RealAnatomy, AxialSlabs) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(shared);
+  const std::vector<StudyScore> scores = run(shared, axial);
+  for (const StudyScore& s : scores) {
+    EXPECT_TRUE(s.cordFound) << s.name;
+    EXPECT_GE(s.cordDice, 0.80) << s.name << ": cord Dice on an axial slab";
+    if (s.lesions.empty() && s.lesionsAssessed) EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name;
+  }
+  expectLesionFloors(scores, false);
+}
+
+TEST(RealAnatomy, RealScansResampled) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(shared);
+  const std::vector<StudyScore> scores = run(shared, sctSagittal);
+  for (const StudyScore& s : scores) {
+    EXPECT_TRUE(s.cordFound) << s.name;
+    EXPECT_GE(s.cordDice, 0.85) << s.name;
+    if (s.lesions.empty() && s.lesionsAssessed) EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name;
+  }
+  expectLesionFloors(scores, true);
+}
+
+}  // namespace
+}  // namespace cordscope::test
