@@ -150,6 +150,7 @@ Frame frameAt(const Vec3& centre, const Vec3& tangent) {
 
 struct StationFit {
   bool cordValid = false, canalValid = false;
+  bool cordHidden = false;  // the canal was seen, the cord in it was not (as bright as the CSF)
   Contour cord, canal;
 };
 
@@ -188,7 +189,47 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
   }
   if (peaks.size() < 0.6 * rays) return fit;
   const double csfLevel = median(peaks);
-  if (csfLevel <= cordLevel) return fit;
+  // Where the cord's inside is as bright as the CSF around it (a holocord lesion), no cord edge
+  // can be seen, but the canal still can: the CSF ends at the dura, bone or ligament, darker than
+  // it whatever the cord does. Its outline then comes from the fall half-way from the CSF to the
+  // tissue beyond (the darkest a ray reaches past its peak), and the cord's is left to its
+  // neighbours and the canal (fillCordFromCanal).
+  std::vector<double> beyond;
+  for (int j = 0; j < rays; ++j) {
+    const double* raw = &values[static_cast<std::size_t>(j) * samples];
+    int peakAt = -1;
+    double peak = -std::numeric_limits<double>::infinity(), low = std::numeric_limits<double>::infinity();
+    for (int m = 0; m < samples && !std::isnan(raw[m]); ++m) {
+      if (raw[m] > peak) {
+        peak = raw[m];
+        peakAt = m;
+        low = std::numeric_limits<double>::infinity();
+      } else {
+        low = std::min(low, raw[m]);
+      }
+    }
+    if (peakAt >= 0 && std::isfinite(low)) beyond.push_back(low);
+  }
+  const double outsideLevel = beyond.size() >= 0.3 * rays ? median(beyond) : kNaN;
+  const bool cordVisible =
+      csfLevel > cordLevel && !(std::isfinite(outsideLevel) && csfLevel > outsideLevel &&
+                                csfLevel - cordLevel < o.minCordContrast * (csfLevel - outsideLevel));
+  if (!cordVisible) {
+    if (!std::isfinite(outsideLevel) || csfLevel <= outsideLevel) return fit;
+    const double canalThreshold = 0.5 * (csfLevel + outsideLevel);
+    std::vector<double> canalRadius(rays, kNaN);
+    for (int j = 0; j < rays; ++j) {
+      const double* raw = &values[static_cast<std::size_t>(j) * samples];
+      for (int m = 1; m < samples && !std::isnan(raw[m]); ++m)
+        if (raw[m - 1] >= canalThreshold && raw[m] < canalThreshold) {
+          canalRadius[j] = (m - 1 + (canalThreshold - raw[m - 1]) / (raw[m] - raw[m - 1])) * o.sampleStepMm;
+          break;
+        }
+    }
+    fit.canalValid = fitContour(theta, canalRadius, o.canalHarmonics, fit.canal);
+    fit.cordHidden = fit.canalValid;
+    return fit;
+  }
   const double threshold = 0.5 * (cordLevel + csfLevel);
 
   std::vector<double> innerRadius(rays, kNaN), outerRadius(rays, kNaN), canalRadius(rays, kNaN);
@@ -332,6 +373,162 @@ void rejectOutlierStations(const std::vector<Contour>& contours, std::vector<boo
     if (valid[i] && deviation[i] > limit) valid[i] = false;
 }
 
+// Stations whose cord outline lost part of the cord to a bright lesion: the lesion was read as
+// CSF, so the outline is too small across one axis for its canal (against the same patient's
+// typical stations) and the apparent CSF on one side too thick. Compression also makes the cord
+// small for its canal, but squeezes the CSF around it rather than widening it. Such stations are
+// marked invalid (and `occluded`), so that their cord comes from the canal and the neighbours.
+void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<Contour>& canal,
+                            std::vector<bool>& cordValid, const std::vector<bool>& canalValid,
+                            const CordOptions& o, long minRunStations, std::vector<bool>& occluded) {
+  const std::size_t n = cord.size();
+  occluded.assign(n, false);
+  // Per station and axis (AP, RL): the cord's diameter as a fraction of the canal's, and the CSF
+  // across that axis (both sides together: the station's centre moves with the outline, the sum
+  // does not).
+  std::vector<std::array<double, 4>> shape(n, {kNaN, kNaN, kNaN, kNaN});
+  std::vector<double> ratio[2], csf[2];
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!cordValid[i] || !canalValid[i]) continue;
+    for (int axis = 0; axis < 2; ++axis) {
+      const double a = axis == 0 ? 0 : 0.5 * kPi;
+      const double canalDiameter = canal[i].radius(a) + canal[i].radius(a + kPi);
+      const double cordDiameter = cord[i].radius(a) + cord[i].radius(a + kPi);
+      if (canalDiameter <= 0) break;
+      shape[i][axis] = cordDiameter / canalDiameter;
+      shape[i][2 + axis] = canalDiameter - cordDiameter;
+    }
+    if (!std::isfinite(shape[i][1])) continue;
+    for (int axis = 0; axis < 2; ++axis) {
+      ratio[axis].push_back(shape[i][axis]);
+      csf[axis].push_back(shape[i][2 + axis]);
+    }
+  }
+  if (ratio[0].size() < 20) return;
+  // Typical: an upper quantile of the size ratio and the median CSF, over the whole run (a lesion
+  // only makes the apparent cord smaller and the apparent CSF thicker).
+  double typicalRatio[2], typicalCsf[2];
+  for (int axis = 0; axis < 2; ++axis) {
+    typicalRatio[axis] = percentile(ratio[axis], 0.75);
+    typicalCsf[axis] = median(csf[axis]);
+  }
+  // Judged on the running median over a few millimetres: single outlines flicker about the
+  // limits, a lesion does not.
+  std::vector<bool> suspect(n, false);
+  const long half = minRunStations / 2;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(shape[i][1])) continue;
+    std::array<double, 4> local;
+    for (int q = 0; q < 4; ++q) {
+      std::vector<double> around;
+      for (long k = std::max(0L, static_cast<long>(i) - half); k <= std::min<long>(n - 1, i + half); ++k)
+        if (std::isfinite(shape[k][q])) around.push_back(shape[k][q]);
+      local[q] = median(around);
+    }
+    for (int axis = 0; axis < 2; ++axis)
+      if (local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
+          local[2 + axis] > typicalCsf[axis] + o.occludedCsfExcessMm)
+        suspect[i] = true;
+  }
+  // A lesion has length: runs shorter than occludedMinRun stations are noise (an image edge, a
+  // nerve root), not an occluded cord.
+  for (std::size_t i = 0; i < n;) {
+    if (!suspect[i]) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n && suspect[j]) ++j;
+    if (static_cast<long>(j - i) >= minRunStations)
+      for (std::size_t k = i; k < j; ++k) occluded[k] = true;
+    i = j;
+  }
+  // A lesion's tapered ends and a skip between two runs occlude less, but still: the runs are
+  // widened by half a run each way, and gaps shorter than a run between them closed.
+  std::vector<bool> widened = occluded;
+  for (long i = 0; i < static_cast<long>(n); ++i)
+    if (occluded[i])
+      for (long k = std::max(0L, i - half); k <= std::min<long>(n - 1, i + half); ++k) widened[k] = true;
+  for (std::size_t i = 0; i < n;) {
+    if (widened[i]) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n && !widened[j]) ++j;
+    if (i > 0 && j < n && static_cast<long>(j - i) < minRunStations)
+      for (std::size_t k = i; k < j; ++k) widened[k] = true;
+    i = j;
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (widened[i] && canalValid[i]) {
+      occluded[i] = true;
+      cordValid[i] = false;
+    }
+}
+
+// The cord where it could not be outlined (hidden in a lesion as bright as CSF, or occluded)
+// but its canal could: the same patient's cord-in-canal relation - the cord's mean radius as a
+// fraction of the canal's, its centre's offset from the canal's, its ellipticity - carried over
+// from the stations where both were seen (Gaussian-weighted along the cord, the window widened
+// until it reaches some), applied to this station's canal, over gaps of at least minGapStations.
+// Returns which stations were filled.
+std::vector<bool> fillCordFromCanal(std::vector<Contour>& cord, const std::vector<Contour>& canal,
+                                    const std::vector<bool>& cordValid, const std::vector<bool>& canalValid,
+                                    const std::vector<bool>& occluded, double sigmaStations,
+                                    long minGapStations) {
+  const long n = static_cast<long>(cord.size());
+  std::vector<bool> filled(n, false);
+  std::vector<std::array<double, 5>> relation(n);
+  std::vector<bool> known(n, false);
+  long count = 0;
+  for (long i = 0; i < n; ++i) {
+    if (!cordValid[i] || !canalValid[i] || cord[i].c.size() < 5 || canal[i].c.size() < 3 || canal[i].c[0] <= 0 ||
+        cord[i].c[0] <= 0)
+      continue;
+    relation[i] = {cord[i].c[0] / canal[i].c[0], cord[i].c[1] - canal[i].c[1], cord[i].c[2] - canal[i].c[2],
+                   cord[i].c[3] / cord[i].c[0], cord[i].c[4] / cord[i].c[0]};
+    known[i] = true;
+    ++count;
+  }
+  if (count == 0) return filled;
+  // Short gaps are bridged better by the cord on either side (smoothContours): the relation is
+  // for stretches longer than a cord's own course can be interpolated over, and for occluded
+  // stations (their neighbours are often occluded too, only less clearly).
+  std::vector<bool> longGap(occluded.begin(), occluded.end());
+  for (long i = 0; i < n;) {
+    if (cordValid[i]) {
+      ++i;
+      continue;
+    }
+    long j = i;
+    while (j < n && !cordValid[j]) ++j;
+    if (j - i >= minGapStations)
+      for (long k = i; k < j; ++k) longGap[k] = true;
+    i = j;
+  }
+  const long radius = static_cast<long>(std::ceil(3 * sigmaStations));
+  for (long i = 0; i < n; ++i) {
+    if (cordValid[i] || !longGap[i] || !canalValid[i] || canal[i].c.size() < 3) continue;
+    std::array<double, 5> sum{};
+    double weight = 0;
+    for (long reach = radius; weight == 0 && reach <= 2 * n; reach *= 2)
+      for (long k = std::max(0L, i - reach); k <= std::min(n - 1, i + reach); ++k) {
+        if (!known[k]) continue;
+        const double d = static_cast<double>(k - i);
+        const double g = std::exp(-0.5 * d * d / (sigmaStations * sigmaStations)) + 1e-300;
+        weight += g;
+        for (int c = 0; c < 5; ++c) sum[c] += g * relation[k][c];
+      }
+    if (weight == 0) continue;
+    for (double& v : sum) v /= weight;
+    const double r0 = sum[0] * canal[i].c[0];
+    cord[i].c = {r0, canal[i].c[1] + sum[1], canal[i].c[2] + sum[2], sum[3] * r0, sum[4] * r0};
+    filled[i] = true;
+  }
+  return filled;
+}
+
 // Gaussian smoothing of per-station coefficient vectors over the valid stations (normalised
 // convolution, which also fills invalid stations from their neighbours).
 std::vector<Contour> smoothContours(const std::vector<Contour>& contours,
@@ -447,7 +644,7 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
   std::vector<Vec3> centres = resampleEvenly(initial.points, options.stationStepMm);
   std::vector<Frame> frames;
   std::vector<Contour> cord, canal;
-  std::vector<bool> cordFilled, canalFilled, measured;
+  std::vector<bool> cordFilled, canalFilled, measured, occluded, modelled;
   const double sigma = options.smoothingMm / options.stationStepMm;
   for (int pass = 0; pass <= options.refinements; ++pass) {
     const std::size_t n = centres.size();
@@ -475,8 +672,25 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     const long window = static_cast<long>(std::lround(8.0 / options.stationStepMm));
     rejectOutlierStations(cordRaw, cordValid, window);
     rejectOutlierStations(canalRaw, canalValid, window);
+    // Occlusion found in an earlier pass stays: the refined centre moves into the lesion, and
+    // an outline cast from there can again stop at the lesion's edge.
+    std::vector<bool> occludedBefore = occluded;
+    rejectOccludedStations(cordRaw, canalRaw, cordValid, canalValid, options,
+                           std::lround(3.0 / options.stationStepMm), occluded);
+    // (Stations are counted from the top every stationStepMm; a pass changes their number by
+    // a few at the bottom.)
+    for (std::size_t i = 0; i < std::min(n, occludedBefore.size()); ++i)
+        if (occludedBefore[i] && !occluded[i]) {
+          occluded[i] = true;
+          cordValid[i] = false;
+        }
     measured = cordValid;
-    cord = smoothContours(cordRaw, cordValid, sigma, cordFilled);
+    // Where the cord was hidden or occluded but its canal seen: the cord from the canal.
+    modelled = fillCordFromCanal(cordRaw, canalRaw, cordValid, canalValid, occluded, 10.0 / options.stationStepMm,
+                                 std::lround(options.modelFromCanalGapMm / options.stationStepMm));
+    std::vector<bool> cordKnown = cordValid;
+    for (std::size_t i = 0; i < n; ++i) cordKnown[i] = cordKnown[i] || modelled[i];
+    cord = smoothContours(cordRaw, cordKnown, sigma, cordFilled);
     canal = smoothContours(canalRaw, canalValid, sigma, canalFilled);
     if (pass == options.refinements) break;
     // Move each centre to its outline's centre (the first harmonic is the offset), then smooth.
@@ -522,8 +736,9 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
       break;
     last = gapStart;
   }
-  if (last - first < 2 ||
-      std::count(measured.begin() + first, measured.begin() + last, true) < 0.5 * (last - first)) {
+  long present = 0;  // outlined, or modelled from the canal where a lesion hid the cord
+  for (std::size_t i = first; i < last; ++i) present += measured[i] || modelled[i];
+  if (last - first < 2 || present < 0.5 * (last - first)) {
     out.failure =
         "no spinal cord found: the candidate centerline has no consistent cord/CSF boundary";
     out.centerline.points.clear();
@@ -595,6 +810,7 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     s.canalApMm = std::max(canalContour.radius(0) + canalContour.radius(kPi), s.apMm);
     s.canalRlMm = std::max(canalContour.radius(0.5 * kPi) + canalContour.radius(1.5 * kPi), s.rlMm);
     s.measured = measured[i];
+    s.modelled = modelled[i];
     out.volumeMm3 += s.areaMm2 * options.stationStepMm;
     out.canalVolumeMm3 += s.canalAreaMm2 * options.stationStepMm;
     out.sections.push_back(s);

@@ -33,6 +33,21 @@ struct CordOptions {
   // stretch of centres drawn aside over up to about this length is not followed.
   double courseWindowMm = 20;
   double medullaFlare = 1.6;  // top of the run this much wider than the typical cord: medulla
+  // The cord is seen at a station when the CSF is brighter than it by at least this fraction of
+  // the CSF's brightness over the tissue beyond the canal (a normal T2 cord: about 0.7-1; a
+  // holocord lesion as bright as CSF: near 0).
+  double minCordContrast = 0.2;
+  // An outline is taken to have lost part of the cord to a bright lesion (the lesion read as CSF)
+  // when, against the same patient's typical stations, the cord is this much smaller relative to
+  // its canal across one axis ...
+  double occludedSizeRatio = 0.75;
+  // ... and the CSF across that axis this much (mm) thicker than typical: a lesion adds its depth
+  // to the apparent CSF on its side, while a compressed cord has less CSF around it, not more.
+  double occludedCsfExcessMm = 0.5;
+  // Stretches without an outline longer than this take the cord from their canal; shorter ones
+  // are interpolated from the cord on either side (its size changes little over a centimetre or
+  // two, while a canal read where the cord is hidden is measured differently).
+  double modelFromCanalGapMm = 20;
 };
 
 // One cross-section perpendicular to the centerline. Diameters: AP along the patient's
@@ -46,6 +61,9 @@ struct CrossSection {
   double canalAreaMm2 = 0, canalApMm = 0, canalRlMm = 0;
   double canalAnteriorMm = 0;  // from the centre to the canal's front wall (vertebral bodies, discs)
   bool measured = false;  // false: the outline here was interpolated from its neighbours
+  // The cord could not be outlined here (a lesion as bright as the CSF hid it, or took part of
+  // it) and was placed in its canal as in the stations around: its extent is less certain.
+  bool modelled = false;
 };
 
 struct CordSegmentation {
