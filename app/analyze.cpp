@@ -227,7 +227,7 @@ int runAnalyze(AnalyzeOptions options) {
   start = clock::now();
   progress.stage("discs and vertebral levels");
   // The dens's base (the C1/C2 junction) anchors the level names unless they are given.
-  if (!vertebraeOptions.c2c3 && vertebraeOptions.manualDiscs.empty()) vertebraeOptions.densBase = landmarks.densBase;
+  anchorOnLandmarks(vertebraeOptions, landmarks);
   const VertebralLabels vertebrae = labelVertebrae(volume, cord, vertebraeOptions);
   timings["vertebrae_s"] = since(start);
   writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());

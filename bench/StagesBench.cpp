@@ -53,7 +53,7 @@ const Study& study(int which) {
   s->cord = segmentCord(s->volume);
   s->landmarks = findCraniocervical(s->volume, s->cord);
   VertebraeOptions vo;
-  vo.densBase = s->landmarks.densBase;
+  anchorOnLandmarks(vo, s->landmarks);
   s->vertebrae = labelVertebrae(s->volume, s->cord, vo);
   s->lesions = segmentLesions(s->volume, s->cord);
   s->lesionMetrics = measureLesions(s->lesions, s->cord, s->vertebrae);
@@ -85,7 +85,7 @@ void Craniocervical(benchmark::State& state) {
 void Levels(benchmark::State& state) {
   const Study& s = study(static_cast<int>(state.range(0)));
   VertebraeOptions vo;
-  vo.densBase = s.landmarks.densBase;
+  anchorOnLandmarks(vo, s.landmarks);
   for (auto _ : state) benchmark::DoNotOptimize(labelVertebrae(s.volume, s.cord, vo));
 }
 

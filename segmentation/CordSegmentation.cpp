@@ -385,9 +385,9 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
   occluded.assign(n, false);
   // Per station and axis (AP, RL): the cord's diameter as a fraction of the canal's, and the CSF
   // across that axis (both sides together: the station's centre moves with the outline, the sum
-  // does not).
-  std::vector<std::array<double, 4>> shape(n, {kNaN, kNaN, kNaN, kNaN});
-  std::vector<double> ratio[2], csf[2];
+  // does not); and the cord's own AP/RL ratio.
+  std::vector<std::array<double, 5>> shape(n, {kNaN, kNaN, kNaN, kNaN, kNaN});
+  std::vector<double> ratio[2], csf[2], flatness;
   for (std::size_t i = 0; i < n; ++i) {
     if (!cordValid[i] || !canalValid[i]) continue;
     for (int axis = 0; axis < 2; ++axis) {
@@ -399,10 +399,13 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
       shape[i][2 + axis] = canalDiameter - cordDiameter;
     }
     if (!std::isfinite(shape[i][1])) continue;
+    const double rl = cord[i].radius(0.5 * kPi) + cord[i].radius(1.5 * kPi);
+    shape[i][4] = rl > 0 ? (cord[i].radius(0) + cord[i].radius(kPi)) / rl : kNaN;
     for (int axis = 0; axis < 2; ++axis) {
       ratio[axis].push_back(shape[i][axis]);
       csf[axis].push_back(shape[i][2 + axis]);
     }
+    flatness.push_back(shape[i][4]);
   }
   if (ratio[0].size() < 20) return;
   // Typical: an upper quantile of the size ratio and the median CSF, over the whole run (a lesion
@@ -412,21 +415,27 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
     typicalRatio[axis] = percentile(ratio[axis], 0.75);
     typicalCsf[axis] = median(csf[axis]);
   }
+  const double typicalFlatness = median(flatness);
   // Judged on the running median over a few millimetres: single outlines flicker about the
   // limits, a lesion does not.
   std::vector<bool> suspect(n, false);
   const long half = minRunStations / 2;
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(shape[i][1])) continue;
-    std::array<double, 4> local;
-    for (int q = 0; q < 4; ++q) {
+    std::array<double, 5> local;
+    for (int q = 0; q < 5; ++q) {
       std::vector<double> around;
       for (long k = std::max(0L, static_cast<long>(i) - half); k <= std::min<long>(n - 1, i + half); ++k)
         if (std::isfinite(shape[k][q])) around.push_back(shape[k][q]);
       local[q] = median(around);
     }
+    // The outline must also have lost the cord's shape across that axis: flattened (AP lost) or
+    // narrowed (RL lost) against the patient's typical outline. Near the foramen magnum the canal
+    // widens round a cord of normal shape: small for its canal, much CSF, but not occluded.
+    const bool shapeLost[2] = {local[4] < o.occludedSizeRatio * typicalFlatness,
+                               local[4] > typicalFlatness / o.occludedSizeRatio};
     for (int axis = 0; axis < 2; ++axis)
-      if (local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
+      if (shapeLost[axis] && local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
           local[2 + axis] > typicalCsf[axis] + o.occludedCsfExcessMm)
         suspect[i] = true;
   }
@@ -763,9 +772,20 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     const double slim = percentile(areas, 0.25), typical = median(areas);
     if (std::isfinite(slim) && cord[first].area() > options.medullaFlare * slim &&
         cord[first].area() > 0.85 * options.medullaFlare * typical) {
-      // Back to cord size: the upper cervical cord is the slimmer part of the window.
+      // Back to cord size: the first station no wider than 1.15 x the cord of the window (its
+      // lower quartile) or 1.1 x the cord just below it (the lower quartile over the next 20 mm:
+      // the flare narrows over 15-25 mm, so the stretch below a flaring station still holds some
+      // of it), whichever comes first. The local test keeps a stretch further down that is
+      // slimmer for its own reasons (a lesion that took part of the outline, a compression) from
+      // pulling the junction down into the cord.
+      const std::size_t below = static_cast<std::size_t>(20.0 / options.stationStepMm);
       std::size_t i = first;
-      while (i < window && cord[i].area() > 1.15 * slim) ++i;
+      while (i < window) {
+        std::vector<double> next;
+        for (std::size_t k = i; k < std::min(last, i + below); ++k) next.push_back(cord[k].area());
+        if (cord[i].area() <= 1.15 * slim || cord[i].area() <= 1.10 * percentile(next, 0.25)) break;
+        ++i;
+      }
       for (std::size_t k = first; k < i; ++k) out.medulla.push_back(frames[k].centre);
       first = i;
       out.topIsJunction = true;

@@ -200,7 +200,91 @@ Mask::Pointer levelMapOf(const CordSegmentation& cord, const std::vector<Disc>& 
   return map;
 }
 
+// The patient's cervical level height: the median spacing between consecutive chain discs in
+// the upper reachMm of the cord (the neck; thoracic levels are a third taller and would inflate
+// it in a whole-spine series).
+double levelHeight(const std::vector<Disc>& chain, const VertebraeOptions& o, double reachMm) {
+  std::vector<double> spacings;
+  for (std::size_t k = 1; k < chain.size() && chain[k].arcMm <= reachMm; ++k) {
+    const double d = chain[k].arcMm - chain[k - 1].arcMm;
+    if (d >= o.minSpacingMm && d <= o.maxSpacingMm) spacings.push_back(d);
+  }
+  return spacings.empty() ? 0.5 * (o.minSpacingMm + o.maxSpacingMm) : median(spacings);
+}
+
+// Which chain disc is C2-C3: every anchor found predicts its arc (VertebraeOptions); each chain
+// disc is scored by the sum of the anchors' Gaussian log-likelihoods, and the posterior of the
+// best (over the chain discs) is the naming confidence. Anchors whose own best disc differs are
+// doubts. Empty when no anchor is available or no chain disc lies near their prediction.
+std::optional<double> chooseC2C3(const std::vector<Disc>& chain, const std::vector<CrossSection>& sections,
+                                 const CordSegmentation& cord, const VertebraeOptions& o, VertebralLabels& out) {
+  if (chain.empty()) return std::nullopt;
+  const double h = levelHeight(chain, o, o.cervicalReachMm);
+  std::vector<NamingAnchor> anchors;
+  const auto add = [&](const std::string& name, double fromArc, const double (&rule)[2]) {
+    anchors.push_back({name, fromArc + rule[0] * h, rule[1] * h, "", true});
+  };
+  if (o.densBase) add("dens base", arcOf(sections, *o.densBase), o.c2c3BelowDensBase);
+  if (o.densTip) add("dens tip", arcOf(sections, *o.densTip), o.c2c3BelowDensTip);
+  if (cord.topIsJunction) add("foramen magnum", 0.0, o.c2c3BelowJunction);
+  if (anchors.empty()) return std::nullopt;
+  // Log-likelihood of each chain disc under each anchor.
+  std::vector<double> total(chain.size(), 0.0);
+  for (NamingAnchor& a : anchors) {
+    std::size_t own = 0;
+    for (std::size_t k = 0; k < chain.size(); ++k) {
+      const double z = (chain[k].arcMm - a.predictedArcMm) / a.sdMm;
+      total[k] += -0.5 * z * z;
+      if (std::abs(chain[k].arcMm - a.predictedArcMm) < std::abs(chain[own].arcMm - a.predictedArcMm)) own = k;
+    }
+    a.points = std::to_string(own);  // replaced by a name below
+  }
+  const std::size_t best = static_cast<std::size_t>(std::max_element(total.begin(), total.end()) - total.begin());
+  // The chosen disc must lie within 2.5 sd of every anchor's prediction taken together: a chain
+  // that misses C2-C3 altogether is not named.
+  double combinedSd = 0, combinedMean = 0, weights = 0;
+  for (const NamingAnchor& a : anchors) {
+    weights += 1 / (a.sdMm * a.sdMm);
+    combinedMean += a.predictedArcMm / (a.sdMm * a.sdMm);
+  }
+  combinedMean /= weights;
+  combinedSd = 1 / std::sqrt(weights);
+  if (std::abs(chain[best].arcMm - combinedMean) > 2.5 * std::max(combinedSd, 0.25 * h)) return std::nullopt;
+  double sum = 0;
+  for (double t : total) sum += std::exp(t - total[best]);
+  out.namingConfidence = 1.0 / sum;
+  for (NamingAnchor& a : anchors) {
+    const long own = std::stol(a.points);
+    a.agrees = static_cast<std::size_t>(own) == best;
+    const long offset = own - static_cast<long>(best);
+    a.points = discName(3 + static_cast<int>(offset) >= 2 ? 3 + static_cast<int>(offset) : 2);
+  }
+  // The anchor named in the report: the most precise one that agrees.
+  for (const char* name : {"dens base", "dens tip", "foramen magnum"})
+    for (const NamingAnchor& a : anchors)
+      if (out.anchor.empty() && a.name == name && a.agrees) out.anchor = name;
+  for (const NamingAnchor& a : anchors)
+    if (!a.agrees)
+      out.doubts.push_back("the " + a.name + " points to the disc named " + a.points + " as C2-C3");
+  if (anchors.size() == 1)
+    out.doubts.push_back("the level names rest on one anchor only (the " + anchors.front().name + ")");
+  if (out.namingConfidence < o.confidentNaming) {
+    char text[160];
+    std::snprintf(text, sizeof text, "naming confidence %.2f: the levels may be off by one", out.namingConfidence);
+    out.doubts.push_back(text);
+  }
+  out.anchors = anchors;
+  for (const std::string& d : out.doubts) out.warnings.push_back("vertebral levels: " + d);
+  return chain[best].arcMm;
+}
+
 }  // namespace
+
+void anchorOnLandmarks(VertebraeOptions& options, const CraniocervicalLandmarks& landmarks) {
+  if (options.c2c3 || !options.manualDiscs.empty()) return;
+  options.densBase = landmarks.densBase;
+  options.densTip = landmarks.densTip;
+}
 
 int levelAtArc(const std::vector<Disc>& named, double arcMm) {
   return named.empty() ? 0 : levelAt(named, arcMm);
@@ -304,6 +388,7 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
     }
     out.named = !out.discs.empty();
     out.anchor = out.named ? "discs given" : "";
+    out.namingConfidence = out.named ? 1.0 : 0.0;
   } else {
     const std::vector<double> profile = columnProfile(sampler, sections, options);
     const Likeness likeness = discLikeness(profile, step, options);
@@ -324,6 +409,7 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
     if (options.c2c3) {
       anchorArc = arcOf(sections, *options.c2c3);
       out.anchor = "c2c3 given";
+      out.namingConfidence = 1.0;
       double nearest = std::numeric_limits<double>::infinity();
       for (const CrossSection& s : sections) nearest = std::min(nearest, norm(*options.c2c3 - s.centre));
       if (nearest > 40.0)
@@ -331,35 +417,17 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
                                std::to_string(static_cast<int>(std::lround(nearest))) +
                                " mm from the cord; check that it is in RAS millimetres");
     } else {
-      if (options.densBase) {
-        // The dens's base is the C1/C2 junction itself; C2-C3 is the first chain disc below the
-        // C2 body.
-        const double baseArc = arcOf(sections, *options.densBase);
-        for (std::size_t k = 0; k < found.size() && !anchorArc; ++k)
-          if (found[k].arcMm >= baseArc + options.c2c3BelowDensBaseMm[0] &&
-              found[k].arcMm <= baseArc + options.c2c3BelowDensBaseMm[1])
-            anchorArc = found[k].arcMm;
-        if (anchorArc) out.anchor = "dens base";
-      }
-      if (!anchorArc && cord.topIsJunction) {
-        // Below the junction the chain may hold, before C2-C3, the skull base's edge and the
-        // dens base (the C1/C2 junction, a thin line inside bone), which lie within about 30 mm
-        // of it; C2-C3 is the first chain disc further down (35-52 mm measured).
-        for (std::size_t k = 0; k < found.size() && !anchorArc; ++k)
-          if (found[k].arcMm >= options.c2c3BelowJunctionMm[0] &&
-              found[k].arcMm <= options.c2c3BelowJunctionMm[1])
-            anchorArc = found[k].arcMm;
-        if (anchorArc)
-          out.anchor = "foramen magnum";
-        else
+      anchorArc = chooseC2C3(found, sections, cord, options, out);
+      if (!anchorArc) {
+        if (cord.topIsJunction || options.densBase || options.densTip)
           out.warnings.push_back(
               "vertebral levels: no disc found near C2-C3 below the foramen magnum; discs are not "
               "named (give --c2c3 X,Y,Z or --discs FILE)");
-      } else if (!anchorArc) {
-        out.warnings.push_back(
-            "vertebral levels: the field of view does not reach the foramen magnum, so C2-C3 "
-            "cannot be recognised; discs are found but not named (give --c2c3 X,Y,Z in RAS mm or "
-            "--discs FILE)");
+        else
+          out.warnings.push_back(
+              "vertebral levels: the field of view does not reach the foramen magnum, so C2-C3 "
+              "cannot be recognised; discs are found but not named (give --c2c3 X,Y,Z in RAS mm or "
+              "--discs FILE)");
       }
     }
     if (anchorArc) {
@@ -396,9 +464,11 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
         named.push_back(n);
         previous = d.arcMm;
       }
-      // Above: the C1/C2 junction at the dens base: where it was found, else when the chain has
-      // a line one vertebra up.
-      if (out.anchor == "dens base") {
+      // Above: the C1/C2 junction at the dens base: where it was found (and agrees), else when
+      // the chain has a line one vertebra up.
+      bool densBaseAgrees = false;
+      for (const NamingAnchor& a : out.anchors) densBaseAgrees = densBaseAgrees || (a.name == "dens base" && a.agrees);
+      if (densBaseAgrees) {
         Disc junction;
         junction.arcMm = arcOf(sections, *options.densBase);
         junction.position = *options.densBase;
@@ -406,7 +476,7 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
         junction.lowerVertebra = 2;
         named.insert(named.begin(), junction);
       }
-      for (auto it = found.rbegin(); it != found.rend() && out.anchor != "dens base"; ++it) {
+      for (auto it = found.rbegin(); it != found.rend() && !densBaseAgrees; ++it) {
         const double gap = anchor.arcMm - it->arcMm;
         if (gap >= options.minSpacingMm - tolerance && gap <= options.maxSpacingMm + tolerance) {
           Disc n = *it;
@@ -415,7 +485,11 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
           break;
         }
       }
-      for (Disc& d : named) d.name = discName(d.lowerVertebra);
+      // A disc's confidence: that it is a disc, and that its name is right.
+      for (Disc& d : named) {
+        d.name = discName(d.lowerVertebra);
+        if (!d.manual) d.confidence = std::min(d.confidence, out.namingConfidence);
+      }
       out.discs = named;
       out.named = true;
     } else {
@@ -448,8 +522,18 @@ void to_json(nlohmann::json& j, const VertebralLabels& labels) {
   }
   nlohmann::json levels = nlohmann::json::array();
   for (int level : labels.levels) levels.push_back(levelName(level));
+  nlohmann::json anchors = nlohmann::json::array();
+  for (const NamingAnchor& a : labels.anchors)
+    anchors.push_back({{"name", a.name},
+                       {"predicted_c2c3_arc_mm", a.predictedArcMm},
+                       {"sd_mm", a.sdMm},
+                       {"points_to", a.points},
+                       {"agrees", a.agrees}});
   j = nlohmann::json{{"named", labels.named},
                      {"anchor", labels.anchor.empty() ? nlohmann::json() : nlohmann::json(labels.anchor)},
+                     {"naming_confidence", labels.namingConfidence},
+                     {"anchors", anchors},
+                     {"doubts", labels.doubts},
                      {"discs", discs},
                      {"levels", levels}};
 }

@@ -25,6 +25,7 @@
 
 #include "data/Volume.h"
 #include "segmentation/CordSegmentation.h"
+#include "segmentation/Craniocervical.h"
 
 namespace cordscope {
 
@@ -37,14 +38,28 @@ struct VertebraeOptions {
   double minSpacingMm = 12, maxSpacingMm = 30;  // between consecutive discs
   double spacingChange = 10;    // cost of a relative change of spacing, squared
   double presence = 0.5;        // a disc must reach this normalised disc-likeness to pay its way
-  // C2-C3 below the cord's top when that is the junction with the medulla (the cord's top lies
-  // within about 10 mm of the foramen magnum; C2-C3 is 40-47 mm below the foramen magnum in
-  // adults, the dens base about 20): the first chain disc in this range of distances is C2-C3.
-  double c2c3BelowJunctionMm[2] = {32, 70};
-  // The C1/C2 junction found at the dens's base (findCraniocervical), LPS: the anatomical anchor
-  // when present. C2-C3 is then the first chain disc this far below it (the C2 body).
-  std::optional<Vec3> densBase;
-  double c2c3BelowDensBaseMm[2] = {8, 35};
+  // Which chain disc is C2-C3 (when not given): each anatomical anchor found predicts where
+  // C2-C3 lies, in units of the patient's own vertebral level height h (the median spacing of
+  // the chain's discs), so that taller and shorter necks are judged alike. Each prediction is a
+  // Gaussian (mean, sd in h); the chain discs are scored by all of them together and the
+  // posterior of the best is the naming confidence.
+  //  - The dens base (the C1/C2 junction, found by findCraniocervical): C2-C3 is the C2 body's
+  //    height below it, about one level (adults: C2 body 15-18 mm, C3-C6 levels 16-19 mm).
+  //  - The dens tip: C2 from its tip to its lower endplate is 35-40 mm in adults, about two
+  //    levels.
+  //  - The cord's top when it is the junction with the medulla (the foramen magnum in view): the
+  //    medulla's flare ends about at the foramen magnum, 20-25 mm (1.1-1.4 levels) above the
+  //    dens base, so C2-C3 is about 2.1 levels below it; wider (0.35) for the flare rule's
+  //    approximation and for necks whose C2 is unusually tall or short.
+  std::optional<Vec3> densBase, densTip;  // LPS, from the craniocervical landmarks
+  double c2c3BelowDensBase[2] = {0.95, 0.2};
+  double c2c3BelowDensTip[2] = {2.0, 0.3};
+  double c2c3BelowJunction[2] = {2.1, 0.35};
+  // The level height h is measured over the chain's discs this far down the cord (the neck from
+  // the foramen magnum to T1 is 110-150 mm in adults).
+  double cervicalReachMm = 130;
+  // Naming confidence below this is reported as a doubt (the levels may be off by one).
+  double confidentNaming = 0.8;
   std::optional<Vec3> c2c3;     // LPS: the C2-C3 disc, given by hand
   // LPS disc centres given by hand, value N = the disc at the top of vertebra N (3 = C2-C3).
   std::vector<std::pair<int, Vec3>> manualDiscs;
@@ -59,9 +74,26 @@ struct Disc {
   bool manual = false;
 };
 
+// One anatomical anchor's say on which disc is C2-C3.
+struct NamingAnchor {
+  std::string name;          // "dens base", "dens tip", "foramen magnum"
+  double predictedArcMm = 0; // where it puts C2-C3 along the cord
+  double sdMm = 0;
+  std::string points;        // the chain disc it favours (its own best), as the name it got
+  bool agrees = true;        // its own best is the disc chosen
+};
+
 struct VertebralLabels {
   bool named = false;
-  std::string anchor;  // "dens base", "foramen magnum", "c2c3 given", "discs given", or empty
+  // "dens base", "foramen magnum", ... (the strongest anchor that agrees with the naming), "c2c3
+  // given", "discs given", or empty
+  std::string anchor;
+  // Probability that the names are right (1 for given discs): the posterior of the chosen C2-C3
+  // among the chain discs under the anchors; below VertebraeOptions::confidentNaming, or when
+  // anchors disagree, `doubts` says why. 0 when not named.
+  double namingConfidence = 0;
+  std::vector<NamingAnchor> anchors;
+  std::vector<std::string> doubts;
   std::vector<Disc> discs;      // cranial first
   std::vector<int> levels;      // level numbers in view, cranial first (1 = C1 ... 9 = T2)
   std::vector<std::string> warnings;
@@ -70,6 +102,9 @@ struct VertebralLabels {
 
 VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cord,
                                const VertebraeOptions& options = {});
+
+// The anchors the craniocervical landmarks offer (dens base and tip), unless discs were given.
+void anchorOnLandmarks(VertebraeOptions& options, const CraniocervicalLandmarks& landmarks);
 
 // The level of the cord at `arcMm`, from named discs sorted cranial first: the vertebra below the
 // last disc above it; above the first disc, the vertebra above that disc.

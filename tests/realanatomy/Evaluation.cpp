@@ -27,7 +27,7 @@ Analysis analyse(const Volume& volume) {
   a.cord = segmentCord(volume);
   a.landmarks = findCraniocervical(volume, a.cord);
   VertebraeOptions vertebrae;
-  vertebrae.densBase = a.landmarks.densBase;
+  anchorOnLandmarks(vertebrae, a.landmarks);
   a.vertebrae = labelVertebrae(volume, a.cord, vertebrae);
   a.lesionMasks = segmentLesions(volume, a.cord);
   a.lesions = measureLesions(a.lesionMasks, a.cord, a.vertebrae);
