@@ -436,7 +436,7 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
                                local[4] > typicalFlatness / o.occludedSizeRatio};
     for (int axis = 0; axis < 2; ++axis)
       if (shapeLost[axis] && local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
-          local[2 + axis] > typicalCsf[axis] + o.occludedCsfExcessMm)
+          local[2 + axis] > o.occludedCsfKept * typicalCsf[axis])
         suspect[i] = true;
   }
   // A lesion has length: runs shorter than occludedMinRun stations are noise (an image edge, a

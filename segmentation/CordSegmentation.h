@@ -38,12 +38,14 @@ struct CordOptions {
   // holocord lesion as bright as CSF: near 0).
   double minCordContrast = 0.2;
   // An outline is taken to have lost part of the cord to a bright lesion (the lesion read as CSF)
-  // when, against the same patient's typical stations, the cord is this much smaller relative to
-  // its canal across one axis ...
+  // when, against the same patient's typical stations over 3 mm, the cord is this much smaller
+  // relative to its canal across one axis and its own AP/RL ratio this much lower (AP lost) or
+  // higher (RL lost) ...
   double occludedSizeRatio = 0.75;
-  // ... and the CSF across that axis this much (mm) thicker than typical: a lesion adds its depth
-  // to the apparent CSF on its side, while a compressed cord has less CSF around it, not more.
-  double occludedCsfExcessMm = 0.5;
+  // ... while the CSF across that axis is kept (at least this fraction of typical): a lesion
+  // adds its depth to the apparent CSF, a compressed cord has its CSF squeezed out. (The outline
+  // must also have lost the cord's shape, flattened or narrowed: see rejectOccludedStations.)
+  double occludedCsfKept = 0.8;
   // Stretches without an outline longer than this take the cord from their canal; shorter ones
   // are interpolated from the cord on either side (its size changes little over a centimetre or
   // two, while a canal read where the cord is hidden is measured differently).

@@ -6,6 +6,7 @@
 #include <itkImageRegionConstIteratorWithIndex.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -236,6 +237,45 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
       l.members.insert(l.members.end(), e.members.begin(), e.members.end());
     } else {
       lesions.push_back(std::move(e));
+    }
+  }
+  // 6. A lesion's ends are where its cross-section is still a lesion's: a tail of scattered
+  // voxels along the cord's edge (partial volume with CSF where the outline runs a fraction of
+  // a voxel wide, joined to a real lesion) is trimmed. The section area (pooled over +-1 mm)
+  // must reach tailFraction of the lesion's median section area.
+  for (Extent& l : lesions) {
+    std::map<long, double> count;  // per section
+    for (std::size_t k : l.members) count[static_cast<long>(voxels[k].where.section)] += 1;
+    const long reach = std::max(1L, static_cast<long>(std::lround(1.0 / step)));
+    std::map<long, double> area;
+    std::vector<double> areas;
+    for (const auto& [section, n] : count) {
+      double pooled = 0;
+      for (long k = section - reach; k <= section + reach; ++k)
+        if (const auto it = count.find(k); it != count.end()) pooled += it->second;
+      area[section] = pooled * out.voxelVolumeMm3 / ((2 * reach + 1) * step);
+      areas.push_back(area[section]);
+    }
+    const double floor = o.tailFraction * median(areas);
+    long first = LONG_MAX, last = LONG_MIN;
+    for (const auto& [section, a] : area)
+      if (a >= floor) {
+        first = std::min(first, section);
+        last = std::max(last, section);
+      }
+    if (first > last) continue;
+    std::vector<std::size_t> kept;
+    for (std::size_t k : l.members) {
+      const long section = static_cast<long>(voxels[k].where.section);
+      if (section >= first - reach && section <= last + reach) kept.push_back(k);
+    }
+    if (kept.empty() || kept.size() == l.members.size()) continue;
+    l.members = kept;
+    l.top = 1e300;
+    l.bottom = -1e300;
+    for (std::size_t k : kept) {
+      l.top = std::min(l.top, voxels[k].where.arcMm);
+      l.bottom = std::max(l.bottom, voxels[k].where.arcMm);
     }
   }
   for (const Extent& l : lesions) {
