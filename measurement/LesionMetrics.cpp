@@ -33,13 +33,22 @@ std::map<int, double> levelHeights(const std::vector<Disc>& named, double& typic
 std::string patternOf(const std::vector<LesionVoxel>& voxels, const CordSegmentation& cord,
                       double medianDamage) {
   if (medianDamage >= 0.6) return "holocord";
+  std::vector<double> ps, qs;
   double sumP = 0, sumQ = 0;
   for (const LesionVoxel& v : voxels) {
     const CrossSection& s = cord.sections[v.where.section];
-    sumP += -v.where.anteriorMm / std::max(0.5, 0.5 * s.apMm);
-    sumQ += v.where.lateralMm / std::max(0.5, 0.5 * s.rlMm);
+    ps.push_back(-v.where.anteriorMm / std::max(0.5, 0.5 * s.apMm));
+    qs.push_back(v.where.lateralMm / std::max(0.5, 0.5 * s.rlMm));
+    sumP += ps.back();
+    sumQ += qs.back();
   }
   const double p = sumP / voxels.size(), q = std::abs(sumQ / voxels.size());
+  // Holocord also when the lesion is centred and reaches far towards the cord's edge on all four
+  // sides: the growth keeps to voxels wholly inside the outline, so on thick slices the lesion's
+  // share of the section (the damage ratio) reads low for a lesion that fills it.
+  if (medianDamage >= 0.35 && std::abs(p) < 0.2 && q < 0.2 && percentile(ps, 0.05) <= -0.5 &&
+      percentile(ps, 0.95) >= 0.5 && percentile(qs, 0.05) <= -0.4 && percentile(qs, 0.95) >= 0.4)
+    return "holocord";
   if (q >= 0.3 && q > std::abs(p)) return "lateral";
   if (p >= 0.2) return "dorsal";
   if (p <= -0.2) return "ventral";
