@@ -1113,8 +1113,8 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     o.sliceThicknessMm = 2.5;
     PaintedLesion l;
     l.topLevel = 0;
-    l.topMm = 55;
-    l.bottomMm = 75;
+    l.topMm = 22;  // above the scan's own lesion (60-71 mm)
+    l.bottomMm = 42;
     l.pattern = "lateral";
     l.brightness = 0.6;
     l.rightSide = true;

@@ -242,10 +242,19 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   // 6. A lesion's ends are where its cross-section is still a lesion's: a tail of scattered
   // voxels along the cord's edge (partial volume with CSF where the outline runs a fraction of
   // a voxel wide, joined to a real lesion) is trimmed. The section area (pooled over +-1 mm)
-  // must reach tailFraction of the lesion's median section area.
+  // must reach tailFraction of the lesion's median section area, and its brightest voxel half
+  // the lesion's peak signal (over the cord's own level): the lesion's extent at half its
+  // maximum, as a reader judges where a bright lesion fades into the cord.
   for (Extent& l : lesions) {
-    std::map<long, double> count;  // per section
-    for (std::size_t k : l.members) count[static_cast<long>(voxels[k].where.section)] += 1;
+    std::map<long, double> count, brightest;  // per section
+    for (std::size_t k : l.members) {
+      const long section = static_cast<long>(voxels[k].where.section);
+      count[section] += 1;
+      brightest[section] = std::max(brightest.count(section) ? brightest[section] : -1e300, normalised[k]);
+    }
+    std::vector<double> peaks;
+    for (const auto& [section, b] : brightest) peaks.push_back(b);
+    const double halfPeak = o.halfMaximum * percentile(peaks, 0.9);
     const long reach = std::max(1L, static_cast<long>(std::lround(1.0 / step)));
     std::map<long, double> area;
     std::vector<double> areas;
@@ -258,11 +267,15 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     }
     const double floor = o.tailFraction * median(areas);
     long first = LONG_MAX, last = LONG_MIN;
-    for (const auto& [section, a] : area)
-      if (a >= floor) {
+    for (const auto& [section, a] : area) {
+      double b = -1e300;  // brightest within the pooled section
+      for (long k = section - reach; k <= section + reach; ++k)
+        if (const auto it = brightest.find(k); it != brightest.end()) b = std::max(b, it->second);
+      if (a >= floor && b >= halfPeak) {
         first = std::min(first, section);
         last = std::max(last, section);
       }
+    }
     if (first > last) continue;
     std::vector<std::size_t> kept;
     for (std::size_t k : l.members) {

@@ -39,6 +39,8 @@ struct LesionOptions {
   double tailFraction = 0.15;  // a lesion ends where its section area falls below this fraction
                                // of its median section area (a thin tail of edge voxels is not
                                // lesion)
+  double halfMaximum = 0.5;    // ... or its brightest voxel below this fraction of the lesion's
+                               // peak (normalised intensity): the extent at half maximum
 };
 
 // One lesion's voxels as positions on the cord, for measurement.
