@@ -1,5 +1,6 @@
 // cordscope phantom: synthetic cervical spine studies with exact ground truth (docs/phantom.md).
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -54,7 +55,15 @@ int writeRealAnatomy(const po::variables_map& vm) {
   if (const char* env = std::getenv("CORDSCOPE_SHARED_DATA")) shared = env;
   if (vm.count("shared-data")) shared = vm["shared-data"].as<std::string>();
   const std::string name = vm["real-anatomy"].as<std::string>();
-  const std::vector<RealAnatomyOptions> set = realAnatomyTestSet(shared);
+  std::vector<RealAnatomyOptions> set = realAnatomyTestSet(shared);
+  // random-SEED-K: study K of the random set drawn with SEED (tests/realanatomy).
+  unsigned randomSeed = 0;
+  int randomIndex = -1;
+  if (std::sscanf(name.c_str(), "random-%u-%d", &randomSeed, &randomIndex) == 2 && randomIndex >= 0 &&
+      randomIndex < 10000) {
+    set = {realAnatomyRandomSet(shared, randomIndex + 1, randomSeed).back()};
+    set.front().name = name;
+  }
   if (name == "list") {
     for (const RealAnatomyOptions& o : set) std::cout << o.name << "\n";
     return 0;

@@ -29,7 +29,6 @@ namespace fs = std::filesystem;
 
 constexpr double kStep = 0.5;          // sampling of the source cord's course, mm
 constexpr double kExtensionMm = 160;   // the course continued straight beyond the expert mask
-constexpr double kC1HeightMm = 10;     // C1 on the cord (PAM50's level map: 10 mm above C1/C2)
 constexpr double kSubSampleMm = 0.6;   // partial volume: sub-samples across the slice this far apart
 
 template <typename TMask>
@@ -512,12 +511,19 @@ Membership membership(const Source& src, const LesionShape& l, double a, double 
   return m;
 }
 
+// C1's extent on the cord, above the C1/C2 junction, taken as tall as C2 (from the junction to
+// C2-C3): the cord there runs from the foramen magnum to the dens base, about one level.
+double c1Height(const Source& src) {
+  const auto c2 = src.discArc.find(2), c3 = src.discArc.find(3);
+  return c2 != src.discArc.end() && c3 != src.discArc.end() ? c3->second - c2->second : 16.0;
+}
+
 // Source arc of a place given by level and fraction.
 double levelToSourceArc(const Source& src, int level, double fraction, const std::string& what) {
   if (level == 1) {
     const auto it = src.discArc.find(2);
     if (it == src.discArc.end()) throw UsageError(what + ": the source has no C1/C2 junction");
-    return it->second - (1 - fraction) * kC1HeightMm;
+    return it->second - (1 - fraction) * c1Height(src);
   }
   const auto upper = src.discArc.find(level), lower = src.discArc.find(level + 1);
   if (upper == src.discArc.end() && lower != src.discArc.end() && level == 2) {
@@ -711,7 +717,7 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
       bottom = src.cordTop + l.bottomMm;
     }
     if (bottom <= top + 1) throw UsageError(what + ": its bottom must lie below its top");
-    if (top < src.cordTop - kC1HeightMm || bottom > src.cordBottom)
+    if (top < src.cordTop - c1Height(src) || bottom > src.cordBottom)
       throw UsageError(what + ": outside the cord of the source");
     shapes.push_back(shapeOf(l, top, bottom));
   }
@@ -869,7 +875,7 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     const auto next = src.discArc.find(label + 1);
     if (next != src.discArc.end()) levelArcs[label] = {outArc(arc), outArc(next->second)};
   }
-  if (src.discArc.count(2)) levelArcs[1] = {outArc(src.discArc.at(2) - kC1HeightMm), outArc(src.discArc.at(2))};
+  if (src.discArc.count(2)) levelArcs[1] = {outArc(src.discArc.at(2) - c1Height(src)), outArc(src.discArc.at(2))};
   if (o.source == "sct-t2" && src.discArc.count(3)) levelArcs[2] = {outArc(src.cordTop), outArc(src.discArc.at(3))};
   for (const auto& [level, arcs] : levelArcs)
     levels.push_back({{"level", level},
@@ -1136,6 +1142,48 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     o.orientation = "axial";
     o.sliceThicknessMm = 4;
   });
+  return set;
+}
+
+std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedData, int count, unsigned seed) {
+  std::vector<RealAnatomyOptions> set;
+  std::mt19937 rng(seed);
+  const auto uniform = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  const auto integer = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
+  static const char* patterns[] = {"dorsal", "dorsal", "dorsal", "lateral", "central", "ventral", "holocord"};
+  for (int k = 0; k < count; ++k) {
+    RealAnatomyOptions o;
+    o.source = "pam50";
+    o.sharedData = sharedData;
+    o.seed = seed * 1000 + static_cast<unsigned>(k);
+    o.stretch = uniform(0.85, 1.15);
+    o.lordosisMm = uniform(-5, 20);
+    o.tiltDeg = uniform(-10, 10);
+    o.rollDeg = uniform(-4, 4);
+    o.lateralOffsetMm = uniform(-1.5, 1.5);
+    o.sliceThicknessMm = uniform(2.5, 3.5);
+    o.pixelMm = uniform(0.5, 0.9);
+    o.noise = uniform(0.02, 0.08);
+    o.bias = uniform(0, 0.4);
+    o.aboveJunctionMm = uniform(40, 75);
+    o.bottomLevel = integer(9, 11);
+    std::string name = "random-" + std::to_string(seed) + "-" + std::to_string(k);
+    if (integer(1, 5) <= 4) {
+      PaintedLesion l;
+      l.pattern = patterns[integer(0, 6)];
+      l.topLevel = integer(1, 5);
+      l.bottomLevel = std::min(o.bottomLevel - 1, l.topLevel + integer(0, 7));
+      l.topFraction = uniform(0.1, 0.7);
+      l.bottomFraction = l.bottomLevel == l.topLevel ? uniform(l.topFraction + 0.25, 0.95) : uniform(0.3, 0.9);
+      l.brightness = uniform(0.15, 1.0);
+      l.taperMm = uniform(0, 8);
+      l.rightSide = integer(0, 1) == 1;
+      o.lesions = {l};
+      name += "-" + l.pattern + "-" + levelName(l.topLevel) + "-" + levelName(l.bottomLevel);
+    }
+    o.name = name;
+    set.push_back(o);
+  }
   return set;
 }
 

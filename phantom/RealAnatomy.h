@@ -89,6 +89,13 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& options);
 // shorter necks, lesion-free studies, axial slabs, and studies from sct-t2 and sct-t2-lesion.
 std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData);
 
+// Whole spines from PAM50 with every parameter drawn at random (seeded) within the ranges of
+// the standard set - the guard against rules fitted to the hand-picked studies: stretch
+// 0.85-1.15, lordosis -5..20 mm, tilt +-10, roll +-4 degrees, slices 2.5-3.5 mm, pixels
+// 0.5-0.9 mm, noise 0.02-0.08, coil field 0-0.4; four in five with one lesion of a random
+// pattern, 1-8 levels from C1-C5 down, brightness 0.15-1, taper 0-8 mm.
+std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedData, int count, unsigned seed);
+
 // OUTDIR/dicom (classic MR series), OUTDIR/truth.json, OUTDIR/truth/{cord,lesion,cord_region,
 // levels}.nii.gz on the grid `cordscope convert OUTDIR/dicom` produces.
 void writeRealAnatomyStudy(const RealAnatomyStudy& study, const std::string& outDir);

@@ -208,3 +208,78 @@ TEST(Lesions, SummaryRuleIsAnOption) {
 
 }  // namespace
 }  // namespace cordscope
+
+namespace cordscope {
+namespace {
+
+// A straight cord with discs every 20 mm from 20 mm (C2-C3) and one lesion between two arcs.
+Lesion measureBetween(double topArc, double bottomArc) {
+  CordSegmentation cord;
+  cord.found = true;
+  for (int i = 0; i <= 400; ++i) {
+    CrossSection s;
+    s.arcMm = 0.5 * i;
+    s.centre = {0, 0, -s.arcMm};
+    s.tangent = {0, 0, -1};
+    s.anterior = {0, -1, 0};
+    s.areaMm2 = 70;
+    s.apMm = 8;
+    s.rlMm = 11;
+    cord.sections.push_back(s);
+  }
+  VertebralLabels vertebrae;
+  vertebrae.named = true;
+  for (int label = 3; label <= 9; ++label) {
+    Disc d;
+    d.lowerVertebra = label;
+    d.arcMm = 20.0 * (label - 2);
+    vertebrae.discs.push_back(d);
+  }
+  LesionSegmentation lesions;
+  lesions.looked = true;
+  lesions.voxelVolumeMm3 = 1;
+  lesions.voxelExtentAlongCordMm = 0;
+  std::vector<LesionVoxel> voxels;
+  for (double arc = topArc; arc <= bottomArc + 1e-9; arc += 0.25) {
+    LesionVoxel v;
+    v.where.section = static_cast<std::size_t>(arc / 0.5);
+    v.where.arcMm = arc;
+    v.intensity = 2;
+    v.cordLevel = 1;
+    voxels.push_back(v);
+  }
+  lesions.lesions.push_back(voxels);
+  return measureLesions(lesions, cord, vertebrae).at(0);
+}
+
+// A level counts when the lesion covers >= 3 mm or 20 % of it; a millimetre into the next level
+// is "touched", reported apart, not a segment (issue 18: C4 was reported C4-C5).
+TEST(Lesions, LevelInvolvementRule) {
+  // C3 is 20-40 mm, C4 40-60, C5 60-80.
+  const Lesion touching = measureBetween(42, 61);  // C4, 1 mm into C5
+  EXPECT_EQ(*touching.segmentsSpanned, 1);
+  EXPECT_EQ(*touching.topLevel, 4);
+  EXPECT_EQ(*touching.bottomLevel, 4);
+  ASSERT_EQ(touching.levelsTouched.size(), 1u);
+  EXPECT_EQ(touching.levelsTouched[0], 5);
+  EXPECT_EQ(touching.segmentsTouched, 2);
+  const Lesion involved = measureBetween(36.5, 64);  // 3.5 mm of C3, C4, 4 mm of C5
+  EXPECT_EQ(*involved.segmentsSpanned, 3);
+  EXPECT_EQ(*involved.topLevel, 3);
+  EXPECT_EQ(*involved.bottomLevel, 5);
+  EXPECT_TRUE(involved.levelsTouched.empty());
+  // A short lesion wholly inside one level, and one astride a disc with 2 mm either side: at
+  // least the level covered most counts.
+  EXPECT_EQ(*measureBetween(45, 47).segmentsSpanned, 1);
+  const Lesion astride = measureBetween(58, 62.5);
+  EXPECT_EQ(*astride.segmentsSpanned, 1);
+  EXPECT_EQ(*astride.topLevel, 5);
+  EXPECT_NEAR(*astride.segmentsEquivalent, 4.5 / 20, 1e-6);
+  LevelInvolvement rule;
+  EXPECT_TRUE(rule.involved(3.0, 20));   // 3 mm
+  EXPECT_TRUE(rule.involved(2.5, 12));   // 21 % of a short level
+  EXPECT_FALSE(rule.involved(2.5, 20));  // neither
+}
+
+}  // namespace
+}  // namespace cordscope
