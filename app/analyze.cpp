@@ -24,6 +24,7 @@
 #include "measurement/CraniocervicalMetrics.h"
 #include "measurement/LesionMetrics.h"
 #include "measurement/LevelMetrics.h"
+#include "measurement/Quality.h"
 #include "visualization/Pictures.h"
 #include "visualization/Render3D.h"
 #include "visualization/HtmlReport.h"
@@ -255,6 +256,20 @@ int runAnalyze(AnalyzeOptions options) {
   outputs.push_back("metrics.csv");
   timings["measures_s"] = since(start);
 
+  // Quality control: the results judged against each other and against anatomy, before anything
+  // is presented as a result (docs/quality.md).
+  QualityInputs qualityInputs;
+  qualityInputs.volume = &volume;
+  qualityInputs.cord = &cord;
+  qualityInputs.landmarks = &landmarks;
+  qualityInputs.vertebrae = &vertebrae;
+  qualityInputs.lesions = &lesions;
+  qualityInputs.lesionMetrics = &lesionMetrics;
+  // Self-assessments: the segmenters' own confidence and doubts go here once they give them
+  // (CordSegmentation::confidence/doubts from branch `axial`; a naming confidence from
+  // labelVertebrae), e.g. qualityInputs.cordSelf = {cord.confidence, cord.doubts};
+  const QualityReport quality = assessQuality(qualityInputs);
+
   start = clock::now();
   progress.stage("sagittal picture");
   // Stale pictures from an earlier run must not pass for this one's.
@@ -298,6 +313,7 @@ int runAnalyze(AnalyzeOptions options) {
       {"lesions", lesionMetrics},
       {"summary", summary},
       {"craniocervical", craniocervical},
+      {"quality", quality},
       {"warnings", warnings},
       {"timings_s", timings}};
   if (options.anonymize) {
@@ -330,13 +346,21 @@ int runAnalyze(AnalyzeOptions options) {
                   (outDir / "report.html").string());
   outputs.push_back("report.html");
   for (const std::string& w : warnings) warn(w);
+  // A fail verdict is never a success: outputs are written (with cord.found false, empty masks on
+  // the input grid) so that a batch keeps the record and a reader can see why, and the exit code
+  // says the analysis failed, in one line naming the input and the reasons.
+  const auto failLine = [&] {
+    std::string reasons;
+    for (const QualityReason& r : quality.reasons)
+      if (r.severity == Verdict::Fail) reasons += (reasons.empty() ? "" : "; ") + r.message;
+    return "cordscope: error: " + options.input + ": " + reasons + " (quality control: fail)";
+  };
   if (!cord.found) {
-    // Outputs are written (empty masks on the input grid, report with cord.found false) so a batch
-    // keeps a record; the exit code says the analysis failed.
-    std::cerr << "cordscope: error: " << options.input << ": " << cord.failure << "\n";
+    std::cerr << failLine() << "\n";
     return static_cast<int>(ExitCode::AnalysisFailed);
   }
-  // The summary: five lines on stdout - the study, then the key findings - and what was written.
+  // The summary: six lines on stdout - the study, the quality verdict, the key findings - and
+  // what was written.
   const auto size = volume.image->GetLargestPossibleRegion().GetSize();
   std::vector<std::string> lines = {
       "study: '" + volume.meta.seriesDescription + "' " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
@@ -344,13 +368,18 @@ int runAnalyze(AnalyzeOptions options) {
       std::to_string(static_cast<int>(std::lround(cord.lengthMm))) + " mm, levels " +
       (vertebrae.named && !vertebrae.levels.empty()
            ? levelName(vertebrae.levels.front()) + "-" + levelName(vertebrae.levels.back()) + " (" + vertebrae.anchor + ")"
-           : std::string("not named"))};
+           : std::string("not named")),
+      "quality: " + quality.headline()};
   for (const Finding& f : keyFindings(report))
-    if (f.topic != "prognosis" && lines.size() < 4) lines.push_back(f.text);
+    if (f.topic != "prognosis" && lines.size() < 5) lines.push_back(f.text);
   std::string written;
   for (const std::string& o : outputs) written += (written.empty() ? "" : " ") + o;
   lines.push_back("outputs in " + outDir.string() + ": " + written);
   for (const std::string& line : lines) std::cout << line << "\n";
+  if (quality.verdict == Verdict::Fail) {
+    std::cerr << failLine() << "\n";
+    return static_cast<int>(ExitCode::AnalysisFailed);
+  }
   return 0;
 }
 
