@@ -251,12 +251,12 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
   const auto label = [](const Height& h) {
     return h.level ? levelName(h.level) : format("the level %.0f mm below the cord's top", h.arc);
   };
-  bool failed = false;
+  bool implausible = false;  // one reason per cause: an implausible level is also an inconsistent one
   for (const Height& h : heights) {
     const Range& plausible = !h.level ? o.unnamedHeightCheck : h.level <= 7 ? o.cervicalHeightCheck : o.thoracicHeightCheck;
     if (!o.heightFail.contains(h.mm) || !plausible.contains(h.mm)) {
       const bool fails = !o.heightFail.contains(h.mm);
-      failed |= fails;
+      implausible = true;
       c.graded(fails, true, "disc_spacing_implausible",
                format("disc spacing implausible: %s is %.0f mm from disc to disc (adults %.0f-%.0f mm): a disc was "
                       "probably missed or found twice, and the levels below it may be misnamed",
@@ -275,7 +275,7 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
     }
   }
   if (!heights.empty()) c.measure("largest_level_height_ratio", worstRatio);
-  if (worstRatio > o.consecutiveHeightRatio && !failed)
+  if (worstRatio > o.consecutiveHeightRatio && !implausible)
     c.check("disc_spacing_inconsistent",
             format("disc spacing inconsistent: %s is %.0f mm and %s %.0f mm (neighbouring levels rarely differ by more "
                    "than %.0f %%): a disc may have been missed or two vertebrae are fused; check the level names below",
