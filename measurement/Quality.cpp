@@ -132,7 +132,7 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   c.measure("median_rl_mm", rl);
   if (!areas.empty()) {
     c.graded(!o.areaFail.contains(area), !o.areaCheck.contains(area), "cord_area_implausible",
-             format("cord size implausible: median cross-sectional area %.0f mm2 (adults %.0f-%.0f mm2%s)", area,
+             format("cord size implausible: median cross-sectional area %.0f mm\u00b2 (adults %.0f-%.0f mm\u00b2%s)", area,
                     o.areaCheck.min, o.areaCheck.max,
                     o.areaFail.contains(area) ? "" : "; no cord is this size: the outline is not the cord's"));
     const bool apFails = !o.apFail.contains(ap), rlFails = !o.rlFail.contains(rl);
@@ -156,7 +156,7 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   c.measure("longest_oversized_mm", longestOversized);
   if (longestOversized >= o.oversizedStretchMm)
     c.check("cord_locally_oversized",
-            format("cord outline too large over %.0f mm from %.0f mm below the cord's top (beyond %.0f mm2, AP %.0f mm or RL "
+            format("cord outline too large over %.0f mm from %.0f mm below the cord's top (beyond %.0f mm\u00b2, AP %.0f mm or RL "
                    "%.0f mm): the outline there holds something other than cord",
                    longestOversized, oversizedArc, o.areaFail.max, o.apFail.max, o.rlFail.max));
 
