@@ -29,7 +29,7 @@
 namespace cordscope {
 
 enum class Verdict { Pass = 0, Check = 1, Fail = 2 };  // ordered: the worst reason wins
-std::string toString(Verdict verdict);                   // "pass", "check", "fail"
+std::string toString(Verdict verdict);                 // "pass", "check", "fail"
 
 struct QualityReason {
   std::string code;                   // stable, machine-readable: "levels_not_named", ...
@@ -68,14 +68,16 @@ struct SelfAssessment {
 // bony foramen magnum, the dens base); other anchors (the disc count up from T1, the first rib)
 // can be added to QualityInputs::anchorExpectations without changing this module.
 struct AnchorExpectation {
-  std::string anchor;  // "foramen magnum (basion-opisthion)", ...: must differ from VertebralLabels::anchor
+  // "foramen magnum (basion-opisthion)", ...; an expectation from the anchor that named the
+  // levels (VertebralLabels::anchor) is skipped: it agrees with itself.
+  std::string anchor;
   int lowerVertebra = 3;
   double arcMinMm = 0, arcMaxMm = 0;
 };
 
 // The analysis to judge. Absent parts (null) skip the checks that need them; `cord` is required.
 struct QualityInputs {
-  const Volume* volume = nullptr;                      // the image: how far it goes beyond the cord
+  const Volume* volume = nullptr;  // the image: how far it goes beyond the cord
   const CordSegmentation* cord = nullptr;
   const CraniocervicalLandmarks* landmarks = nullptr;  // the bony foramen magnum, the dens base
   const VertebralLabels* vertebrae = nullptr;

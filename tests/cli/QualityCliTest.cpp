@@ -45,7 +45,8 @@ int errorLines(const std::string& err) {
 TEST(QualityCli, DefaultPhantomPasses) {
   test::TempDir dir;
   ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "study")).exitCode, 0);
-  const auto r = test::runCordscope("analyze " + test::quote(dir / "study/dicom") + " --no-render -o " + test::quote(dir / "out"));
+  const auto r = test::runCordscope("analyze " + test::quote(dir / "study/dicom") +
+                                    " --no-render -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const auto summary = lines(r.out);
   ASSERT_EQ(summary.size(), 6u) << r.out;
@@ -63,16 +64,21 @@ TEST(QualityCli, DefaultPhantomPasses) {
 TEST(QualityCli, CropWithoutTheJunctionIsACheck) {
   test::TempDir dir;
   const test::CroppedPhantom crop = test::writePhantomWithoutJunction(dir.path(), 21);
-  const auto r = test::runCordscope("analyze " + test::quote(crop.nifti.string()) + " --no-render -o " + test::quote(dir / "out"));
+  const auto r = test::runCordscope("analyze " + test::quote(crop.nifti.string()) +
+                                    " --no-render -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const nlohmann::json report = readJson(dir / "out/report.json");
   EXPECT_FALSE(report["vertebrae"]["named"].get<bool>());
   EXPECT_EQ(report["quality"]["verdict"], "check") << report["quality"];
-  EXPECT_EQ(codes(report["quality"]), std::vector<std::string>{"levels_not_named"}) << report["quality"];
+  EXPECT_EQ(codes(report["quality"]), std::vector<std::string>{"levels_not_named"})
+      << report["quality"];
   const int found = static_cast<int>(report["vertebrae"]["discs"].size());
-  EXPECT_NEAR(found, crop.discsInView, 1) << "truth has " << crop.discsInView << " discs below the cut";
-  std::cout << "[ crop ] " << found << " discs found, " << crop.discsInView << " in view in truth\n";
-  const std::string expected = "quality: check - levels not named: " + std::to_string(found) + " discs were found";
+  EXPECT_NEAR(found, crop.discsInView, 1)
+      << "truth has " << crop.discsInView << " discs below the cut";
+  std::cout << "[ crop ] " << found << " discs found, " << crop.discsInView
+            << " in view in truth\n";
+  const std::string expected =
+      "quality: check - levels not named: " + std::to_string(found) + " discs were found";
   const auto summary = lines(r.out);
   ASSERT_EQ(summary.size(), 6u) << r.out;
   EXPECT_EQ(summary[1].rfind(expected, 0), 0u) << summary[1];
@@ -86,7 +92,8 @@ TEST(QualityCli, ImplausibleCordFailsWithExitOne) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   test::TempDir dir;
   const fs::path input = data / "dicom/siemens-xa30-epi-sag-enhanced";
-  const auto r = test::runCordscope("analyze " + test::quote(input.string()) + " --no-render -o " + test::quote(dir / "out"));
+  const auto r = test::runCordscope("analyze " + test::quote(input.string()) + " --no-render -o " +
+                                    test::quote(dir / "out"));
   EXPECT_EQ(r.exitCode, 1) << r.err;
   for (const char* name : {"report.json", "report.html", "cord.nii.gz", "metrics.csv"})
     EXPECT_TRUE(fs::exists(dir.path() / "out" / name)) << name;

@@ -34,14 +34,15 @@ bool has(const QualityReport& r, const std::string& code, Verdict severity) {
 }
 std::string describe(const QualityReport& r) {
   std::string text = toString(r.verdict);
-  for (const QualityReason& reason : r.reasons) text += "\n  " + reason.code + " (" + toString(reason.severity) + "): " + reason.message;
+  for (const QualityReason& reason : r.reasons)
+    text += "\n  " + reason.code + " (" + toString(reason.severity) + "): " + reason.message;
   return text;
 }
-#define EXPECT_ONLY(report, expected, ...)                                                         \
-  do {                                                                                             \
-    const QualityReport& r_ = (report);                                                            \
-    EXPECT_EQ(r_.verdict, expected) << describe(r_);                                               \
-    EXPECT_EQ(codesOf(r_), (std::vector<std::string>{__VA_ARGS__})) << describe(r_);                \
+#define EXPECT_ONLY(report, expected, ...)                                           \
+  do {                                                                               \
+    const QualityReport& r_ = (report);                                              \
+    EXPECT_EQ(r_.verdict, expected) << describe(r_);                                 \
+    EXPECT_EQ(codesOf(r_), (std::vector<std::string>{__VA_ARGS__})) << describe(r_); \
   } while (0)
 
 // A healthy analysis by hand, in LPS millimetres: a straight cord running caudally (-z) from its
@@ -105,8 +106,9 @@ struct Synthetic {
 
     vertebrae.named = true;
     vertebrae.anchor = "dens base";
-    const std::vector<std::pair<int, double>> discs = {{2, 20},  {3, 38},  {4, 55},  {5, 72},  {6, 89},
-                                                       {7, 106}, {8, 123}, {9, 142}, {10, 162}, {11, 183}};
+    const std::vector<std::pair<int, double>> discs = {{2, 20},   {3, 38},  {4, 55},  {5, 72},
+                                                       {6, 89},   {7, 106}, {8, 123}, {9, 142},
+                                                       {10, 162}, {11, 183}};
     for (const auto& [lower, arc] : discs) {
       Disc d;
       d.lowerVertebra = lower;
@@ -186,7 +188,8 @@ TEST(Quality, HealthyAnalysisPasses) {
   EXPECT_NEAR(r.measures.at("sharpest_turn_deg"), 0.0, 1e-6);
   EXPECT_DOUBLE_EQ(r.measures.at("image_above_cord_top_mm"), 40.0);
   EXPECT_NEAR(r.measures.at("cord_top_below_foramen_magnum_mm"), 7.0, 1e-9);
-  EXPECT_NEAR(r.measures.at("largest_level_height_ratio"), 19.0 / 17.0, 1e-9);  // C7 17 mm, T1 19 mm
+  EXPECT_NEAR(r.measures.at("largest_level_height_ratio"), 19.0 / 17.0,
+              1e-9);  // C7 17 mm, T1 19 mm
   EXPECT_DOUBLE_EQ(r.measures.at("lesion_outside_cord_fraction"), 0.0);
   EXPECT_EQ(r.headline(), "pass");
   EXPECT_EQ(r.codes(), "");
@@ -223,7 +226,8 @@ TEST(Quality, LongRunOfInterpolatedOutlines) {
   s.forArcs(100, 142, [](CrossSection& c) { c.measured = false; });  // 42 mm, still 79 % measured
   EXPECT_ONLY(s.assess(), Verdict::Fail, "cord_outline_gap");
   s = Synthetic();
-  s.forArcs(100, 110, [](CrossSection& c) { c.measured = false; });  // 10 mm: an ordinary interpolation
+  s.forArcs(100, 110,
+            [](CrossSection& c) { c.measured = false; });  // 10 mm: an ordinary interpolation
   EXPECT_ONLY(s.assess(), Verdict::Pass);
 }
 
@@ -250,7 +254,8 @@ TEST(Quality, KinkedCourse) {
   const QualityReport sharp = bent(40);
   EXPECT_ONLY(sharp, Verdict::Check, "cord_kinked");
   EXPECT_NEAR(sharp.measures.at("sharpest_turn_deg"), 40.0, 1e-6);
-  EXPECT_ONLY(bent(20), Verdict::Pass);  // a bend a cord can make (severe kyphosis spreads over more)
+  EXPECT_ONLY(bent(20),
+              Verdict::Pass);  // a bend a cord can make (severe kyphosis spreads over more)
 }
 
 TEST(Quality, ImplausibleCrossSections) {
@@ -260,11 +265,13 @@ TEST(Quality, ImplausibleCrossSections) {
       c.areaMm2 = area;
       c.apMm = ap;
       c.rlMm = rl;
-      c.canalAreaMm2 = std::max(c.canalAreaMm2, 2 * area);  // keep a CSF ring: only the size is at fault
+      c.canalAreaMm2 =
+          std::max(c.canalAreaMm2, 2 * area);  // keep a CSF ring: only the size is at fault
     }
     return s.assess();
   };
-  EXPECT_ONLY(with(25, 5, 8), Verdict::Check, "cord_area_implausible");   // smaller than any adult cord
+  EXPECT_ONLY(with(25, 5, 8), Verdict::Check,
+              "cord_area_implausible");  // smaller than any adult cord
   EXPECT_ONLY(with(10, 3, 5), Verdict::Fail, "cord_area_implausible", "cord_diameter_implausible");
   EXPECT_ONLY(with(70, 11, 12), Verdict::Check, "cord_diameter_implausible");  // AP beyond adults
   EXPECT_ONLY(with(70, 7, 5), Verdict::Check, "cord_diameter_implausible");    // RL below adults
@@ -301,7 +308,8 @@ TEST(Quality, NoCsfAroundTheCord) {
   const auto without = [](int tenths) {
     Synthetic s;
     for (std::size_t i = 0; i < s.cord.sections.size(); ++i)
-      if (static_cast<int>(i % 10) < tenths) s.cord.sections[i].canalAreaMm2 = s.cord.sections[i].areaMm2;
+      if (static_cast<int>(i % 10) < tenths)
+        s.cord.sections[i].canalAreaMm2 = s.cord.sections[i].areaMm2;
     return s.assess();
   };
   EXPECT_ONLY(without(2), Verdict::Pass);  // stenosis at its levels
@@ -356,7 +364,8 @@ TEST(Quality, DiscsMissingOrNotNamed) {
   }
   const QualityReport r = unnamed.assess();
   EXPECT_ONLY(r, Verdict::Check, "levels_not_named");
-  EXPECT_NE(r.reasons[0].message.find("10 discs were found"), std::string::npos) << r.reasons[0].message;
+  EXPECT_NE(r.reasons[0].message.find("10 discs were found"), std::string::npos)
+      << r.reasons[0].message;
   EXPECT_EQ(r.headline().rfind("check - levels not named: 10 discs", 0), 0u) << r.headline();
 
   Synthetic fallback;
@@ -366,7 +375,8 @@ TEST(Quality, DiscsMissingOrNotNamed) {
 }
 
 TEST(Quality, DiscSpacing) {
-  // Everything from C4-C5 down `by` mm lower: the C4 level (C4-C5 to C5-C6 stays) is C3-C4 to C4-C5.
+  // Everything from C4-C5 down `by` mm lower: the C4 level (C4-C5 to C5-C6 stays) is C3-C4 to
+  // C4-C5.
   const auto shifted = [](double by) {
     Synthetic s;
     for (Disc& d : s.vertebrae.discs)
@@ -432,7 +442,7 @@ TEST(Quality, LesionOutsideTheCord) {
     return s.assess();
   };
   EXPECT_ONLY(outside(1), Verdict::Check, "lesion_outside_cord");  // 10 % of its voxels
-  const QualityReport r = outside(3);                                 // 30 %
+  const QualityReport r = outside(3);                              // 30 %
   EXPECT_ONLY(r, Verdict::Fail, "lesion_outside_cord");
   EXPECT_NEAR(r.measures.at("lesion_outside_cord_fraction"), 0.3, 1e-9);
 
@@ -450,7 +460,8 @@ TEST(Quality, LesionOutsideTheCord) {
 
 TEST(Quality, LesionOnInterpolatedOutline) {
   Synthetic s;
-  s.forArcs(60, 71, [](CrossSection& c) { c.measured = false; });  // 11 mm: no gap reason of its own
+  s.forArcs(60, 71,
+            [](CrossSection& c) { c.measured = false; });  // 11 mm: no gap reason of its own
   EXPECT_ONLY(s.assess(), Verdict::Check, "lesion_on_interpolated_cord");
   Synthetic partly;
   partly.forArcs(60, 62, [](CrossSection& c) { c.measured = false; });  // 2 of its 10 mm
@@ -483,7 +494,8 @@ TEST(Quality, ReportOrderHeadlineAndJson) {
   // The fail first, whatever the order checked.
   EXPECT_ONLY(r, Verdict::Fail, "cord_outside_canal", "levels_named_from_fallback");
   EXPECT_EQ(r.codes(), "cord_outside_canal;levels_named_from_fallback");
-  EXPECT_EQ(r.headline().rfind("fail - no CSF around the cord over 100 % of its length", 0), 0u) << r.headline();
+  EXPECT_EQ(r.headline().rfind("fail - no CSF around the cord over 100 % of its length", 0), 0u)
+      << r.headline();
   EXPECT_NE(r.headline().find("(+1 more in report.json)"), std::string::npos) << r.headline();
   const nlohmann::json j = r;
   EXPECT_EQ(j["verdict"], "fail");
@@ -541,14 +553,16 @@ TEST(Quality, PhantomsPass) {
   compressed.seed = 9;
   compressed.compressions = {{5, 0.5}};
   compressed.lordosisMm = 14;
-  for (const auto& [name, options] : {std::pair{"default", healthy}, std::pair{"two lesions", lesions},
-                                      std::pair{"C5 compressed to 0.5, lordosis 14 mm", compressed}}) {
+  for (const auto& [name, options] :
+       {std::pair{"default", healthy}, std::pair{"two lesions", lesions},
+        std::pair{"C5 compressed to 0.5, lordosis 14 mm", compressed}}) {
     const PhantomStudy study = makePhantom(options);
     const Analysed a = analyse(study.volume);
     EXPECT_ONLY(a.quality, Verdict::Pass);
     std::cout << "[ " << name << " ] quality " << toString(a.quality.verdict) << ", measured "
-              << a.quality.measures.at("measured_fraction") << ", median area " << a.quality.measures.at("median_area_mm2")
-              << " mm2 (truth C3 " << study.truth["cord"]["levels"][2]["csa_mm2"] << ")\n";
+              << a.quality.measures.at("measured_fraction") << ", median area "
+              << a.quality.measures.at("median_area_mm2") << " mm2 (truth C3 "
+              << study.truth["cord"]["levels"][2]["csa_mm2"] << ")\n";
   }
 }
 
@@ -559,23 +573,27 @@ TEST(Quality, RealScansAgreeWithTheirReferenceMasks) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   struct Case {
     const char *image, *reference;
-  } cases[] = {{"real/sct-t2/t2.nii.gz", "real/sct-t2/t2_seg-manual.nii.gz"},
-               {"real/sct-t2-lesion/t2_lesion.nii.gz", "real/sct-t2-lesion/t2_lesion_seg-cord.nii.gz"},
-               {"real/pam50-small/PAM50_small_t2.nii.gz", "real/pam50-small/PAM50_small_cord.nii.gz"},
-               {"real/sct-mt-axial/mt0.nii.gz", "real/sct-mt-axial/mt0_seg.nii.gz"},
-               {"real/sct-mt-axial/mt1.nii.gz", "real/sct-mt-axial/mt1_seg.nii.gz"}};
+  } cases[] = {
+      {"real/sct-t2/t2.nii.gz", "real/sct-t2/t2_seg-manual.nii.gz"},
+      {"real/sct-t2-lesion/t2_lesion.nii.gz", "real/sct-t2-lesion/t2_lesion_seg-cord.nii.gz"},
+      {"real/pam50-small/PAM50_small_t2.nii.gz", "real/pam50-small/PAM50_small_cord.nii.gz"},
+      {"real/sct-mt-axial/mt0.nii.gz", "real/sct-mt-axial/mt0_seg.nii.gz"},
+      {"real/sct-mt-axial/mt1.nii.gz", "real/sct-mt-axial/mt1_seg.nii.gz"}};
   int judged = 0;
   for (const Case& c : cases) {
     const Volume volume = readNifti((data / c.image).string());
     const Analysed a = analyse(volume);
     const Mask::Pointer reference = readMask((data / c.reference).string());
     const double dice = test::dice(a.cord.cord.GetPointer(), reference.GetPointer());
-    std::cout << "[ " << c.image << " ] Dice " << dice << ", quality " << describe(a.quality) << "\n";
+    std::cout << "[ " << c.image << " ] Dice " << dice << ", quality " << describe(a.quality)
+              << "\n";
     if (dice >= 0.8) {
-      EXPECT_NE(a.quality.verdict, Verdict::Fail) << c.image << " Dice " << dice << ": " << describe(a.quality);
+      EXPECT_NE(a.quality.verdict, Verdict::Fail)
+          << c.image << " Dice " << dice << ": " << describe(a.quality);
       ++judged;
     } else if (dice < 0.5) {
-      EXPECT_NE(a.quality.verdict, Verdict::Pass) << c.image << " Dice " << dice << ": " << describe(a.quality);
+      EXPECT_NE(a.quality.verdict, Verdict::Pass)
+          << c.image << " Dice " << dice << ": " << describe(a.quality);
       ++judged;
     }
   }
