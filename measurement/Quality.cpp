@@ -88,12 +88,12 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   c.graded(fraction < o.measuredFailBelow, fraction < o.measuredCheckBelow,
            "cord_mostly_interpolated",
            "cord outline mostly interpolated: only " + percent(fraction) +
-               " of the cord's cross-sections were measured, the "
-               "rest filled in from their neighbours, so its size figures are largely estimates");
+               " of the cord's cross-sections were measured, the rest filled in from their "
+               "neighbours, so its size figures are largely estimates");
   c.graded(gapMm > o.gapFailMm, gapMm > o.gapCheckMm, "cord_outline_gap",
            format("cord outline not seen over %.0f mm: the cord's outline was interpolated over "
-                  "its longest stretch of "
-                  "%.0f mm, so size figures and lesions there rest on a guessed outline",
+                  "its longest stretch of %.0f mm, so size figures and lesions there rest on a "
+                  "guessed outline",
                   gapMm, gapMm));
 
   // Continuity: no jumps, no kinks.
@@ -111,8 +111,8 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   if (longestStep > std::max(o.jumpMm, 2 * typicalStep))
     c.fail("cord_discontinuous",
            format("cord discontinuous: its centre jumps %.1f mm between neighbouring "
-                  "cross-sections %.0f mm from the "
-                  "cord's top (%.1f mm apart elsewhere): part of the \"cord\" is another structure",
+                  "cross-sections %.0f mm from the cord's top (%.1f mm apart elsewhere): part of "
+                  "the \"cord\" is another structure",
                   longestStep, jumpArc, typicalStep));
   const std::size_t k =
       std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(o.kinkWindowMm / step)));
@@ -183,8 +183,8 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   if (longestOversized >= o.oversizedStretchMm)
     c.check("cord_locally_oversized",
             format("cord outline too large over %.0f mm from %.0f mm below the cord's top (beyond "
-                   "%.0f mm\u00b2, AP %.0f mm or RL "
-                   "%.0f mm): the outline there holds something other than cord",
+                   "%.0f mm\u00b2, AP %.0f mm or RL %.0f mm): the outline there holds something "
+                   "other than cord",
                    longestOversized, oversizedArc, o.areaFail.max, o.apFail.max, o.rlFail.max));
 
   // The cord in a CSF-filled canal.
@@ -202,41 +202,41 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
     c.graded(noCsf > o.noCsfFailFraction, noCsf > o.noCsfCheckFraction, "cord_outside_canal",
              "no CSF around the cord over " + percent(noCsf) +
                  " of its length: a cord lies in a CSF-filled canal (stenosis effaces the CSF only "
-                 "at its levels), so "
-                 "the outline may not be the cord's");
+                 "at its levels), so the outline may not be the cord's");
   }
 
-  // The cord's top: at the junction with the medulla when the image shows it.
+  // The cord's top: at the junction with the medulla when the image shows it. The bony foramen
+  // magnum, when found, is the direct evidence; otherwise an image going on well above a top not
+  // recognised as the junction.
+  double room = NAN;
   if (n > 1 && in.volume && in.volume->image) {
     const std::size_t k10 = std::min(n - 1, static_cast<std::size_t>(std::lround(10.0 / step)));
     const Vec3 up = normalized(sections[0].centre - sections[k10].centre);
-    const double room = roomInImage(in.volume->image.GetPointer(), sections[0].centre, up, 100.0);
+    room = roomInImage(in.volume->image.GetPointer(), sections[0].centre, up, 100.0);
     c.measure("image_above_cord_top_mm", room);
-    if (!cord.topIsJunction && room >= o.roomAboveTopMm)
-      c.check("cord_not_reaching_medulla",
-              format("cord's top not at the medulla: the image goes on %.0f mm above the cord's "
-                     "top but no junction with "
-                     "the medulla was recognised there, so the upper cord may be missing from the "
-                     "measures",
-                     room));
   }
   if (in.landmarks && in.landmarks->basion && in.landmarks->opisthion) {
     const Vec3 foramen = 0.5 * (*in.landmarks->basion + *in.landmarks->opisthion);
-    const double topBelow =
-        -arcAlongCord(sections, foramen);  // > 0: the top is below the foramen magnum
+    // > 0: the cord's top lies below the foramen magnum.
+    const double topBelow = -arcAlongCord(sections, foramen);
     c.measure("cord_top_below_foramen_magnum_mm", topBelow);
     if (topBelow > o.topBelowForamenMagnumMm)
       c.check("cord_not_reaching_medulla",
               format("cord's top %.0f mm below the foramen magnum (basion-opisthion line): the "
-                     "cord reaches it within "
-                     "about 10 mm, so the upper cord is missing from the measures",
+                     "cord reaches it within about 10 mm, so the upper cord is missing from the "
+                     "measures",
                      topBelow));
     else if (-topBelow > o.topAboveForamenMagnumMm)
       c.check("cord_top_in_brainstem",
               format("cord's top %.0f mm above the foramen magnum (basion-opisthion line): part of "
-                     "the brainstem was "
-                     "taken as cord, which shifts the levels anchored on its top",
+                     "the brainstem was taken as cord, which shifts the levels anchored on its top",
                      -topBelow));
+  } else if (!cord.topIsJunction && room >= o.roomAboveTopMm) {
+    c.check("cord_not_reaching_medulla",
+            format("cord's top not at the medulla: the image goes on %.0f mm above the cord's top "
+                   "but no junction with the medulla was recognised there, so the upper cord may "
+                   "be missing from the measures",
+                   room));
   }
 }
 
@@ -254,24 +254,21 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
   if (v.discs.empty()) {
     c.check("no_discs_found",
             "no intervertebral disc found: vertebral levels are unknown, and lesions are measured "
-            "in millimetres only, "
-            "without segments (give --discs FILE to name them)");
+            "in millimetres only, without segments (give --discs FILE to name them)");
     return;
   }
   if (!v.named)
     c.check("levels_not_named", "levels not named: " + std::to_string(v.discs.size()) +
                                     (v.discs.size() == 1 ? " disc was" : " discs were") +
                                     " found but none could be named (neither the dens base nor the "
-                                    "cord's junction with the medulla was "
-                                    "found in the image): levels are unknown and lesion segments "
-                                    "are counted between the discs; give "
-                                    "--c2c3 X,Y,Z to name them");
+                                    "cord's junction with the medulla was found in the image): "
+                                    "levels are unknown and lesion segments are counted between "
+                                    "the discs; give --c2c3 X,Y,Z to name them");
   if (v.anchor == "foramen magnum")
     c.check("levels_named_from_fallback",
             "levels named from the cord's top: the dens base was not found, so the names rest on "
-            "the cord's top standing "
-            "for the foramen magnum (within about 10 mm), and may be one level off; confirm C2-C3 "
-            "on the image");
+            "the cord's top standing for the foramen magnum (within about 10 mm), and may be one "
+            "level off; confirm C2-C3 on the image");
 
   // Level heights between consecutive discs. Named: levels from C3 down (C1 and C2 end at the dens
   // base, not a disc); unnamed: every consecutive pair.
@@ -289,8 +286,8 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
   const auto label = [](const Height& h) {
     return h.level ? levelName(h.level) : format("the level %.0f mm below the cord's top", h.arc);
   };
-  bool implausible =
-      false;  // one reason per cause: an implausible level is also an inconsistent one
+  // One reason per cause: an implausible level is also an inconsistent one.
+  bool implausible = false;
   for (const Height& h : heights) {
     const Range& plausible = !h.level       ? o.unnamedHeightCheck
                              : h.level <= 7 ? o.cervicalHeightCheck
@@ -300,8 +297,8 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
       implausible = true;
       c.graded(fails, true, "disc_spacing_implausible",
                format("disc spacing implausible: %s is %.0f mm from disc to disc (adults %.0f-%.0f "
-                      "mm): a disc was "
-                      "probably missed or found twice, and the levels below it may be misnamed",
+                      "mm): a disc was probably missed or found twice, and the levels below it may "
+                      "be misnamed",
                       label(h).c_str(), h.mm, plausible.min, plausible.max));
     }
   }
@@ -320,9 +317,8 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
   if (worstRatio > o.consecutiveHeightRatio && !implausible)
     c.check("disc_spacing_inconsistent",
             format("disc spacing inconsistent: %s is %.0f mm and %s %.0f mm (neighbouring levels "
-                   "rarely differ by more "
-                   "than %.0f %%): a disc may have been missed or two vertebrae are fused; check "
-                   "the level names below",
+                   "rarely differ by more than %.0f %%): a disc may have been missed or two "
+                   "vertebrae are fused; check the level names below",
                    label(heights[worst - 1]).c_str(), heights[worst - 1].mm,
                    label(heights[worst]).c_str(), heights[worst].mm,
                    100 * (o.consecutiveHeightRatio - 1)));
@@ -352,8 +348,7 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
     c.check(
         "level_anchors_disagree",
         format("level names disagree with the %s: %s is named %.0f mm from the cord's top, where "
-               "that landmark puts it "
-               "between %.0f and %.0f mm, so the names may be one level off",
+               "that landmark puts it between %.0f and %.0f mm, so the names may be one level off",
                e.anchor.c_str(), discName(e.lowerVertebra).c_str(), *arc, e.arcMinMm, e.arcMaxMm));
   }
 }
@@ -383,8 +378,7 @@ void checkLesions(const QualityInputs& in, const QualityOptions& o, Collector& c
     worstOutside = std::max(worstOutside, outside);
     c.graded(outside > o.lesionOutsideFail, outside > o.lesionOutsideCheck, "lesion_outside_cord",
              format("lesion %d outside the cord: %s of its voxels lie outside the cord's outline "
-                    "(T2 lesions here are "
-                    "intramedullary), so it is partly CSF or other tissue",
+                    "(T2 lesions here are intramedullary), so it is partly CSF or other tissue",
                     id, percent(outside).c_str()));
   }
   if (!counts.empty()) c.measure("lesion_outside_cord_fraction", worstOutside);
@@ -398,11 +392,11 @@ void checkLesions(const QualityInputs& in, const QualityOptions& o, Collector& c
                     l.lengthMm, cord.lengthMm));
     else if (!sections.empty() && (l.topArcMm < sections.front().arcMm - tolerance ||
                                    l.bottomArcMm > sections.back().arcMm + tolerance))
-      c.check("lesion_outside_cord", format("lesion %d reaches beyond the cord: it runs from %.0f "
-                                            "to %.0f mm along a cord segmented from %.0f to "
-                                            "%.0f mm",
-                                            l.id, l.topArcMm, l.bottomArcMm, sections.front().arcMm,
-                                            sections.back().arcMm));
+      c.check(
+          "lesion_outside_cord",
+          format("lesion %d reaches beyond the cord: it runs from %.0f "
+                 "to %.0f mm along a cord segmented from %.0f to %.0f mm",
+                 l.id, l.topArcMm, l.bottomArcMm, sections.front().arcMm, sections.back().arcMm));
     std::size_t over = 0, interpolated = 0;
     for (const CrossSection& s : sections)
       if (s.arcMm >= l.topArcMm && s.arcMm <= l.bottomArcMm) {
@@ -414,8 +408,7 @@ void checkLesions(const QualityInputs& in, const QualityOptions& o, Collector& c
     if (fraction > o.lesionInterpolatedCheck)
       c.check("lesion_on_interpolated_cord",
               format("lesion %d lies where the cord's outline was interpolated (%s of its %.0f "
-                     "mm): its extent and "
-                     "pattern are less certain",
+                     "mm): its extent and pattern are less certain",
                      l.id, percent(fraction).c_str(), l.lengthMm));
   }
 }

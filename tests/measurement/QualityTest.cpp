@@ -322,6 +322,10 @@ TEST(Quality, CordTopNotAtTheMedulla) {
   s.cord.topIsJunction = false;
   s.landmarks = {};  // no bony foramen magnum either
   EXPECT_ONLY(s.assess(), Verdict::Check, "cord_not_reaching_medulla");
+  // The bony foramen magnum 7 mm above the top says the top is the junction, recognised or not.
+  Synthetic unrecognised;
+  unrecognised.cord.topIsJunction = false;
+  EXPECT_ONLY(unrecognised.assess(), Verdict::Pass);
   // An image that ends 10 mm above the cord's top: the top is the field of view's, not a fault.
   Synthetic cropped(10);
   cropped.cord.topIsJunction = false;
