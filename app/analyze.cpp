@@ -258,6 +258,7 @@ int runAnalyze(AnalyzeOptions options) {
 
   // Quality control: the results judged against each other and against anatomy, before anything
   // is presented as a result (docs/quality.md).
+  start = clock::now();
   QualityInputs qualityInputs;
   qualityInputs.volume = &volume;
   qualityInputs.cord = &cord;
@@ -269,6 +270,7 @@ int runAnalyze(AnalyzeOptions options) {
   // (CordSegmentation::confidence/doubts from branch `axial`; a naming confidence from
   // labelVertebrae), e.g. qualityInputs.cordSelf = {cord.confidence, cord.doubts};
   const QualityReport quality = assessQuality(qualityInputs);
+  timings["quality_s"] = since(start);
 
   start = clock::now();
   progress.stage("sagittal picture");
