@@ -329,27 +329,38 @@ void checkDiscs(const QualityInputs& in, const QualityOptions& o, Collector& c) 
   if (in.landmarks && in.landmarks->basion && in.landmarks->opisthion && in.cord) {
     const double arc =
         arcAlongCord(in.cord->sections, 0.5 * (*in.landmarks->basion + *in.landmarks->opisthion));
-    expectations.push_back({"foramen magnum (basion-opisthion)", 3,
-                            arc + o.c2c3BelowForamenMagnumMm.min,
-                            arc + o.c2c3BelowForamenMagnumMm.max});
+    expectations.push_back({"foramen magnum (basion-opisthion line) found on the image", arc, 3,
+                            o.c2c3BelowForamenMagnumMm.min, o.c2c3BelowForamenMagnumMm.max});
   }
   if (in.landmarks && in.landmarks->densBase && in.cord) {
     const double arc = arcAlongCord(in.cord->sections, *in.landmarks->densBase);
     expectations.push_back(
-        {"dens base", 3, arc + o.c2c3BelowDensBaseMm.min, arc + o.c2c3BelowDensBaseMm.max});
+        {"dens base", arc, 3, o.c2c3BelowDensBaseMm.min, o.c2c3BelowDensBaseMm.max});
   }
   expectations.insert(expectations.end(), in.anchorExpectations.begin(),
                       in.anchorExpectations.end());
+  // Offsets along the cord as a reader says them: "12 mm below", "5 mm above".
+  const auto where = [](double offset) {
+    return format("%.0f mm %s", std::abs(offset), offset >= 0 ? "below" : "above");
+  };
+  const auto range = [&](double from, double to) {
+    if (from >= 0 || to <= 0)
+      return format("%.0f-%.0f mm %s", std::min(std::abs(from), std::abs(to)),
+                    std::max(std::abs(from), std::abs(to)), from >= 0 ? "below" : "above");
+    return "between " + where(from) + " and " + where(to);
+  };
   for (const AnchorExpectation& e : expectations) {
     if (e.anchor == v.anchor) continue;  // the anchor that named them agrees with itself
     const std::optional<double> arc = namedDiscArc(v, e.lowerVertebra);
     if (!arc) continue;
-    if (*arc >= e.arcMinMm && *arc <= e.arcMaxMm) continue;
-    c.check(
-        "level_anchors_disagree",
-        format("level names disagree with the %s: %s is named %.0f mm from the cord's top, where "
-               "that landmark puts it between %.0f and %.0f mm, so the names may be one level off",
-               e.anchor.c_str(), discName(e.lowerVertebra).c_str(), *arc, e.arcMinMm, e.arcMaxMm));
+    const double offset = *arc - e.anchorArcMm;
+    if (offset >= e.offsetMinMm && offset <= e.offsetMaxMm) continue;
+    c.check("level_anchors_disagree",
+            format("level names and the %s disagree: %s is named %s it, where that landmark puts "
+                   "it %s: either the names are one level off or the landmark was found in the "
+                   "wrong place; check both on the image",
+                   e.anchor.c_str(), discName(e.lowerVertebra).c_str(), where(offset).c_str(),
+                   range(e.offsetMinMm, e.offsetMaxMm).c_str()));
   }
 }
 

@@ -63,16 +63,19 @@ struct SelfAssessment {
 };
 
 // Where one anchor independent of the one that named the levels says a named disc should be:
-// the disc at the top of vertebra `lowerVertebra` (3 = C2-C3) between these arcs along the cord
-// (mm from the cord's top). assessQuality derives them from the craniocervical landmarks (the
-// bony foramen magnum, the dens base); other anchors (the disc count up from T1, the first rib)
-// can be added to QualityInputs::anchorExpectations without changing this module.
+// the disc at the top of vertebra `lowerVertebra` (3 = C2-C3) between `offsetMinMm` and
+// `offsetMaxMm` along the cord from the anchor (positive: caudal to it), the anchor lying at
+// `anchorArcMm` (mm from the cord's top). assessQuality derives them from the craniocervical
+// landmarks (the bony foramen magnum, the dens base); other anchors (the disc count up from T1,
+// the first rib) can be added to QualityInputs::anchorExpectations without changing this module.
+// A disagreement says that one of the two is wrong, not which.
 struct AnchorExpectation {
   // "foramen magnum (basion-opisthion)", ...; an expectation from the anchor that named the
   // levels (VertebralLabels::anchor) is skipped: it agrees with itself.
   std::string anchor;
+  double anchorArcMm = 0;
   int lowerVertebra = 3;
-  double arcMinMm = 0, arcMaxMm = 0;
+  double offsetMinMm = 0, offsetMaxMm = 0;
 };
 
 // The analysis to judge. Absent parts (null) skip the checks that need them; `cord` is required.

@@ -417,23 +417,46 @@ TEST(Quality, DiscSpacing) {
 
 TEST(Quality, IndependentAnchorsDisagree) {
   // The names rest on a given C2-C3; the dens base found on the image says C2-C3 lies 8-35 mm
-  // below it: at 38 mm below a dens base at the cord's top, the names are a level low.
+  // below it: 38 mm below a dens base at the cord's top, either is wrong.
   Synthetic given;
   given.vertebrae.anchor = "c2c3 given";
   given.landmarks.densBase = Vec3{0, -5, 0};
   const QualityReport r = given.assess();
   EXPECT_ONLY(r, Verdict::Check, "level_anchors_disagree");
-  EXPECT_NE(r.reasons[0].message.find("dens base"), std::string::npos) << r.reasons[0].message;
+  EXPECT_EQ(r.reasons[0].message,
+            "level names and the dens base disagree: C2-C3 is named 38 mm below it, where that "
+            "landmark puts it 8-35 mm below: either the names are one level off or the landmark "
+            "was found in the wrong place; check both on the image");
   // The anchor that named them is not checked against itself.
   Synthetic self = given;
   self.vertebrae.anchor = "dens base";
   EXPECT_ONLY(self.assess(), Verdict::Pass);
-  // An anchor from elsewhere (the lead's T1 from the first rib, say) through QualityInputs.
+  // The bony foramen magnum is independent of the cord's top that stands for it in the fallback:
+  // 30 mm below a foramen magnum 7 mm above the top, C2-C3 is 15 mm below it (adults 30-58).
+  Synthetic fallback;
+  fallback.vertebrae.anchor = "foramen magnum";
+  fallback.vertebrae.discs.erase(fallback.vertebrae.discs.begin());
+  fallback.landmarks.densBase.reset();
+  for (Disc& d : fallback.vertebrae.discs) d.arcMm -= 30;  // every name one level up
+  const QualityReport up = fallback.assess();
+  EXPECT_TRUE(has(up, "level_anchors_disagree", Verdict::Check)) << describe(up);
+  EXPECT_NE(
+      up.reasons.back().message.find("C2-C3 is named 15 mm below it, where that landmark puts it "
+                                     "30-58 mm below"),
+      std::string::npos)
+      << describe(up);
+  // An anchor from elsewhere (the lead's T1 from the first rib, say) through QualityInputs: the
+  // first rib at 130 mm puts C7-T1 10-20 mm above it; it is named 7 mm above it.
   Synthetic s;
   QualityInputs in = s.inputs();
-  in.anchorExpectations.push_back({"first rib", 8, 140, 150});  // C7-T1 is named at 123 mm
-  EXPECT_ONLY(assessQuality(in), Verdict::Check, "level_anchors_disagree");
-  in.anchorExpectations[0] = {"first rib", 8, 115, 130};
+  in.anchorExpectations.push_back({"first rib", 130, 8, -20, -10});
+  const QualityReport rib = assessQuality(in);
+  EXPECT_ONLY(rib, Verdict::Check, "level_anchors_disagree");
+  EXPECT_NE(rib.reasons[0].message.find("C7-T1 is named 7 mm above it, where that landmark puts it "
+                                        "10-20 mm above"),
+            std::string::npos)
+      << rib.reasons[0].message;
+  in.anchorExpectations[0] = {"first rib", 130, 8, -10, 0};
   EXPECT_ONLY(assessQuality(in), Verdict::Pass);
 }
 
