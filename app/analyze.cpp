@@ -348,9 +348,9 @@ int runAnalyze(AnalyzeOptions options) {
                   (outDir / "report.html").string());
   outputs.push_back("report.html");
   for (const std::string& w : warnings) warn(w);
-  // A fail verdict is never a success: outputs are written (with cord.found false, empty masks on
-  // the input grid) so that a batch keeps the record and a reader can see why, and the exit code
-  // says the analysis failed, in one line naming the input and the reasons.
+  // A fail verdict is never a success: every output is written (without a cord: cord.found false
+  // and empty masks on the input grid) so that a batch keeps the record and a reader can see why,
+  // and the exit code says the analysis failed, in one line naming the input and the reasons.
   const auto failLine = [&] {
     std::string reasons;
     for (const QualityReason& r : quality.reasons)
