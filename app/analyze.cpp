@@ -21,9 +21,11 @@
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "segmentation/CordSegmentation.h"
+#include "measurement/Analysis.h"
 #include "measurement/CraniocervicalMetrics.h"
 #include "measurement/LesionMetrics.h"
 #include "measurement/LevelMetrics.h"
+#include "measurement/Quality.h"
 #include "visualization/Pictures.h"
 #include "visualization/Render3D.h"
 #include "visualization/HtmlReport.h"
@@ -207,53 +209,34 @@ int runAnalyze(AnalyzeOptions options) {
   const Volume volume = loadSeries(inventory, choice.index);
   timings["load_s"] = since(start);
 
-  start = clock::now();
-  progress.stage("cord and canal");
-  CenterlineOptions centerlineOptions;
-  centerlineOptions.contrast = options.contrast;
-  const CordSegmentation cord = segmentCord(volume, centerlineOptions);
-  timings["segmentation_s"] = since(start);
+  AnalysisOptions analysisOptions;
+  analysisOptions.centerline.contrast = options.contrast;
+  analysisOptions.vertebrae = vertebraeOptions;
+  analysisOptions.craniocervical = options.craniocervical;
+  analysisOptions.extensive = options.extensive;
+  analysisOptions.stage = [&](const std::string& name) { progress.stage(name); };
+  const Analysis analysis = analyzeStudy(volume, analysisOptions);
+  timings.update(analysis.timings);
+  const CordSegmentation& cord = analysis.cord;
+  const VertebralLabels& vertebrae = analysis.vertebrae;
+  const CraniocervicalMeasures& craniocervical = analysis.craniocervical;
+  const LesionSegmentation& lesions = analysis.lesions;
+  const std::vector<Lesion>& lesionMetrics = analysis.lesionMetrics;
+  const LesionSummary& summary = analysis.summary;
+  const std::vector<LevelMetrics>& levelMetrics = analysis.levelMetrics;
+  const QualityReport& quality = analysis.quality;
+
   const fs::path outDir(options.outputDir);
   writeNifti(cord.cord.GetPointer(), (outDir / "cord.nii.gz").string());
   writeNifti(cord.canal.GetPointer(), (outDir / "canal.nii.gz").string());
   writeCenterlineCsv(cord, (outDir / "centerline.csv").string());
-  outputs.insert(outputs.end(), {"cord.nii.gz", "canal.nii.gz", "centerline.csv"});
-
-  start = clock::now();
-  progress.stage("craniocervical junction");
-  const CraniocervicalLandmarks landmarks = findCraniocervical(volume, cord);
-  timings["craniocervical_s"] = since(start);
-
-  start = clock::now();
-  progress.stage("discs and vertebral levels");
-  // The dens's base (the C1/C2 junction) anchors the level names unless they are given.
-  anchorOnLandmarks(vertebraeOptions, landmarks);
-  const VertebralLabels vertebrae = labelVertebrae(volume, cord, vertebraeOptions);
-  timings["vertebrae_s"] = since(start);
   writeNifti(vertebrae.levelMap.GetPointer(), (outDir / "levels.nii.gz").string());
   writeDiscsCsv(vertebrae, (outDir / "discs.csv").string());
-  outputs.insert(outputs.end(), {"levels.nii.gz", "discs.csv"});
-
-  const CraniocervicalMeasures craniocervical =
-      measureCraniocervical(landmarks, cord, vertebrae, volume.meta.patientSex, options.craniocervical);
-
-  start = clock::now();
-  progress.stage("lesions");
-  const LesionSegmentation lesions = segmentLesions(volume, cord);
-  const std::vector<Lesion> lesionMetrics = measureLesions(lesions, cord, vertebrae);
-  const LesionSummary summary =
-      summariseLesions(lesions, lesionMetrics, options.extensive, volume.meta.patientAgeYears);
-  timings["lesions_s"] = since(start);
   writeNifti(lesions.mask.GetPointer(), (outDir / "lesion.nii.gz").string());
   writeLesionsCsv(lesionMetrics, (outDir / "lesions.csv").string());
-  outputs.insert(outputs.end(), {"lesion.nii.gz", "lesions.csv"});
-
-  start = clock::now();
-  progress.stage("measures per level");
-  const std::vector<LevelMetrics> levelMetrics = measureLevels(cord, vertebrae, lesionMetrics);
   writeLevelMetricsCsv(levelMetrics, (outDir / "metrics.csv").string());
-  outputs.push_back("metrics.csv");
-  timings["measures_s"] = since(start);
+  outputs.insert(outputs.end(), {"cord.nii.gz", "canal.nii.gz", "centerline.csv", "levels.nii.gz", "discs.csv",
+                                 "lesion.nii.gz", "lesions.csv", "metrics.csv"});
 
   start = clock::now();
   progress.stage("sagittal picture");
@@ -298,6 +281,7 @@ int runAnalyze(AnalyzeOptions options) {
       {"lesions", lesionMetrics},
       {"summary", summary},
       {"craniocervical", craniocervical},
+      {"quality", quality},
       {"warnings", warnings},
       {"timings_s", timings}};
   if (options.anonymize) {
@@ -330,13 +314,21 @@ int runAnalyze(AnalyzeOptions options) {
                   (outDir / "report.html").string());
   outputs.push_back("report.html");
   for (const std::string& w : warnings) warn(w);
+  // A fail verdict is never a success: every output is written (without a cord: cord.found false
+  // and empty masks on the input grid) so that a batch keeps the record and a reader can see why,
+  // and the exit code says the analysis failed, in one line naming the input and the reasons.
+  const auto failLine = [&] {
+    std::string reasons;
+    for (const QualityReason& r : quality.reasons)
+      if (r.severity == Verdict::Fail) reasons += (reasons.empty() ? "" : "; ") + r.message;
+    return "cordscope: error: " + options.input + ": " + reasons + " (quality control: fail)";
+  };
   if (!cord.found) {
-    // Outputs are written (empty masks on the input grid, report with cord.found false) so a batch
-    // keeps a record; the exit code says the analysis failed.
-    std::cerr << "cordscope: error: " << options.input << ": " << cord.failure << "\n";
+    std::cerr << failLine() << "\n";
     return static_cast<int>(ExitCode::AnalysisFailed);
   }
-  // The summary: five lines on stdout - the study, then the key findings - and what was written.
+  // The summary: six lines on stdout - the study, the quality verdict, the key findings - and
+  // what was written.
   const auto size = volume.image->GetLargestPossibleRegion().GetSize();
   std::vector<std::string> lines = {
       "study: '" + volume.meta.seriesDescription + "' " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
@@ -344,13 +336,18 @@ int runAnalyze(AnalyzeOptions options) {
       std::to_string(static_cast<int>(std::lround(cord.lengthMm))) + " mm, levels " +
       (vertebrae.named && !vertebrae.levels.empty()
            ? levelName(vertebrae.levels.front()) + "-" + levelName(vertebrae.levels.back()) + " (" + vertebrae.anchor + ")"
-           : std::string("not named"))};
+           : std::string("not named")),
+      "quality: " + quality.headline()};
   for (const Finding& f : keyFindings(report))
-    if (f.topic != "prognosis" && lines.size() < 4) lines.push_back(f.text);
+    if (f.topic != "prognosis" && lines.size() < 5) lines.push_back(f.text);
   std::string written;
   for (const std::string& o : outputs) written += (written.empty() ? "" : " ") + o;
   lines.push_back("outputs in " + outDir.string() + ": " + written);
   for (const std::string& line : lines) std::cout << line << "\n";
+  if (quality.verdict == Verdict::Fail) {
+    std::cerr << failLine() << "\n";
+    return static_cast<int>(ExitCode::AnalysisFailed);
+  }
   return 0;
 }
 

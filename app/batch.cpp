@@ -121,6 +121,32 @@ void readReportFields(const fs::path& path, StudyRecord& r) {
   r.csaMm2.clear();
   for (const auto& level : j["cord"].value("levels", nlohmann::json::array()))
     if (level["csa_mm2"].is_number()) r.csaMm2[level["level"].get<std::string>()] = level["csa_mm2"];
+  r.qualityVerdict.clear();
+  r.qualityReasons.clear();
+  const nlohmann::json& quality = j.value("quality", nlohmann::json::object());
+  if (quality.contains("verdict") && quality["verdict"].is_string()) r.qualityVerdict = quality["verdict"];
+  for (const auto& reason : quality.value("reasons", nlohmann::json::array()))
+    if (reason.contains("code") && reason["code"].is_string())
+      r.qualityReasons += (r.qualityReasons.empty() ? "" : ";") + reason["code"].get<std::string>();
+}
+
+// The fail reasons' messages of a report whose quality verdict is fail (empty otherwise): the
+// study was analysed to the end and its result judged wrong, as opposed to an analysis that
+// could not run (unreadable input, a crash), which leaves no such report.
+std::string qualityFailure(const fs::path& path) {
+  try {
+    std::ifstream in(path);
+    if (!in) return "";
+    const nlohmann::json quality = nlohmann::json::parse(in).value("quality", nlohmann::json::object());
+    if (quality.value("verdict", std::string()) != "fail") return "";
+    std::string messages;
+    for (const auto& reason : quality.value("reasons", nlohmann::json::array()))
+      if (reason.value("severity", std::string()) == "fail")
+        messages += (messages.empty() ? "" : "; ") + reason.value("message", std::string());
+    return "quality control: fail: " + messages;
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 // BIDS derivatives of a finished study: its masks under derivatives/cordscope/ with BIDS names.
@@ -156,9 +182,9 @@ struct Running {
 class ProgressBar {
  public:
   ProgressBar(bool enabled, std::size_t total) : enabled_(enabled), total_(total), start_(std::chrono::steady_clock::now()) {}
-  void show(std::size_t done, std::size_t failed, std::size_t running, int jobs) {
+  void show(std::size_t done, std::size_t rejected, std::size_t failed, std::size_t running, int jobs) {
     if (!enabled_) return;
-    const std::size_t finished = done + failed;
+    const std::size_t finished = done + rejected + failed;
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     std::string eta = "--";
     if (finished > 0 && finished < total_) {
@@ -168,9 +194,9 @@ class ProgressBar {
       eta = text;
     }
     const int width = 30, filled = total_ ? static_cast<int>(width * finished / total_) : width;
-    std::fprintf(stderr, "\rcordscope batch [%s%s] %zu/%zu done, %zu failed, %zu running (%d jobs), ETA %s   ",
-                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), finished, total_, failed, running,
-                 jobs, eta.c_str());
+    std::fprintf(stderr, "\rcordscope batch [%s%s] %zu/%zu done, %zu rejected, %zu failed, %zu running (%d jobs), ETA %s   ",
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), finished, total_, rejected, failed,
+                 running, jobs, eta.c_str());
     std::fflush(stderr);
   }
   void end() {
@@ -244,7 +270,9 @@ int runBatch(const BatchOptions& o) {
       ++skipped;
       continue;
     }
-    if (same && previous->status == "failed" && !o.retryFailed) {
+    // A rejected study (quality control: fail) is analysed again only on request, like a failed
+    // one: the same input and version give the same verdict.
+    if (same && (previous->status == "failed" || previous->status == "rejected") && !o.retryFailed) {
       ++skipped;
       continue;
     }
@@ -279,7 +307,8 @@ int runBatch(const BatchOptions& o) {
   // threads inside one analysis (measured in bench/batch.sh), and N jobs use N cores.
   const int threadsPerJob = 1;
   std::map<pid_t, Running> running;
-  std::size_t next = 0, done = 0, failed = unanalysable;
+  std::size_t next = 0, done = 0, rejected = 0, failed = unanalysable;
+  std::map<std::string, std::size_t> verdicts;  // of the studies analysed in this run
   ProgressBar bar(::isatty(STDERR_FILENO) != 0, queue.size() + unanalysable);
   const auto launch = [&](const StudyJob& job) {
     Running run;
@@ -356,7 +385,7 @@ int runBatch(const BatchOptions& o) {
     // 10 s is killed.
     pid_t pid = ::wait4(-1, &status, WNOHANG, &usage);
     if (pid == 0) {
-      bar.show(done, failed, running.size(), jobs);
+      bar.show(done, rejected, failed, running.size(), jobs);
       for (int i = 0; i < 200 && pid == 0 && (!stopSignal || stopping); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
         pid = ::wait4(-1, &status, WNOHANG, &usage);
@@ -375,7 +404,13 @@ int runBatch(const BatchOptions& o) {
     r.peakMemoryMb = usage.ru_maxrss / 1024.0;
     r.finishedAt = utcNow();
     const bool succeeded = !stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (succeeded) readReport(run.dir / "report.json", r);
+    // Exit 1 with this run's report.json judged fail: analysed, and its result rejected. The
+    // report was removed before the run, so the one there is this run's.
+    const std::string qualityFail =
+        !stopping && WIFEXITED(status) && WEXITSTATUS(status) == static_cast<int>(ExitCode::AnalysisFailed)
+            ? qualityFailure(run.dir / "report.json")
+            : "";
+    if (succeeded || !qualityFail.empty()) readReport(run.dir / "report.json", r);
     if (stopping) {
       r.status = "interrupted";
       r.error = std::string("interrupted (") + strsignal(stopSignal) + ")";
@@ -383,27 +418,39 @@ int runBatch(const BatchOptions& o) {
       r.status = "done";
       r.error.clear();
       ++done;
+      ++verdicts[r.qualityVerdict];
       if (run.job->kind == "bids") writeBidsDerivatives(*run.job, run.dir, outDir);
+    } else if (!qualityFail.empty()) {
+      // Kept with its measures and verdict, but never counted as done: a cohort filtered on
+      // status = done holds no result its own quality control rejected. No BIDS derivatives: they
+      // would pass for usable masks.
+      r.status = "rejected";
+      r.error = scrub(qualityFail);
+      ++rejected;
+      ++verdicts["fail"];
     } else {
       r.status = "failed";
       r.error = scrub(failureReason(run.dir / "analyze.log", status));
       ++failed;
     }
     store.put(r);
-    bar.show(done, failed, running.size(), jobs);
+    bar.show(done, rejected, failed, running.size(), jobs);
   }
   bar.end();
 
   const std::vector<StudyRecord> records = store.all();
   writeCohortCsv(records, (outDir / "cohort.csv").string(), anonymized);
-  std::size_t allDone = 0, allFailed = 0;
+  std::size_t allDone = 0, allRejected = 0, allFailed = 0;
   for (const StudyRecord& r : records) {
     allDone += r.status == "done";
+    allRejected += r.status == "rejected";
     allFailed += r.status == "failed";
   }
-  std::cout << "batch: " << done << " analysed, " << failed << " failed in this run, " << skipped
-            << " already in the store; store " << allDone << " done, " << allFailed << " failed of " << records.size()
-            << "\n"
+  // Analysed = run to the end (done or rejected); failed = could not be analysed.
+  std::cout << "batch: " << done + rejected << " analysed, " << failed << " failed in this run, " << skipped
+            << " already in the store; quality of the analysed: " << verdicts["pass"] << " pass, " << verdicts["check"]
+            << " check, " << verdicts["fail"] << " fail (rejected); store " << allDone << " done, " << allRejected
+            << " rejected, " << allFailed << " failed of " << records.size() << "\n"
             << "outputs in " << outDir.string() << ": cohort.csv, " << fs::path(store.path()).filename().string()
             << ", one folder per study\n";
   if (stopSignal) return 128 + stopSignal;

@@ -74,6 +74,15 @@ Loaded loadTimePoint(const fs::path& dir, int order) {
   t.point.label = t.point.studyDate.size() == 8 ? dateLabel(t.point.studyDate) : "time point " + std::to_string(order);
   if (!t.point.report["cord"].value("found", false))
     throw InputError(dir.string() + ": no cord was found at this time point; nothing to compare");
+  // A time point its own quality control rejected would turn its errors into "change".
+  const json& quality = t.point.report.value("quality", json::object());
+  const std::string verdict = quality.value("verdict", std::string());
+  std::string reasons;
+  for (const json& reason : quality.value("reasons", json::array()))
+    reasons += (reasons.empty() ? "" : "; ") + reason.value("message", std::string());
+  if (verdict == "fail")
+    throw InputError(dir.string() + ": this time point failed its quality control (" + reasons + "); nothing to compare");
+  if (verdict == "check") warn(dir.string() + ": quality control: check: " + reasons);
   t.centerline = readCenterlineCsv((dir / "centerline.csv").string());
   t.cord = readMask((dir / "cord.nii.gz").string());
   t.lesion = readMask((dir / "lesion.nii.gz").string());

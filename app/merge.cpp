@@ -13,9 +13,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// When two stores hold the same study: a done row wins over any other; among equals, the later.
+// When two stores hold the same study: a done row wins over any other, then a rejected one (it
+// was analysed to the end, with its quality verdict and measures); among equals, the later.
+int rank(const StudyRecord& r) { return r.status == "done" ? 2 : r.status == "rejected" ? 1 : 0; }
 bool better(const StudyRecord& candidate, const StudyRecord& current) {
-  if ((candidate.status == "done") != (current.status == "done")) return candidate.status == "done";
+  if (rank(candidate) != rank(current)) return rank(candidate) > rank(current);
   return candidate.finishedAt > current.finishedAt;
 }
 

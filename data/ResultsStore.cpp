@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,7 +19,10 @@ namespace {
 constexpr const char* kColumns =
     "key, kind, input, series, fingerprint, output_dir, status, error, analyses, started_at, finished_at, "
     "seconds, peak_memory_mb, age_years, sex, study_date, lesion_count, max_segments_spanned, extensive, "
-    "adi_mm, padi_mm, csa_json";
+    "adi_mm, padi_mm, csa_json, quality_verdict, quality_reasons";
+// Columns added after the first stores were written: a store without them gains them when opened
+// read-write, and reads as NULL for them when opened read-only (a shard of an older batch).
+constexpr const char* kAddedColumns[] = {"quality_verdict", "quality_reasons"};
 
 // A prepared statement that finalises itself.
 class Statement {
@@ -84,6 +88,8 @@ StudyRecord readRow(sqlite3_stmt* s) {
   r.padiMm = columnDouble(s, i++);
   const std::string csa = columnText(s, i++);
   if (!csa.empty()) r.csaMm2 = nlohmann::json::parse(csa).get<std::map<std::string, double>>();
+  r.qualityVerdict = columnText(s, i++);
+  r.qualityReasons = columnText(s, i++);
   return r;
 }
 
@@ -105,7 +111,10 @@ ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
     throw Error(ExitCode::AnalysisFailed, path + ": cannot open the results store: " + why);
   }
   sqlite3_busy_timeout(db_, 30000);
-  if (mode == Mode::ReadOnly) return;
+  if (mode == Mode::ReadOnly) {
+    select_ = selectColumns();
+    return;
+  }
   try {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
@@ -113,8 +122,11 @@ ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
          "fingerprint TEXT, output_dir TEXT, status TEXT NOT NULL, error TEXT, analyses INTEGER NOT NULL DEFAULT 0, "
          "started_at TEXT, finished_at TEXT, seconds REAL, peak_memory_mb REAL, age_years REAL, sex TEXT, "
          "study_date TEXT, lesion_count INTEGER, max_segments_spanned INTEGER, extensive INTEGER, adi_mm REAL, "
-         "padi_mm REAL, csa_json TEXT)");
+         "padi_mm REAL, csa_json TEXT, quality_verdict TEXT, quality_reasons TEXT)");
     exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)");
+    for (const char* column : kAddedColumns)
+      if (!hasColumn(column)) exec(std::string("ALTER TABLE studies ADD COLUMN ") + column + " TEXT");
+    select_ = selectColumns();
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -123,6 +135,25 @@ ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
 }
 
 ResultsStore::~ResultsStore() { sqlite3_close(db_); }
+
+bool ResultsStore::hasColumn(const std::string& column) const {
+  Statement s(db_, "SELECT name FROM pragma_table_info('studies')", path_);
+  int step;
+  while ((step = sqlite3_step(s.get())) == SQLITE_ROW)
+    if (columnText(s.get(), 0) == column) return true;
+  if (step != SQLITE_DONE) throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+  return false;
+}
+
+std::string ResultsStore::selectColumns() const {
+  std::string columns = kColumns;
+  for (const char* column : kAddedColumns)
+    if (!hasColumn(column)) {
+      const std::size_t at = columns.find(column);
+      columns.replace(at, std::strlen(column), std::string("NULL AS ") + column);
+    }
+  return columns;
+}
 
 void ResultsStore::exec(const std::string& sql) const {
   char* message = nullptr;
@@ -134,7 +165,7 @@ void ResultsStore::exec(const std::string& sql) const {
 }
 
 std::optional<StudyRecord> ResultsStore::find(const std::string& key) const {
-  Statement s(db_, std::string("SELECT ") + kColumns + " FROM studies WHERE key = ?", path_);
+  Statement s(db_, "SELECT " + select_ + " FROM studies WHERE key = ?", path_);
   bindText(s.get(), 1, key);
   const int step = sqlite3_step(s.get());
   if (step == SQLITE_DONE) return std::nullopt;
@@ -143,7 +174,7 @@ std::optional<StudyRecord> ResultsStore::find(const std::string& key) const {
 }
 
 std::vector<StudyRecord> ResultsStore::all() const {
-  Statement s(db_, std::string("SELECT ") + kColumns + " FROM studies ORDER BY key", path_);
+  Statement s(db_, "SELECT " + select_ + " FROM studies ORDER BY key", path_);
   std::vector<StudyRecord> out;
   int step;
   while ((step = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(readRow(s.get()));
@@ -154,7 +185,7 @@ std::vector<StudyRecord> ResultsStore::all() const {
 void ResultsStore::put(const StudyRecord& r) {
   Statement s(db_,
               std::string("INSERT OR REPLACE INTO studies (") + kColumns +
-                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
               path_);
   int i = 1;
   bindText(s.get(), i++, r.key);
@@ -179,6 +210,8 @@ void ResultsStore::put(const StudyRecord& r) {
   bindOptional(s.get(), i++, r.adiMm);
   bindOptional(s.get(), i++, r.padiMm);
   bindText(s.get(), i++, r.csaMm2.empty() ? std::string() : nlohmann::json(r.csaMm2).dump());
+  bindText(s.get(), i++, r.qualityVerdict);
+  bindText(s.get(), i++, r.qualityReasons);
   if (sqlite3_step(s.get()) != SQLITE_DONE)
     throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
 }
@@ -215,12 +248,13 @@ std::string ResultsStore::salt() {
 void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path, bool anonymized) {
   std::ofstream out(path);
   if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the cohort table");
-  out << "study_key,status,kind,age_years,sex" << (anonymized ? "" : ",study_date,input")
+  out << "study_key,status,quality_verdict,quality_reasons,kind,age_years,sex" << (anonymized ? "" : ",study_date,input")
       << ",lesion_count,max_segments_spanned,extensive_ge7_segments,adi_mm,padi_mm";
   for (int level = 1; level <= 9; ++level) out << ",csa_" << levelName(level) << "_mm2";
   out << ",seconds,peak_memory_mb,analyses,error\n";
   for (const StudyRecord& r : records) {
-    out << csvField(r.key) << "," << r.status << "," << r.kind << "," << numberText(r.ageYears, 1) << ","
+    out << csvField(r.key) << "," << r.status << "," << csvField(r.qualityVerdict) << "," << csvField(r.qualityReasons)
+        << "," << r.kind << "," << numberText(r.ageYears, 1) << ","
         << csvField(r.sex);
     if (!anonymized) out << "," << csvField(r.studyDate) << "," << csvField(r.input);
     out << "," << (r.lesionCount ? std::to_string(*r.lesionCount) : "") << ","

@@ -16,8 +16,14 @@ namespace cordscope {
 struct StudyRecord {
   std::string key;
   std::string kind, input, series, fingerprint, outputDir;
-  std::string status;  // "running", "done", "failed", "interrupted"
-  std::string error;   // why it failed
+  // "running", "done", "failed" (not analysed to the end: unreadable input, a crash),
+  // "rejected" (analysed, but its quality control verdict is fail), "interrupted"
+  std::string status;
+  std::string error;   // why it failed; for a rejected study, the quality control's fail reasons
+  // The analysis' quality control (report.json "quality"): "pass", "check", "fail", or empty when
+  // there is no verdict (not analysed to the end, or analysed by a version without one); the
+  // reasons' codes, ";"-separated.
+  std::string qualityVerdict, qualityReasons;
   int analyses = 0;    // times an analysis of this study was started (a skipped study keeps its count)
   std::string startedAt, finishedAt;  // UTC ISO 8601
   double seconds = 0, peakMemoryMb = 0;
@@ -51,12 +57,15 @@ class ResultsStore {
 
  private:
   void exec(const std::string& sql) const;
+  bool hasColumn(const std::string& column) const;
+  std::string selectColumns() const;  // kColumns, with NULL for columns an older store lacks
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::string select_;  // the columns to read, fixed when opened
 };
 
-// cohort.csv: one row per study (key, demographics, summary measures, CSA per level C1-T2,
-// status, error). With `anonymized`, no input path, study date or other identifier is written.
+// cohort.csv: one row per study (key, status, quality verdict and reason codes, demographics,
+// summary measures, CSA per level C1-T2, error). With `anonymized`, no input path, study date or other identifier is written.
 void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path, bool anonymized);
 
 // UTC now, ISO 8601.

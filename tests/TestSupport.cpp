@@ -2,6 +2,7 @@
 
 #include <array>
 #include <itkImageRegionConstIteratorWithIndex.h>
+#include <itkRegionOfInterestImageFilter.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,8 @@
 #include <random>
 #include <sstream>
 #include <sys/wait.h>
+
+#include "data/Nifti.h"
 
 namespace cordscope::test {
 
@@ -113,6 +116,54 @@ double dice(const Mask* a, const Mask* b) {
     both += pa[i] != 0 && pb[i] != 0;
   }
   return inA + inB ? 2.0 * both / (inA + inB) : 1.0;
+}
+
+CroppedPhantom writePhantomWithoutJunction(const fs::path& dir, unsigned seed, double marginMm) {
+  CroppedPhantom out;
+  const fs::path phantom = dir / "phantom", full = dir / "full.nii.gz";
+  const auto made = runCordscope("phantom -o " + quote(phantom.string()) + " --seed " + std::to_string(seed));
+  EXPECT_EQ(made.exitCode, 0) << made.err;
+  const auto converted = runCordscope("convert " + quote((phantom / "dicom").string()) + " -o " + quote(full.string()));
+  EXPECT_EQ(converted.exitCode, 0) << converted.err;
+  std::ifstream in(phantom / "truth.json");
+  out.truth = nlohmann::json::parse(in);
+  double cutZ = NAN;  // superior coordinate (RAS z = LPS z) of the cut
+  for (const auto& disc : out.truth["discs"])
+    if (disc["name"] == "C2-C3") cutZ = disc["position_ras_mm"][2].get<double>() + marginMm;
+  EXPECT_TRUE(std::isfinite(cutZ)) << "no C2-C3 disc in the phantom's truth";
+  for (const auto& disc : out.truth["discs"]) out.discsInView += disc["position_ras_mm"][2].get<double>() < cutZ;
+
+  const Volume volume = readNifti(full.string());
+  const Image* image = volume.image.GetPointer();
+  // The grid axis closest to superior, and the voxels along it at or below the cut.
+  const auto direction = image->GetDirection();
+  int axis = 0;
+  for (int a = 1; a < 3; ++a)
+    if (std::abs(direction[2][a]) > std::abs(direction[2][axis])) axis = a;
+  Image::RegionType region = image->GetLargestPossibleRegion();
+  const long size = static_cast<long>(region.GetSize()[axis]);
+  long first = size, last = -1;
+  for (long i = 0; i < size; ++i) {
+    Image::IndexType index = region.GetIndex();
+    index[axis] = i;
+    Image::PointType point;
+    image->TransformIndexToPhysicalPoint(index, point);
+    if (point[2] <= cutZ) {
+      first = std::min(first, i);
+      last = std::max(last, i);
+    }
+  }
+  EXPECT_LT(first, last) << "the cut leaves nothing";
+  region.SetIndex(axis, first);
+  region.SetSize(axis, static_cast<std::size_t>(last - first + 1));
+  auto crop = itk::RegionOfInterestImageFilter<Image, Image>::New();
+  crop->SetInput(image);
+  crop->SetRegionOfInterest(region);
+  crop->Update();
+  out.nifti = dir / "cropped.nii.gz";
+  writeNifti(crop->GetOutput(), out.nifti.string());
+  writeSidecar(volume.meta, out.nifti.string());
+  return out;
 }
 
 }  // namespace cordscope::test

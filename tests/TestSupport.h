@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -62,5 +63,16 @@ inline DicomWriteOptions uidSeeded(const std::string& seed) {
 
 // Dice coefficient of two masks on one grid (non-zero = in).
 double dice(const Mask* a, const Mask* b);
+
+// A phantom study whose field of view does not reach the craniocervical junction: `cordscope
+// phantom --seed SEED` converted to NIfTI (with its sidecar) and cut `marginMm` above its C2-C3
+// disc (truth), so the foramen magnum, C1 and the dens are out of view, as in a study framed on
+// the mid-cervical spine. `discsInView` counts the truth's discs below the cut.
+struct CroppedPhantom {
+  std::filesystem::path nifti;
+  nlohmann::json truth;
+  int discsInView = 0;
+};
+CroppedPhantom writePhantomWithoutJunction(const std::filesystem::path& dir, unsigned seed, double marginMm = 5);
 
 }  // namespace cordscope::test

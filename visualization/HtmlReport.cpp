@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -75,6 +76,30 @@ std::string table(const json& rows, const std::vector<std::pair<std::string, std
     out += "</tr>\n";
   }
   return out + "</table>\n";
+}
+
+// The quality verdict where a reader cannot miss it: above the findings, coloured by verdict,
+// with every reason. Empty when the report has no quality block (an older report).
+std::string qualityBanner(const json& quality) {
+  if (!quality.is_object() || !quality.contains("verdict") || !quality["verdict"].is_string()) return "";
+  const std::string verdict = quality["verdict"];
+  static const std::map<std::string, std::string> meaning = {
+      {"pass", "every self-consistency check holds."},
+      {"check", "look at the points below before trusting the parts of this report they name."},
+      {"fail", "the results below are very likely wrong; do not use them without review of the images."}};
+  const auto it = meaning.find(verdict);
+  std::string h = "<div class=\"quality quality-" + escape(verdict) + "\" id=\"quality\"><b>Quality control: " +
+                  escape(verdict) + "</b> &mdash; " + escape(it == meaning.end() ? "" : it->second);
+  const json& reasons = quality.value("reasons", json::array());
+  if (!reasons.empty()) {
+    h += "\n<ul>\n";
+    for (const json& reason : reasons)
+      h += "<li>" + (stringOf(reason, "severity", "") == "fail" ? std::string("<b>fail</b>: ") : std::string()) +
+           escape(stringOf(reason, "message", "")) + " <span class=\"small\">(" + escape(stringOf(reason, "code", "")) +
+           ")</span></li>\n";
+    h += "</ul>";
+  }
+  return h + "</div>\n";
 }
 
 }  // namespace
@@ -177,13 +202,19 @@ std::string renderHtmlReport(const json& r, const std::vector<EmbeddedPicture>& 
        "h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}"
        "ul.findings li{font-size:16px;margin:6px 0}table{border-collapse:collapse;font-size:13px}"
        "td,th{border:1px solid #bbb;padding:3px 7px;text-align:right}th{background:#eee}"
-       "img{max-width:100%;border:1px solid #999}.small{color:#555;font-size:13px}</style>\n</head><body>\n";
+       "img{max-width:100%;border:1px solid #999}.small{color:#555;font-size:13px}"
+       // The quality banner: neutral for pass, amber for check, red for fail (docs/quality.md).
+       ".quality{margin:16px 0;padding:10px 16px;border-left:8px solid;font-size:16px}"
+       ".quality ul{margin:6px 0 0 0}.quality-pass{background:#eceff1;border-color:#90a4ae}"
+       ".quality-check{background:#ffe08a;border-color:#e69500}.quality-fail{background:#f8c4c4;border-color:#c62828}"
+       "</style>\n</head><body>\n";
   h << "<h1>cordscope report</h1>\n<p class=\"small\">" << escape(stringOf(input, "series_description", ""))
     << " &middot; study date " << escape(stringOf(input, "study_date", ""))
     << " &middot; age " << cell(input.value("patient_age_years", json())) << " &middot; sex "
     << escape(stringOf(input, "sex", "")) << " &middot; " << escape(stringOf(input, "orientation", ""))
     << " &middot; " << escape(stringOf(r["tool"], "name", "cordscope")) << " "
     << escape(stringOf(r["tool"], "version", "")) << "</p>\n";
+  h << qualityBanner(r.value("quality", json()));
   h << "<h2>Key findings</h2>\n<ul class=\"findings\">\n";
   for (const Finding& f : keyFindings(r)) h << "<li>" << escape(f.text) << "</li>\n";
   h << "</ul>\n<p class=\"small\">cordscope reports measurements and the thresholds they cross; it does not "

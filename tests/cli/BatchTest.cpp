@@ -15,7 +15,10 @@
 #include <thread>
 
 #include "TestSupport.h"
+#include "data/Nifti.h"
 #include "data/ResultsStore.h"
+
+#include <sqlite3.h>
 
 namespace cordscope {
 namespace {
@@ -153,6 +156,8 @@ TEST_F(Batch, AnalysesEveryStudyRecordsFailuresAndResumes) {
     EXPECT_NEAR(std::stod(row.at("adi_mm")), t["craniocervical"]["adi_mm"].get<double>(), 1.0) << seed;
     EXPECT_NEAR(std::stod(row.at("age_years")), t["patient_age_years"].get<double>(), 0.5) << seed;
     EXPECT_FALSE(row.at("csa_C3_mm2").empty()) << seed;
+    // Analysed as the truth has them: quality control has nothing to say.
+    EXPECT_EQ(row.at("quality_verdict"), "pass") << seed << ": " << row.at("quality_reasons");
   }
   EXPECT_EQ(done, 8);
   bool corruptSeen = false;
@@ -298,6 +303,122 @@ TEST_F(Batch, BidsDatasetAndDerivatives) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].at("study_key"), "sub-01_T2w");
   EXPECT_EQ(rows[0].at("max_segments_spanned"), "8");
+}
+
+// Quality verdicts in the batch (docs/batch.md): a passing phantom and one framed below the
+// junction (check) are done; a study without a cord is analysed to the end but rejected - kept
+// with its verdict and reasons, counted apart, never "done"; re-runs skip it unless
+// --retry-failed; merge carries the columns.
+TEST(BatchQuality, VerdictsInTheCohortAndMerge) {
+  test::TempDir dir;
+  const fs::path archive = dir.path() / "archive";
+  fs::create_directories(archive);
+  ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "pass") + " --seed 31").exitCode, 0);
+  fs::rename(dir.path() / "pass/dicom", archive / "pass");
+  const test::CroppedPhantom crop = test::writePhantomWithoutJunction(dir.path() / "crop", 32);
+  fs::rename(crop.nifti, archive / "cropped.nii.gz");
+  fs::rename(dir.path() / "crop/cropped.json", archive / "cropped.json");
+  auto image = Image::New();
+  Image::SizeType size{{40, 60, 50}};
+  image->SetRegions(size);
+  image->Allocate();
+  float* p = image->GetBufferPointer();
+  for (std::size_t i = 0; i < 40 * 60 * 50; ++i) p[i] = 100.0f + static_cast<float>(i % 40);  // no cord
+  writeNifti(image.GetPointer(), (archive / "flat.nii.gz").string());
+
+  const std::string batch = "batch " + test::quote(archive.string()) + " -o " + test::quote(dir / "out") + " --jobs 2 --no-render";
+  const auto first = test::runCordscope(batch);
+  ASSERT_EQ(first.exitCode, 0) << first.err;
+  EXPECT_NE(first.out.find("batch: 3 analysed, 0 failed in this run, 0 already in the store; quality of the analysed: 1 pass, "
+                           "1 check, 1 fail (rejected); store 2 done, 1 rejected, 0 failed of 3"),
+            std::string::npos)
+      << first.out;
+  const auto byInput = [](const std::vector<Row>& rows) {
+    std::map<std::string, Row> out;
+    for (const Row& row : rows) out[fs::path(row.at("input")).filename().string()] = row;
+    return out;
+  };
+  std::map<std::string, Row> rows = byInput(readCsv(dir.path() / "out/cohort.csv"));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows["pass"].at("status"), "done");
+  EXPECT_EQ(rows["pass"].at("quality_verdict"), "pass");
+  EXPECT_EQ(rows["pass"].at("quality_reasons"), "");
+  EXPECT_FALSE(rows["pass"].at("csa_C3_mm2").empty());
+  EXPECT_EQ(rows["cropped.nii.gz"].at("status"), "done");
+  EXPECT_EQ(rows["cropped.nii.gz"].at("quality_verdict"), "check");
+  EXPECT_EQ(rows["cropped.nii.gz"].at("quality_reasons"), "levels_not_named");
+  EXPECT_EQ(rows["cropped.nii.gz"].at("error"), "");
+  const Row& rejected = rows["flat.nii.gz"];
+  EXPECT_EQ(rejected.at("status"), "rejected");
+  EXPECT_EQ(rejected.at("quality_verdict"), "fail");
+  EXPECT_EQ(rejected.at("quality_reasons"), "cord_not_found");
+  EXPECT_EQ(rejected.at("error").rfind("quality control: fail: no spinal cord found", 0), 0u) << rejected.at("error");
+  EXPECT_EQ(rejected.at("analyses"), "1");
+  // Its outputs are kept for review.
+  const auto store = ResultsStore((dir.path() / "out/cordscope.sqlite").string()).all();
+  for (const StudyRecord& r : store)
+    if (r.status == "rejected") {
+      EXPECT_TRUE(fs::exists(fs::path(r.outputDir) / "report.html")) << r.outputDir;
+    }
+
+  // A re-run analyses nothing; --retry-failed analyses the rejected study again, and only it.
+  const auto second = test::runCordscope(batch);
+  ASSERT_EQ(second.exitCode, 0) << second.err;
+  EXPECT_NE(second.out.find("batch: 0 analysed, 0 failed in this run, 3 already in the store"), std::string::npos) << second.out;
+  const auto retry = test::runCordscope(batch + " --retry-failed");
+  ASSERT_EQ(retry.exitCode, 0) << retry.err;
+  EXPECT_NE(retry.out.find("batch: 1 analysed, 0 failed in this run, 2 already in the store; quality of the analysed: 0 "
+                           "pass, 0 check, 1 fail (rejected)"),
+            std::string::npos)
+      << retry.out;
+  rows = byInput(readCsv(dir.path() / "out/cohort.csv"));
+  EXPECT_EQ(rows["flat.nii.gz"].at("analyses"), "2");
+  EXPECT_EQ(rows["pass"].at("analyses"), "1");
+
+  // merge carries the verdicts.
+  const auto merged = test::runCordscope("merge " + test::quote(dir / "out") + " -o " + test::quote(dir / "merged"));
+  ASSERT_EQ(merged.exitCode, 0) << merged.err;
+  const std::map<std::string, Row> mergedRows = byInput(readCsv(dir.path() / "merged/cohort.csv"));
+  ASSERT_EQ(mergedRows.size(), 3u);
+  for (const auto& [input, row] : rows)
+    for (const char* column : {"status", "quality_verdict", "quality_reasons", "error"})
+      EXPECT_EQ(mergedRows.at(input).at(column), row.at(column)) << input << " " << column;
+}
+
+// A store written before quality control: opened read-write it gains the columns (its rows read
+// empty verdicts), and opened read-only (a shard given to merge) it reads without them.
+TEST(BatchQuality, OlderStoreGainsTheQualityColumns) {
+  test::TempDir dir;
+  const std::string path = dir / "old.sqlite";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE studies (key TEXT PRIMARY KEY, kind TEXT, input TEXT, series TEXT, fingerprint TEXT, "
+                         "output_dir TEXT, status TEXT NOT NULL, error TEXT, analyses INTEGER NOT NULL DEFAULT 0, started_at TEXT, "
+                         "finished_at TEXT, seconds REAL, peak_memory_mb REAL, age_years REAL, sex TEXT, study_date TEXT, "
+                         "lesion_count INTEGER, max_segments_spanned INTEGER, extensive INTEGER, adi_mm REAL, padi_mm REAL, "
+                         "csa_json TEXT); CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT);"
+                         "INSERT INTO studies (key, status, analyses, lesion_count) VALUES ('old-study', 'done', 1, 2);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    const ResultsStore readOnly(path, ResultsStore::Mode::ReadOnly);
+    const auto rows = readOnly.all();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].lesionCount, 2);
+    EXPECT_EQ(rows[0].qualityVerdict, "");
+  }
+  ResultsStore store(path);
+  StudyRecord r = *store.find("old-study");
+  EXPECT_EQ(r.qualityVerdict, "");
+  r.qualityVerdict = "check";
+  r.qualityReasons = "levels_not_named";
+  store.put(r);
+  const StudyRecord back = *store.find("old-study");
+  EXPECT_EQ(back.qualityVerdict, "check");
+  EXPECT_EQ(back.qualityReasons, "levels_not_named");
+  EXPECT_EQ(back.lesionCount, 2);
 }
 
 // Bad input: merge of a folder without a store, batch of a missing path, a malformed shard.

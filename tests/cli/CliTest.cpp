@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "TestSupport.h"
 #include "data/Nifti.h"
@@ -337,10 +338,25 @@ TEST(Cli, AnalyzeWithoutCordExitsOneAndKeepsOutputs) {
   EXPECT_EQ(r.exitCode, 1) << r.err;
   EXPECT_NE(r.err.find("no spinal cord found"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("internal"), std::string::npos) << r.err;
+  // One error line, naming the input and the quality verdict (warnings may precede it).
+  int errors = 0;
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("cordscope: error:", 0) == 0) {
+      ++errors;
+      EXPECT_NE(line.find(dir / "flat.nii.gz"), std::string::npos) << line;
+      EXPECT_NE(line.find("(quality control: fail)"), std::string::npos) << line;
+    }
+  EXPECT_EQ(errors, 1) << r.err;
   std::ifstream in(dir / "out/report.json");
   const auto report = nlohmann::json::parse(in);
   EXPECT_FALSE(report["cord"]["found"].get<bool>());
   EXPECT_TRUE(report["cord"]["length_mm"].is_null());
+  EXPECT_EQ(report["quality"]["verdict"], "fail");
+  ASSERT_EQ(report["quality"]["reasons"].size(), 1u) << report["quality"];
+  EXPECT_EQ(report["quality"]["reasons"][0]["code"], "cord_not_found");
+  EXPECT_EQ(report["quality"]["reasons"][0]["severity"], "fail");
+  EXPECT_TRUE(fs::exists(dir / "out/report.html"));
   EXPECT_TRUE(fs::exists(dir / "out/cord.nii.gz"));
   EXPECT_TRUE(fs::exists(dir / "out/centerline.csv"));
 }

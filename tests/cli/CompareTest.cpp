@@ -184,5 +184,20 @@ TEST(Compare, BadInputIsAClearError) {
   EXPECT_EQ(broken.err.find("internal failure"), std::string::npos) << broken.err;
 }
 
+// A time point whose analysis failed its quality control (a real EPI series, not a spine study)
+// is refused: its "cord" would read as change.
+TEST(Compare, TimePointThatFailedQualityControlIsRefused) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const auto analysed = test::runCordscope("analyze " + test::quote((data / "dicom/siemens-xa30-epi-sag-enhanced").string()) +
+                                           " --no-render --quiet -o " + test::quote(dir / "epi"));
+  ASSERT_EQ(analysed.exitCode, 1) << analysed.err;
+  const auto r = test::runCordscope("compare " + test::quote(dir / "epi") + " " + test::quote(dir / "epi") + " -o " +
+                                    test::quote(dir / "out"));
+  EXPECT_EQ(r.exitCode, 3) << r.err;
+  EXPECT_NE(r.err.find("failed its quality control (cord size implausible"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "out/compare.json"));
+}
+
 }  // namespace
 }  // namespace cordscope

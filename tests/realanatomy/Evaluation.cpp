@@ -22,18 +22,7 @@ std::string range(const std::optional<int>& top, const std::optional<int>& botto
 
 }  // namespace
 
-Analysis analyse(const Volume& volume) {
-  Analysis a;
-  a.cord = segmentCord(volume);
-  a.landmarks = findCraniocervical(volume, a.cord);
-  VertebraeOptions vertebrae;
-  anchorOnLandmarks(vertebrae, a.landmarks);
-  a.vertebrae = labelVertebrae(volume, a.cord, vertebrae);
-  a.lesionMasks = segmentLesions(volume, a.cord);
-  a.lesions = measureLesions(a.lesionMasks, a.cord, a.vertebrae);
-  a.summary = summariseLesions(a.lesionMasks, a.lesions, {}, volume.meta.patientAgeYears);
-  return a;
-}
+Analysis analyse(const Volume& volume) { return analyzeStudy(volume); }
 
 bool StudyScore::discsAllRight() const {
   if (discs.empty()) return false;
@@ -71,6 +60,8 @@ StudyScore score(const RealAnatomyStudy& study, const Analysis& a) {
   s.orientation = truth.at("options").at("orientation");
   s.source = truth.at("source");
   s.cordFound = a.cord.found;
+  s.verdict = toString(a.quality.verdict);
+  s.reasons = a.quality.codes();
 
   // Cord Dice over the expert mask's extent along the spine.
   {
@@ -120,9 +111,9 @@ StudyScore score(const RealAnatomyStudy& study, const Analysis& a) {
   }
 
   // Lesions.
-  s.lesionsAssessed = a.lesionMasks.looked;
+  s.lesionsAssessed = a.lesions.looked;
   const LevelInvolvement involvement;
-  std::vector<bool> matched(a.lesions.size(), false);
+  std::vector<bool> matched(a.lesionMetrics.size(), false);
   for (const auto& t : truth.at("lesions")) {
     LesionScore ls;
     ls.truthId = t.at("id");
@@ -154,9 +145,9 @@ StudyScore score(const RealAnatomyStudy& study, const Analysis& a) {
     const double top = arcAlongCord(sections, lpsOf(t.at("top")));
     const double bottom = arcAlongCord(sections, lpsOf(t.at("bottom")));
     double bestOverlap = 0;
-    std::size_t best = a.lesions.size();
-    for (std::size_t k = 0; k < a.lesions.size(); ++k) {
-      const Lesion& l = a.lesions[k];
+    std::size_t best = a.lesionMetrics.size();
+    for (std::size_t k = 0; k < a.lesionMetrics.size(); ++k) {
+      const Lesion& l = a.lesionMetrics[k];
       const double overlap = std::min(bottom + 2, l.bottomArcMm) - std::max(top - 2, l.topArcMm);
       if (overlap > 0) matched[k] = true;
       if (overlap > bestOverlap) {
@@ -164,8 +155,8 @@ StudyScore score(const RealAnatomyStudy& study, const Analysis& a) {
         best = k;
       }
     }
-    if (best < a.lesions.size()) {
-      const Lesion& l = a.lesions[best];
+    if (best < a.lesionMetrics.size()) {
+      const Lesion& l = a.lesionMetrics[best];
       ls.found = true;
       ls.ourPattern = l.pattern;
       ls.ourLengthMm = l.lengthMm;
@@ -175,8 +166,8 @@ StudyScore score(const RealAnatomyStudy& study, const Analysis& a) {
     }
     s.lesions.push_back(ls);
   }
-  for (std::size_t k = 0; k < a.lesions.size(); ++k)
-    if (!matched[k]) s.longestFalseLesionMm = std::max(s.longestFalseLesionMm, a.lesions[k].lengthMm);
+  for (std::size_t k = 0; k < a.lesionMetrics.size(); ++k)
+    if (!matched[k]) s.longestFalseLesionMm = std::max(s.longestFalseLesionMm, a.lesionMetrics[k].lengthMm);
   return s;
 }
 
@@ -185,7 +176,7 @@ std::string describe(const StudyScore& s) {
   char line[400];
   std::snprintf(line, sizeof line, "%-34s %-8s cord %s Dice %.3f", s.name.c_str(), s.orientation.c_str(),
                 s.cordFound ? "found" : "MISSING", s.cordDice);
-  out << line;
+  out << line << " [" << s.verdict << (s.reasons.empty() ? "" : ": " + s.reasons) << "]";
   if (!s.discs.empty()) {
     out << " | discs " << (s.named ? "named (" + s.anchor + ")" : "not named") << ":";
     for (const DiscScore& d : s.discs) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "measurement/LesionMetrics.h"
+#include "measurement/Analysis.h"
 #include "phantom/RealAnatomy.h"
 #include "segmentation/CordSegmentation.h"
 #include "segmentation/Craniocervical.h"
@@ -16,15 +16,7 @@
 
 namespace cordscope::test {
 
-// What analyze computes, for the tests (the same calls in the same order as app/analyze.cpp).
-struct Analysis {
-  CordSegmentation cord;
-  CraniocervicalLandmarks landmarks;
-  VertebralLabels vertebrae;
-  LesionSegmentation lesionMasks;
-  std::vector<Lesion> lesions;
-  LesionSummary summary;
-};
+// What analyze computes (measurement/Analysis.h).
 Analysis analyse(const Volume& volume);
 
 struct DiscScore {
@@ -56,6 +48,8 @@ struct StudyScore {
   std::vector<LesionScore> lesions;
   double longestFalseLesionMm = 0;  // ours, not overlapping any truth lesion
   bool lesionsAssessed = false;
+  std::string verdict;  // the quality verdict: pass, check, fail
+  std::string reasons;  // its reason codes
 
   bool discsAllRight() const;      // every truth disc named right, median |error| <= 2, max <= 5 mm
   bool anyMisnamed() const;        // a disc carries another disc's name

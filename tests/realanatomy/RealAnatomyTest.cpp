@@ -77,6 +77,8 @@ void expectWholeSpineFloors(const std::vector<StudyScore>& scores) {
       EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name << ": a lesion on a lesion-free study";
     ++naming;
     namedRight += s.discsAllRight();
+    // No confident wrong name: a study whose discs carry another disc's name is flagged.
+    if (s.anyMisnamed() || (s.cordFound && !s.named)) EXPECT_NE(s.verdict, "pass") << s.name << ": misnamed levels passed quality control";
     // Calibrated confidence: a misnamed disc never carries more than 0.5.
     for (const DiscScore& d : s.discs)
       if (!d.ours.empty() && d.ours != "-" && d.ours != d.name)

@@ -15,6 +15,7 @@
 
 #include "TestSupport.h"
 #include "data/Levels.h"
+#include "data/Nifti.h"
 #include "measurement/LevelMetrics.h"
 
 namespace cordscope {
@@ -55,6 +56,20 @@ cv::Mat expectPicture(const fs::path& path, int minWidth, int minHeight) {
   return picture;
 }
 
+// The banner's background colours (BGR), as HtmlReport.cpp's style sets them.
+const cv::Vec3b kNeutral{241, 239, 236}, kAmber{138, 224, 255}, kRed{196, 196, 248};
+
+// Pixels of a banner colour in the page's top 600 rows (where the banner must be).
+int bannerPixels(const cv::Mat& shot, const cv::Vec3b& colour) {
+  int n = 0;
+  for (int y = 0; y < std::min(shot.rows, 600); ++y)
+    for (int x = 0; x < shot.cols; ++x) {
+      const cv::Vec3b p = shot.at<cv::Vec3b>(y, x);
+      n += std::abs(p[0] - colour[0]) <= 3 && std::abs(p[1] - colour[1]) <= 3 && std::abs(p[2] - colour[2]) <= 3;
+    }
+  return n;
+}
+
 bool haveChromium() { return test::runShell("command -v chromium").exitCode == 0; }
 
 // report.html in headless Chromium: a screenshot that is not blank, and the page's text.
@@ -79,14 +94,15 @@ TEST(Report, DemoEndToEnd) {
   for (const char* name : {"report.json", "report.html", "metrics.csv", "lesions.csv", "discs.csv", "cord.nii.gz",
                            "canal.nii.gz", "lesion.nii.gz", "levels.nii.gz", "sagittal.png", "render3d.png"})
     EXPECT_TRUE(fs::exists(out / name)) << name;
-  // Five summary lines on stdout, the last naming what was written.
+  // Six summary lines on stdout: the study, the quality verdict, the findings, what was written.
   std::istringstream lines(r.out);
   std::vector<std::string> summary;
   for (std::string line; std::getline(lines, line);) summary.push_back(line);
-  ASSERT_EQ(summary.size(), 5u) << r.out;
-  EXPECT_NE(summary[1].find("8 vertebral segments"), std::string::npos) << summary[1];
-  EXPECT_NE(summary[2].find("ADI 5."), std::string::npos) << summary[2];
-  EXPECT_NE(summary[4].find("render3d.png"), std::string::npos) << summary[4];
+  ASSERT_EQ(summary.size(), 6u) << r.out;
+  EXPECT_EQ(summary[1], "quality: pass");
+  EXPECT_NE(summary[2].find("8 vertebral segments"), std::string::npos) << summary[2];
+  EXPECT_NE(summary[3].find("ADI 5."), std::string::npos) << summary[3];
+  EXPECT_NE(summary[5].find("render3d.png"), std::string::npos) << summary[5];
   // Not a terminal: no progress lines.
   EXPECT_EQ(r.err.find("[1/"), std::string::npos) << r.err;
 
@@ -137,7 +153,8 @@ TEST(Report, DemoEndToEnd) {
   };
   for (const std::string& key : {std::string("8 vertebral segments"), std::string("C2\u2013T2"),
                                  shown("ADI", cc["adi_mm"]), std::string("anterior atlantoaxial subluxation"),
-                                 shown("PADI", cc["padi_mm"]), std::string("data:image/png;base64,")})
+                                 shown("PADI", cc["padi_mm"]), std::string("data:image/png;base64,"),
+                                 std::string("Quality control: pass")})
     EXPECT_NE(text.find(key), std::string::npos) << key;
 }
 
@@ -158,6 +175,48 @@ TEST(Report, LesionFreeNoRender) {
   const std::string text = loadInChromium(dir / "out/report.html", dir / "screenshot.png");
   EXPECT_NE(text.find("No T2-hyperintense intramedullary lesion found"), std::string::npos);
   EXPECT_NE(text.find("ADI 1."), std::string::npos);
+  // A pass is shown, in neutral grey: the banner is there, and neither amber nor red.
+  EXPECT_EQ(report["quality"]["verdict"], "pass") << report["quality"];
+  EXPECT_NE(text.find("Quality control: pass"), std::string::npos);
+  const cv::Mat shot = cv::imread(dir / "screenshot.png", cv::IMREAD_COLOR);
+  EXPECT_GT(bannerPixels(shot, kNeutral), 20000);
+  EXPECT_EQ(bannerPixels(shot, kAmber), 0);
+  EXPECT_EQ(bannerPixels(shot, kRed), 0);
+}
+
+// The quality banner atop the page: amber for a check (a study framed below the craniocervical
+// junction: levels not named), red for a fail (no cord in the image), with the reasons; the page
+// is still written when the analysis fails.
+TEST(Report, QualityBannerShowsTheVerdict) {
+  if (!haveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
+  test::TempDir dir;
+  const test::CroppedPhantom crop = test::writePhantomWithoutJunction(dir.path(), 22);
+  auto r = analyzeHeadless(test::quote(crop.nifti.string()) + " --no-render -o " + test::quote(dir / "check"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string text = loadInChromium(dir / "check/report.html", dir / "check.png");
+  EXPECT_NE(text.find("Quality control: check"), std::string::npos);
+  EXPECT_NE(text.find("levels not named"), std::string::npos);
+  cv::Mat shot = cv::imread(dir / "check.png", cv::IMREAD_COLOR);
+  std::cout << "[ banner ] check: amber " << bannerPixels(shot, kAmber) << " px\n";
+  EXPECT_GT(bannerPixels(shot, kAmber), 20000);
+  EXPECT_EQ(bannerPixels(shot, kRed), 0);
+
+  auto image = Image::New();
+  Image::SizeType size{{40, 60, 50}};
+  image->SetRegions(size);
+  image->Allocate();
+  float* p = image->GetBufferPointer();
+  for (std::size_t i = 0; i < 40 * 60 * 50; ++i) p[i] = 100.0f + static_cast<float>(i % 40);
+  writeNifti(image.GetPointer(), dir / "flat.nii.gz");
+  r = analyzeHeadless(test::quote(dir / "flat.nii.gz") + " --no-render -o " + test::quote(dir / "fail"));
+  ASSERT_EQ(r.exitCode, 1) << r.err;
+  text = loadInChromium(dir / "fail/report.html", dir / "fail.png");
+  EXPECT_NE(text.find("Quality control: fail"), std::string::npos);
+  EXPECT_NE(text.find("no spinal cord found"), std::string::npos);
+  shot = cv::imread(dir / "fail.png", cv::IMREAD_COLOR);
+  std::cout << "[ banner ] fail: red " << bannerPixels(shot, kRed) << " px\n";
+  EXPECT_GT(bannerPixels(shot, kRed), 20000);
+  EXPECT_EQ(bannerPixels(shot, kAmber), 0);
 }
 
 // Real DICOM with an expert-marked lesion: the pictures show it in colour.
