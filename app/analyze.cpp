@@ -52,6 +52,7 @@ struct AnalyzeOptions {
   bool quiet = false;
   int threads = 0;     // 0: all cores
   bool anonymize = false;  // no names, IDs, dates or paths in the JSON (and the page built from it)
+  std::string axial = "auto";  // the axial series for lesion patterns: auto, none, or a series
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -221,10 +222,59 @@ int runAnalyze(AnalyzeOptions options) {
   const VertebralLabels& vertebrae = analysis.vertebrae;
   const CraniocervicalMeasures& craniocervical = analysis.craniocervical;
   const LesionSegmentation& lesions = analysis.lesions;
-  const std::vector<Lesion>& lesionMetrics = analysis.lesionMetrics;
+  std::vector<Lesion> lesionMetrics = analysis.lesionMetrics;
   const LesionSummary& summary = analysis.summary;
   const std::vector<LevelMetrics>& levelMetrics = analysis.levelMetrics;
   const QualityReport& quality = analysis.quality;
+
+  // An axial series of the same study: the lesions' pattern and cross-section where it covers
+  // them (the sagittal keeps their length and levels).
+  nlohmann::json seriesUsed = {{"length_and_levels", volume.meta.seriesInstanceUid}, {"axial", nullptr}};
+  std::vector<std::string> axialWarnings;
+  std::vector<AxialOnlyLesion> axialOnly;
+  if (options.axial != "none") {
+    std::optional<std::size_t> axialIndex;
+    if (options.axial == "auto") {
+      axialIndex = chooseAxialCompanion(inventory, choice.index);
+    } else {
+      axialIndex = chooseSeries(inventory, options.axial).index;
+      if (*axialIndex == choice.index) throw UsageError("--axial names the series analysed; give another or none");
+    }
+    if (axialIndex) {
+      start = clock::now();
+      progress.stage("axial series");
+      const Volume axialVolume = loadSeries(inventory, *axialIndex);
+      AnalysisOptions axialOptions;
+      axialOptions.extensive = options.extensive;
+      const Analysis axial = analyzeStudy(axialVolume, axialOptions);
+      // By description and number, not UID: the label goes into lesions and warnings, which
+      // --anonymize keeps.
+      const std::string label = "'" + axialVolume.meta.seriesDescription + "' (series " +
+                                std::to_string(axialVolume.meta.seriesNumber) + ")";
+      nlohmann::json used{{"series_instance_uid", axialVolume.meta.seriesInstanceUid},
+                          {"series_description", axialVolume.meta.seriesDescription},
+                          {"cord_found", axial.cord.found},
+                          {"quality", toString(axial.quality.verdict)}};
+      if (axial.cord.found && axial.quality.verdict != Verdict::Fail && axial.lesions.looked && cord.found) {
+        axialOnly = refineWithAxial(lesionMetrics, cord, vertebrae, axial.lesionMetrics, axial.cord, label);
+        int refined = 0;
+        for (const Lesion& l : lesionMetrics) refined += l.patternSource != "sagittal";
+        used["used_for"] = std::to_string(refined) + " lesion(s): pattern and largest cross-section";
+        for (const AxialOnlyLesion& a : axialOnly)
+          axialWarnings.push_back(
+              "the axial series " + label + " shows a T2-hyperintense " + a.pattern + " lesion" +
+              (a.topLevel ? " at " + levelName(*a.topLevel) + (*a.bottomLevel != *a.topLevel ? "-" + levelName(*a.bottomLevel) : "") : "") +
+              " that the sagittal series does not: check it on the axial images");
+      } else {
+        used["used_for"] = nullptr;
+        axialWarnings.push_back("the axial series " + label + " was not used: " +
+                                (axial.cord.found ? "its " + std::string(axial.lesions.looked ? "quality control failed" : "contrast does not show T2 lesions")
+                                                  : "no cord found in it"));
+      }
+      seriesUsed["axial"] = used;
+      timings["axial_s"] = since(start);
+    }
+  }
 
   const fs::path outDir(options.outputDir);
   writeNifti(cord.cord.GetPointer(), (outDir / "cord.nii.gz").string());
@@ -265,6 +315,7 @@ int runAnalyze(AnalyzeOptions options) {
   std::vector<std::string> warnings = volume.warnings;
   warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());
   if (!lesions.looked) warnings.push_back("lesions: " + lesions.note);
+  warnings.insert(warnings.end(), axialWarnings.begin(), axialWarnings.end());
   warnings.insert(warnings.end(), renderWarnings.begin(), renderWarnings.end());
   if (cord.found) warnings.insert(warnings.end(), craniocervical.warnings.begin(), craniocervical.warnings.end());
   nlohmann::json report{
@@ -279,6 +330,7 @@ int runAnalyze(AnalyzeOptions options) {
        }()},
       {"vertebrae", vertebrae},
       {"lesions", lesionMetrics},
+      {"series_used", seriesUsed},
       {"summary", summary},
       {"craniocervical", craniocervical},
       {"quality", quality},
@@ -292,6 +344,8 @@ int runAnalyze(AnalyzeOptions options) {
     for (const char* key : {"patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
       input["metadata"][key] = nullptr;
     report["anonymized"] = true;
+    report["series_used"]["length_and_levels"] = nullptr;
+    if (report["series_used"]["axial"].is_object()) report["series_used"]["axial"]["series_instance_uid"] = nullptr;
     std::vector<std::string> kept;
     for (std::string w : report["warnings"].get<std::vector<std::string>>()) {
       for (const std::string& path : {volume.sourcePath, options.input})
@@ -384,6 +438,9 @@ Command analyzeCommand() {
         "no-render", po::bool_switch(), "skip the 3D view (render3d.png)")(
         "quiet", po::bool_switch(), "no progress lines")(
         "anonymize", po::bool_switch(), "no names, IDs, dates or paths in report.json and report.html")(
+        "axial", po::value<std::string>()->default_value("auto"),
+        "axial series of the same study for the lesions' pattern and cross-section: auto (the "
+        "T2-like one with most slices), none, or a series UID")(
         "threads", po::value<int>()->default_value(0), "threads to use (default: all cores)")(
         "adi-female-cutoff", po::bool_switch(),
         "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
@@ -403,7 +460,7 @@ Command analyzeCommand() {
                          return rules;
                        }(),
                        !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>(),
-                       vm["anonymize"].as<bool>()});
+                       vm["anonymize"].as<bool>(), vm["axial"].as<std::string>()});
   };
   return c;
 }

@@ -192,6 +192,26 @@ SeriesChoice chooseSeries(const Inventory& inventory, const std::string& request
   return {best, reason.str()};
 }
 
+std::optional<std::size_t> chooseAxialCompanion(const Inventory& inventory, std::size_t chosen) {
+  const auto& all = inventory.series;
+  const std::string& study = all.at(chosen).meta.studyInstanceUid;
+  if (study.empty() || all[chosen].orientation == Orientation::Axial) return std::nullopt;
+  std::optional<std::size_t> best;
+  const auto better = [&](std::size_t a, std::size_t b) {  // a better than b
+    const bool t2a = looksT2Weighted(all[a].meta), t2b = looksT2Weighted(all[b].meta);
+    if (t2a != t2b) return t2a;
+    return all[a].size[2] > all[b].size[2];
+  };
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const SeriesEntry& s = all[i];
+    if (i == chosen || !s.loadable() || s.meta.modality != "MR" || isLocalizer(s.meta) ||
+        s.orientation != Orientation::Axial || s.meta.studyInstanceUid != study || s.size[2] < 2)
+      continue;
+    if (!best || better(i, *best)) best = i;
+  }
+  return best;
+}
+
 Volume loadSeries(const Inventory& inventory, std::size_t index) {
   const SeriesEntry& entry = inventory.series.at(index);
   Volume volume = entry.kind == "nifti" ? readNifti(entry.id) : dicom::loadSeries(entry);

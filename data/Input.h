@@ -11,6 +11,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,11 @@ struct SeriesChoice {
 // not empty; else the only loadable MR series; else the best sagittal T2-weighted one. Throws
 // InputError listing what was found when there is no such series.
 SeriesChoice chooseSeries(const Inventory& inventory, const std::string& requested = "");
+
+// An axial series of the same study as the chosen one (same Study Instance UID), for the lesions'
+// pattern and cross-section: loadable MR, not a localizer; T2-like first (lesions are judged on
+// T2), then the most slices. Empty when there is none.
+std::optional<std::size_t> chooseAxialCompanion(const Inventory& inventory, std::size_t chosen);
 
 // Reads the pixels (rescale slope/intercept applied) with exact geometry. Throws InputError.
 Volume loadSeries(const Inventory& inventory, std::size_t index);

@@ -215,6 +215,81 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
   return out;
 }
 
+namespace {
+
+// The point on a cord at an arc along it (the nearest section's centre).
+Vec3 pointAtArc(const CordSegmentation& cord, double arcMm) {
+  const auto& s = cord.sections;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < s.size(); ++i)
+    if (std::abs(s[i].arcMm - arcMm) < std::abs(s[best].arcMm - arcMm)) best = i;
+  return s[best].centre + (arcMm - s[best].arcMm) * s[best].tangent;
+}
+
+}  // namespace
+
+std::vector<AxialOnlyLesion> refineWithAxial(std::vector<Lesion>& lesions, const CordSegmentation& sagittalCord,
+                                             const VertebralLabels& sagittalLevels,
+                                             const std::vector<Lesion>& axialLesions,
+                                             const CordSegmentation& axialCord, const std::string& axialSeries) {
+  std::vector<AxialOnlyLesion> alone;
+  if (!sagittalCord.found || !axialCord.found || sagittalCord.sections.empty() || axialCord.sections.empty())
+    return alone;
+  const auto onSagittal = [&](double axialArc) {
+    return arcAlongCord(sagittalCord.sections, pointAtArc(axialCord, axialArc));
+  };
+  // The axial series' cover along the sagittal cord.
+  double coverFrom = onSagittal(axialCord.sections.front().arcMm), coverTo = onSagittal(axialCord.sections.back().arcMm);
+  if (coverFrom > coverTo) std::swap(coverFrom, coverTo);
+  std::vector<std::pair<double, double>> axialExtents;
+  for (const Lesion& a : axialLesions) {
+    double top = onSagittal(a.topArcMm), bottom = onSagittal(a.bottomArcMm);
+    if (top > bottom) std::swap(top, bottom);
+    axialExtents.emplace_back(top, bottom);
+  }
+  constexpr double kMarginMm = 2.0;  // ends placed through another series: a voxel or two apart
+  std::vector<bool> explained(axialLesions.size(), false);
+  for (Lesion& l : lesions) {
+    // Covered: the axial series reaches over the lesion's middle.
+    const double middle = 0.5 * (l.topArcMm + l.bottomArcMm);
+    if (middle < coverFrom || middle > coverTo) continue;
+    std::size_t best = axialLesions.size();
+    double bestOverlap = 0;
+    for (std::size_t k = 0; k < axialLesions.size(); ++k) {
+      const double overlap = std::min(l.bottomArcMm, axialExtents[k].second + kMarginMm) -
+                             std::max(l.topArcMm, axialExtents[k].first - kMarginMm);
+      if (overlap > 0) explained[k] = true;
+      if (overlap > bestOverlap) {
+        bestOverlap = overlap;
+        best = k;
+      }
+    }
+    if (best == axialLesions.size()) continue;
+    const Lesion& a = axialLesions[best];
+    l.sagittalPattern = l.pattern;
+    l.pattern = a.pattern;
+    l.patternSource = "axial series " + axialSeries;
+    l.maxAxialAreaMm2 = a.maxAxialAreaMm2;
+    l.maxAxialDamageRatio = a.maxAxialDamageRatio;
+  }
+  std::vector<Disc> named;
+  for (const Disc& d : sagittalLevels.discs)
+    if (sagittalLevels.named && d.lowerVertebra > 0) named.push_back(d);
+  for (std::size_t k = 0; k < axialLesions.size(); ++k) {
+    if (explained[k]) continue;
+    AxialOnlyLesion o;
+    o.topArcMm = axialExtents[k].first;
+    o.bottomArcMm = axialExtents[k].second;
+    o.pattern = axialLesions[k].pattern;
+    if (!named.empty()) {
+      o.topLevel = levelAtArc(named, o.topArcMm);
+      o.bottomLevel = levelAtArc(named, o.bottomArcMm);
+    }
+    alone.push_back(o);
+  }
+  return alone;
+}
+
 LesionSummary summariseLesions(const LesionSegmentation& segmentation,
                                const std::vector<Lesion>& lesions, const ExtensiveRule& rule,
                                std::optional<double> patientAgeYears) {
@@ -269,6 +344,8 @@ void to_json(nlohmann::json& j, const Lesion& l) {
       {"max_axial_damage_ratio", l.maxAxialDamageRatio},
       {"intensity_ratio", l.intensityRatio},
       {"pattern", l.pattern},
+      {"pattern_source", l.patternSource},
+      {"sagittal_pattern", l.sagittalPattern.empty() ? nlohmann::json() : nlohmann::json(l.sagittalPattern)},
       {"per_level", perLevel}};
 }
 

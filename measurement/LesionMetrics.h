@@ -49,7 +49,30 @@ struct Lesion {
   std::vector<LevelCoverage> perLevel;
   double volumeMm3 = 0, maxAxialAreaMm2 = 0, maxAxialDamageRatio = 0, intensityRatio = 0;
   std::string pattern;  // dorsal, lateral, ventral, central, holocord
+  // Which series the pattern and the axial cross-section figures come from: "sagittal" (this
+  // series), or the axial series of the same study that covers the lesion (refineWithAxial),
+  // when sagittalPattern keeps what the sagittal series said.
+  std::string patternSource = "sagittal";
+  std::string sagittalPattern;
 };
+
+// A lesion seen on the axial series only (no sagittal lesion where it lies).
+struct AxialOnlyLesion {
+  double topArcMm = 0, bottomArcMm = 0;  // along the sagittal cord
+  std::optional<int> topLevel, bottomLevel;
+  std::string pattern;
+};
+
+// Where a study holds an axial series besides the sagittal one, the sagittal gives the lesions'
+// length and levels (it sees the whole cord), and the axial, where it covers a lesion, its
+// pattern and largest cross-section (it sees the section in-plane, the sagittal through 3 mm
+// slices). Axial lesions are placed on the sagittal cord through patient space (their ends'
+// positions on the axial cord, projected onto the sagittal one) and matched by overlap along
+// it. Returns the axial lesions that no sagittal lesion explains.
+std::vector<AxialOnlyLesion> refineWithAxial(std::vector<Lesion>& lesions, const CordSegmentation& sagittalCord,
+                                             const VertebralLabels& sagittalLevels,
+                                             const std::vector<Lesion>& axialLesions,
+                                             const CordSegmentation& axialCord, const std::string& axialSeries);
 
 struct ExtensiveRule {
   int segments = 7;

@@ -1187,14 +1187,20 @@ std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedDa
   return set;
 }
 
-void writeRealAnatomyStudy(const RealAnatomyStudy& study, const std::string& outDir) {
-  fs::create_directories(fs::path(outDir) / "truth");
-  const std::string dicomDir = (fs::path(outDir) / "dicom").string();
+namespace {
+
+// One series: its DICOM into dicomDir, its truth into truthDir and truthJson, on the grid
+// `convert` produces from that DICOM.
+void writeOneSeries(const RealAnatomyStudy& study, const std::string& dicomDir, const fs::path& truthDir,
+                    const fs::path& truthJson, const std::string& studyUid) {
+  fs::create_directories(truthDir);
   fs::remove_all(dicomDir);
   DicomWriteOptions write;
   write.uidSeed = "cordscope-real-anatomy/" + study.truth["options"].dump();
   write.patientName = "REALANATOMY^CORDSCOPE";
-  writeDicomSeries(study.volume, dicomDir, write);
+  Volume volume = study.volume;
+  if (!studyUid.empty()) volume.meta.studyInstanceUid = studyUid;
+  writeDicomSeries(volume, dicomDir, write);
   const Volume reread = loadInput(dicomDir);
   const Image* grid = reread.image.GetPointer();
   // The truth on the read-back grid (the same voxels up to axis order and flips).
@@ -1212,12 +1218,28 @@ void writeRealAnatomyStudy(const RealAnatomyStudy& study, const std::string& out
     }
     return out;
   };
-  const fs::path truth = fs::path(outDir) / "truth";
-  writeNifti(onGrid(study.cord.GetPointer()).GetPointer(), (truth / "cord.nii.gz").string());
-  writeNifti(onGrid(study.lesion.GetPointer()).GetPointer(), (truth / "lesion.nii.gz").string());
-  writeNifti(onGrid(study.cordRegion.GetPointer()).GetPointer(), (truth / "cord_region.nii.gz").string());
-  writeNifti(onGrid(study.levels.GetPointer()).GetPointer(), (truth / "levels.nii.gz").string());
-  std::ofstream(fs::path(outDir) / "truth.json") << study.truth.dump(2) << "\n";
+  writeNifti(onGrid(study.cord.GetPointer()).GetPointer(), (truthDir / "cord.nii.gz").string());
+  writeNifti(onGrid(study.lesion.GetPointer()).GetPointer(), (truthDir / "lesion.nii.gz").string());
+  writeNifti(onGrid(study.cordRegion.GetPointer()).GetPointer(), (truthDir / "cord_region.nii.gz").string());
+  writeNifti(onGrid(study.levels.GetPointer()).GetPointer(), (truthDir / "levels.nii.gz").string());
+  std::ofstream(truthJson) << study.truth.dump(2) << "\n";
+}
+
+}  // namespace
+
+void writeRealAnatomyStudy(const RealAnatomyStudy& study, const std::string& outDir) {
+  writeOneSeries(study, (fs::path(outDir) / "dicom").string(), fs::path(outDir) / "truth",
+                 fs::path(outDir) / "truth.json", "");
+}
+
+void writeRealAnatomySeries(const std::vector<RealAnatomyStudy>& series, const std::string& outDir) {
+  if (series.empty()) return;
+  const std::string studyUid = uidFromSeed("cordscope-real-anatomy-study/" + series.front().truth["options"].dump());
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const std::string n = std::to_string(k + 1);
+    writeOneSeries(series[k], (fs::path(outDir) / "dicom" / n).string(), fs::path(outDir) / ("truth-" + n),
+                   fs::path(outDir) / ("truth-" + n + ".json"), studyUid);
+  }
 }
 
 }  // namespace cordscope

@@ -100,6 +100,11 @@ std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedDa
 // levels}.nii.gz on the grid `cordscope convert OUTDIR/dicom` produces.
 void writeRealAnatomyStudy(const RealAnatomyStudy& study, const std::string& outDir);
 
+// Several series of one anatomy as one study (the same Study Instance UID; each its own series
+// number and UID): OUTDIR/dicom/<k>/ and OUTDIR/truth-<k>.json, truth-<k>/ for series k = 1, 2, ...
+// (a sagittal and an axial series of the same neck, as a clinical study holds them).
+void writeRealAnatomySeries(const std::vector<RealAnatomyStudy>& series, const std::string& outDir);
+
 void to_json(nlohmann::json& j, const RealAnatomyOptions& o);
 
 }  // namespace cordscope

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "Evaluation.h"
 #include "TestSupport.h"
@@ -123,6 +125,53 @@ TEST(RealAnatomy, RealScansResampled) {
     if (s.lesions.empty() && s.lesionsAssessed) EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name;
   }
   expectLesionFloors(scores, true);
+}
+
+}  // namespace
+}  // namespace cordscope::test
+
+namespace cordscope::test {
+namespace {
+
+// A study with a sagittal and an axial series of the same neck: the sagittal gives length and
+// levels, the axial, which covers the lesion, its pattern (issue 18, item 4); --axial none keeps
+// the sagittal's.
+TEST(RealAnatomy, SagittalAndAxialSeriesOfOneStudy) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(shared);
+  RealAnatomyOptions sagittal;
+  for (const RealAnatomyOptions& o : realAnatomyTestSet(shared.string()))
+    if (o.name == "pam50-lateral-right-C3-C5") sagittal = o;
+  ASSERT_FALSE(sagittal.name.empty());
+  RealAnatomyOptions axial = sagittal;
+  axial.orientation = "axial";
+  axial.sliceThicknessMm = 4;
+  axial.pixelMm = 0.6;
+  axial.fovInPlaneMm = 80;
+  axial.axialTopLevel = 3;
+  axial.axialBottomLevel = 7;
+  const RealAnatomyStudy sagittalStudy = makeRealAnatomyStudy(sagittal);
+  const TempDir scratch;
+  writeRealAnatomySeries({sagittalStudy, makeRealAnatomyStudy(axial)}, scratch / "study");
+  const CommandResult r = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "out") + " --no-render --quiet");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(std::ifstream(scratch / "out/report.json"));
+  EXPECT_EQ(report["input"]["orientation"], "sagittal");
+  ASSERT_TRUE(report["series_used"]["axial"].is_object());
+  ASSERT_EQ(report["lesions"].size(), 1u);
+  const auto& lesion = report["lesions"][0];
+  EXPECT_EQ(lesion["pattern"], "lateral");
+  EXPECT_EQ(lesion["pattern_source"].get<std::string>().rfind("axial series", 0), 0u) << lesion.dump();
+  // Length and levels from the sagittal series, against the truth.
+  const auto& truth = sagittalStudy.truth["lesions"][0];
+  EXPECT_EQ(lesion["top_level"], truth["top_level"]);
+  EXPECT_EQ(lesion["bottom_level"], truth["bottom_level"]);
+  EXPECT_NEAR(lesion["length_mm"].get<double>(), truth["length_mm"].get<double>(), 5.0);
+
+  const CommandResult none = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "none") + " --no-render --quiet --axial none");
+  ASSERT_EQ(none.exitCode, 0) << none.err;
+  const nlohmann::json plain = nlohmann::json::parse(std::ifstream(scratch / "none/report.json"));
+  EXPECT_TRUE(plain["series_used"]["axial"].is_null());
+  EXPECT_EQ(plain["lesions"][0]["pattern_source"], "sagittal");
 }
 
 }  // namespace
