@@ -693,6 +693,19 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
           occluded[i] = true;
           cordValid[i] = false;
         }
+    // Around a stretch where the cord was hidden (a lesion as bright as CSF filling its section),
+    // the lesion's tapering ends still fill part of it: outlines there are cut round the bright
+    // part. They are dropped too, hiddenMarginMm each way, so that the gap is bridged from clean
+    // cord.
+    {
+      const long margin = std::lround(options.hiddenMarginMm / options.stationStepMm);
+      std::vector<bool> near(n, false);
+      for (long i = 0; i < static_cast<long>(n); ++i)
+        if (fits[i].cordHidden)
+          for (long k = std::max(0L, i - margin); k <= std::min<long>(n - 1, i + margin); ++k) near[k] = true;
+      for (std::size_t i = 0; i < n; ++i)
+        if (near[i]) cordValid[i] = false;
+    }
     measured = cordValid;
     // Where the cord was hidden or occluded but its canal seen: the cord from the canal.
     modelled = fillCordFromCanal(cordRaw, canalRaw, cordValid, canalValid, occluded, 10.0 / options.stationStepMm,

@@ -37,6 +37,9 @@ struct CordOptions {
   // the CSF's brightness over the tissue beyond the canal (a normal T2 cord: about 0.7-1; a
   // holocord lesion as bright as CSF: near 0).
   double minCordContrast = 0.2;
+  // Outlines within this distance of a station where the cord was hidden are not trusted (the
+  // lesion's tapering end fills part of their section).
+  double hiddenMarginMm = 2.5;
   // An outline is taken to have lost part of the cord to a bright lesion (the lesion read as CSF)
   // when, against the same patient's typical stations over 3 mm, the cord is this much smaller
   // relative to its canal across one axis and its own AP/RL ratio this much lower (AP lost) or
