@@ -94,6 +94,11 @@ std::vector<double> planeScales(const Image* image, const GridAxes& axes, double
 struct Plane {
   std::vector<double> positive;  // response if CSF is brighter than cord; -inf where undefined
   std::vector<double> negative;  // response if darker
+  // Response of a canal filled with bright fluid from wall to wall (CSF brighter than tissue): a
+  // cord-wide column as bright as CSF across the cord and its CSF rim, darker tissue beyond the
+  // canal in front and behind. It is what stays visible where a lesion as bright as CSF fills the
+  // cord's section and the cord's own response vanishes.
+  std::vector<double> filled;
 };
 
 class Detector {
@@ -128,6 +133,8 @@ class Detector {
       p.rimLr = half(0.5 * o.csfRimMm, spLr_);
       p.offAp = std::max(p.coreAp + p.rimAp + 1, vox(0.5 * ap + 0.5 * o.csfRimMm, spAp_));
       p.offLr = std::max(p.coreLr + p.rimLr + 1, vox(0.5 * rl + 0.5 * o.csfRimMm, spLr_));
+      // The canal's walls: tissue one rim beyond the CSF probes (dura, ligaments, bone).
+      p.wallAp = p.offAp + 2 * p.rimAp + std::max(1, vox(o.csfRimMm, spAp_));
       probes_.push_back(p);
     }
     strides_[0] = 1;
@@ -163,6 +170,7 @@ class Detector {
     Plane out;
     out.positive.assign(static_cast<std::size_t>(mAp_ * mLr_), -kInf);
     out.negative.assign(out.positive.size(), -kInf);
+    out.filled.assign(out.positive.size(), -kInf);
     for (const Probe& q : probes_) {
       const long reachAp = q.offAp + q.rimAp, reachLr = q.offLr + q.rimLr;
       // The cord's own boxes must be inside the plane; a lateral CSF probe may fall outside it
@@ -206,6 +214,19 @@ class Detector {
           const std::size_t s = static_cast<std::size_t>(a * mLr_ + b);
           out.positive[s] = std::max(out.positive[s], bright - core);
           out.negative[s] = std::max(out.negative[s], core - dark);
+          // Filled canal: the column (core and both AP CSF probes) as bright as its dimmest part,
+          // against the brighter of the two walls (both must be darker).
+          if (i - q.wallAp - q.rimAp >= 0 && i + q.wallAp + q.rimAp < nAp_) {
+            const double column = std::min({core,
+                                             mean(i - q.offAp - q.rimAp, i - q.offAp + q.rimAp,
+                                                  j - q.coreLr, j + q.coreLr),
+                                             mean(i + q.offAp - q.rimAp, i + q.offAp + q.rimAp,
+                                                  j - q.coreLr, j + q.coreLr)});
+            const double wall = std::max(
+                mean(i - q.wallAp - q.rimAp, i - q.wallAp + q.rimAp, j - q.coreLr, j + q.coreLr),
+                mean(i + q.wallAp - q.rimAp, i + q.wallAp + q.rimAp, j - q.coreLr, j + q.coreLr));
+            out.filled[s] = std::max(out.filled[s], column - wall);
+          }
         }
       }
     }
@@ -221,7 +242,7 @@ class Detector {
   int strideAp_ = 1, strideLr_ = 1, mAp_ = 0, mLr_ = 0;
   struct Probe {  // box half-sizes and offsets in voxels
     int coreAp = 0, coreLr = 0, innerAp = 0, innerLr = 0, rimAp = 0, rimLr = 0, offAp = 0,
-        offLr = 0;
+        offLr = 0, wallAp = 0;
   };
   std::vector<Probe> probes_;
   long strides_[3] = {1, 1, 1};
@@ -507,6 +528,12 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
       0, static_cast<itk::SizeValueType>(planes),
       [&](itk::SizeValueType k) {
         Plane p = detector.plane(static_cast<long>(k));
+        // With CSF bright, a section where a lesion as bright as CSF fills the cord is still a
+        // canal filled wall to wall: that response, discounted, carries the path through it
+        // (otherwise the best-scoring run leaves the canal for a darker strip beside it).
+        for (std::size_t s = 0; s < p.positive.size(); ++s)
+          if (p.filled[s] != -kInf)
+            p.positive[s] = std::max(p.positive[s], options.filledCanalWeight * p.filled[s]);
         positive[k] = std::move(p.positive);
         negative[k] = std::move(p.negative);
       },

@@ -28,6 +28,9 @@ struct CenterlineOptions {
   double stiffness = 1.0;    // cost of slope^2 per mm, in units of a typical cord response
   double presence = 0.1;     // response (same units) a plane needs to count as cord
   double smoothingMm = 4.0;  // Gaussian smoothing of the detected path
+  // Weight of the filled-canal response (a cord hidden by a lesion as bright as CSF) against the
+  // cord's own: below 1 so that wherever the cord is visible its own response decides.
+  double filledCanalWeight = 0.5;
   double stepMm = 1.0;       // spacing of the output points along the curve
 };
 

@@ -116,6 +116,9 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   std::vector<std::vector<double>> cordValues(count), csfValues(count);
   for (const Voxel& v : voxels) (v.inCord ? cordValues : csfValues)[v.where.section].push_back(v.value);
   const long pool = std::max(1L, static_cast<long>(std::lround(2.0 / step)));
+  const bool enoughMeasured =
+      std::count_if(sections.begin(), sections.end(), [](const CrossSection& s) { return s.measured; }) >=
+      o.minMeasuredFraction * static_cast<double>(count);
   std::vector<double> cordRaw(count), csfRaw(count);
   for (long i = 0; i < static_cast<long>(count); ++i) {
     std::vector<double> c, f;
@@ -123,7 +126,13 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
       c.insert(c.end(), cordValues[k].begin(), cordValues[k].end());
       f.insert(f.end(), csfValues[k].begin(), csfValues[k].end());
     }
-    cordRaw[i] = c.size() >= 5 ? percentile(c, 0.3) : std::numeric_limits<double>::quiet_NaN();
+    // Where the outline was not measured (modelled from the canal where a lesion as bright as CSF
+    // hid or cut the cord, or interpolated between such stations), the voxels inside it are the
+    // lesion's, not the cord's normal level: that level comes from the measured cord on either
+    // side (a long lesion would otherwise set its own reference).
+    const bool clean = sections[i].measured || !enoughMeasured;
+    cordRaw[i] = clean && c.size() >= 5 ? percentile(c, 0.3)
+                                        : std::numeric_limits<double>::quiet_NaN();
     csfRaw[i] = f.size() >= 5 ? percentile(f, 0.75) : std::numeric_limits<double>::quiet_NaN();
   }
   const long window = static_cast<long>(std::lround(o.fitWindowMm / step));

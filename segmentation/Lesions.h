@@ -36,6 +36,9 @@ struct LesionOptions {
   double minLengthMm = 2.0;   // a lesion is kept when at least this long ...
   double minVolumeMm3 = 8.0;  // ... or at least this large
   double fitWindowMm = 40.0;  // robust fit of the cord and CSF levels along the cord
+  // The cord's normal level is read on measured outlines only, when at least this fraction of the
+  // sections were measured (otherwise on all).
+  double minMeasuredFraction = 0.2;
   double tailFraction = 0.15;  // a lesion ends where its section area falls below this fraction
                                // of its median section area (a thin tail of edge voxels is not
                                // lesion)
