@@ -386,13 +386,23 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
   // Per station and axis (AP, RL): the cord's diameter as a fraction of the canal's, and the CSF
   // across that axis (both sides together: the station's centre moves with the outline, the sum
   // does not); and the cord's own AP/RL ratio.
-  std::vector<std::array<double, 5>> shape(n, {kNaN, kNaN, kNaN, kNaN, kNaN});
-  std::vector<double> ratio[2], csf[2], flatness;
+  // [5]: the cord's mean radius over its canal's (its size whatever its shape).
+  std::vector<std::array<double, 6>> shape(n, {kNaN, kNaN, kNaN, kNaN, kNaN, kNaN});
+  std::vector<double> ratio[2], csf[2], flatness, size;
+  // A station whose own canal outline was rejected is judged against the nearest accepted one
+  // within a few millimetres (the canal changes slowly; the cord inside it is what is in doubt).
+  const long canalReach = 2 * minRunStations;
   for (std::size_t i = 0; i < n; ++i) {
-    if (!cordValid[i] || !canalValid[i]) continue;
+    if (!cordValid[i]) continue;
+    long c = -1;
+    for (long d = 0; d <= canalReach && c < 0; ++d)
+      for (long k : {static_cast<long>(i) - d, static_cast<long>(i) + d})
+        if (c < 0 && k >= 0 && k < static_cast<long>(n) && canalValid[k]) c = k;
+    if (c < 0) continue;
+    const Contour& canalHere = canal[c];
     for (int axis = 0; axis < 2; ++axis) {
       const double a = axis == 0 ? 0 : 0.5 * kPi;
-      const double canalDiameter = canal[i].radius(a) + canal[i].radius(a + kPi);
+      const double canalDiameter = canalHere.radius(a) + canalHere.radius(a + kPi);
       const double cordDiameter = cord[i].radius(a) + cord[i].radius(a + kPi);
       if (canalDiameter <= 0) break;
       shape[i][axis] = cordDiameter / canalDiameter;
@@ -401,6 +411,10 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
     if (!std::isfinite(shape[i][1])) continue;
     const double rl = cord[i].radius(0.5 * kPi) + cord[i].radius(1.5 * kPi);
     shape[i][4] = rl > 0 ? (cord[i].radius(0) + cord[i].radius(kPi)) / rl : kNaN;
+    shape[i][5] = canalHere.c.empty() || canalHere.c[0] <= 0 || cord[i].c.empty()
+                      ? kNaN
+                      : cord[i].c[0] / canalHere.c[0];
+    if (std::isfinite(shape[i][5])) size.push_back(shape[i][5]);
     for (int axis = 0; axis < 2; ++axis) {
       ratio[axis].push_back(shape[i][axis]);
       csf[axis].push_back(shape[i][2 + axis]);
@@ -416,14 +430,15 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
     typicalCsf[axis] = median(csf[axis]);
   }
   const double typicalFlatness = median(flatness);
+  const double typicalSize = size.empty() ? kNaN : percentile(size, 0.75);
   // Judged on the running median over a few millimetres: single outlines flicker about the
   // limits, a lesion does not.
   std::vector<bool> suspect(n, false);
   const long half = minRunStations / 2;
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(shape[i][1])) continue;
-    std::array<double, 5> local;
-    for (int q = 0; q < 5; ++q) {
+    std::array<double, 6> local;
+    for (int q = 0; q < 6; ++q) {
       std::vector<double> around;
       for (long k = std::max(0L, static_cast<long>(i) - half); k <= std::min<long>(n - 1, i + half); ++k)
         if (std::isfinite(shape[k][q])) around.push_back(shape[k][q]);
@@ -438,6 +453,12 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
       if (shapeLost[axis] && local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
           local[2 + axis] > o.occludedCsfKept * typicalCsf[axis])
         suspect[i] = true;
+    // Collapsed: the cord's mean radius against its canal's far below typical, its shape
+    // whatever it is, and the CSF across both axes together kept (the lost cord adds to the
+    // apparent CSF; a compression squeezes it out).
+    const bool collapsed = local[5] < o.occludedCollapseRatio * typicalSize &&
+                           local[2] + local[3] > o.occludedCsfKept * (typicalCsf[0] + typicalCsf[1]);
+    if (collapsed) suspect[i] = true;
   }
   // A lesion has length: runs shorter than occludedMinRun stations are noise (an image edge, a
   // nerve root), not an occluded cord.

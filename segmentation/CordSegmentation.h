@@ -49,6 +49,10 @@ struct CordOptions {
   // adds its depth to the apparent CSF, a compressed cord has its CSF squeezed out. (The outline
   // must also have lost the cord's shape, flattened or narrowed: see rejectOccludedStations.)
   double occludedCsfKept = 0.8;
+  // An outline that shrank to this fraction of the typical cord/canal ratio across both axes at
+  // once, its CSF kept, has lost the cord whatever its shape (a central lesion read as CSF leaves
+  // a sliver of rim): no atrophy halves the cord's diameters within a few millimetres.
+  double occludedCollapseRatio = 0.5;
   // Stretches without an outline longer than this take the cord from their canal; shorter ones
   // are interpolated from the cord on either side (its size changes little over a centimetre or
   // two, while a canal read where the cord is hidden is measured differently).
