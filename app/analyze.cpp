@@ -225,7 +225,7 @@ int runAnalyze(AnalyzeOptions options) {
   std::vector<Lesion> lesionMetrics = analysis.lesionMetrics;
   const LesionSummary& summary = analysis.summary;
   const std::vector<LevelMetrics>& levelMetrics = analysis.levelMetrics;
-  const QualityReport& quality = analysis.quality;
+  QualityReport quality = analysis.quality;
 
   // An axial series of the same study: the lesions' pattern and cross-section where it covers
   // them (the sagittal keeps their length and levels).
@@ -270,6 +270,16 @@ int runAnalyze(AnalyzeOptions options) {
         axialWarnings.push_back("the axial series " + label + " was not used: " +
                                 (axial.cord.found ? "its " + std::string(axial.lesions.looked ? "quality control failed" : "contrast does not show T2 lesions")
                                                   : "no cord found in it"));
+      }
+      // A lesion the axial series shows and the sagittal does not: the sagittal result (its
+      // lesion count, length, segments) is incomplete, so the study is not a silent pass.
+      if (!axialOnly.empty()) {
+        quality.reasons.push_back(
+            {"lesion_only_on_axial", Verdict::Check,
+             "lesion only on the axial series: " + std::to_string(axialOnly.size()) +
+                 " T2-hyperintense lesion(s) seen on " + label +
+                 " are not on the sagittal series, so the lesion findings (length, segments) are incomplete"});
+        quality.verdict = std::max(quality.verdict, Verdict::Check);
       }
       seriesUsed["axial"] = used;
       timings["axial_s"] = since(start);

@@ -174,5 +174,34 @@ TEST(RealAnatomy, SagittalAndAxialSeriesOfOneStudy) {
   EXPECT_EQ(plain["lesions"][0]["pattern_source"], "sagittal");
 }
 
+// A lesion the axial series shows and the sagittal does not (here: painted only into the axial
+// series of the same neck) is reported as a warning and the verdict is check, never a silent
+// pass with "no lesion".
+TEST(RealAnatomy, LesionOnlyOnTheAxialSeriesIsNotASilentPass) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(shared);
+  RealAnatomyOptions axial;
+  for (const RealAnatomyOptions& o : realAnatomyTestSet(shared.string()))
+    if (o.name == "pam50-lateral-right-C3-C5") axial = o;
+  ASSERT_FALSE(axial.name.empty());
+  RealAnatomyOptions sagittal = axial;
+  sagittal.lesions.clear();
+  axial.orientation = "axial";
+  axial.sliceThicknessMm = 4;
+  axial.pixelMm = 0.6;
+  axial.fovInPlaneMm = 80;
+  axial.axialTopLevel = 3;
+  axial.axialBottomLevel = 7;
+  const TempDir scratch;
+  writeRealAnatomySeries({makeRealAnatomyStudy(sagittal), makeRealAnatomyStudy(axial)}, scratch / "study");
+  const CommandResult r = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "out") + " --no-render --quiet");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const nlohmann::json report = nlohmann::json::parse(std::ifstream(scratch / "out/report.json"));
+  EXPECT_TRUE(report["lesions"].empty()) << report["lesions"].dump();
+  EXPECT_EQ(report["quality"]["verdict"], "check") << report["quality"].dump();
+  bool flagged = false;
+  for (const auto& reason : report["quality"]["reasons"]) flagged = flagged || reason["code"] == "lesion_only_on_axial";
+  EXPECT_TRUE(flagged) << report["quality"].dump();
+}
+
 }  // namespace
 }  // namespace cordscope::test
