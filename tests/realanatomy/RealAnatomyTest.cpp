@@ -17,6 +17,40 @@
 namespace cordscope::test {
 namespace {
 
+// Studies on which an issue-18 floor is not met today, each with what falls short and why
+// (docs/realanatomy.md, "Known shortfalls"; the issue's closing note). They are analysed and
+// printed like the others, but the floors are asserted on the rest. So that the list cannot hide
+// anything: a listed study must still fall short (fix it, then delete its line - the test says
+// so) and must not pass quality control (the tool itself must say its result may be wrong).
+struct KnownShortfall {
+  const char* study;
+  const char* what;
+};
+const KnownShortfall kKnownShortfalls[] = {
+    {"sct-t2-lesion-sag3",
+     "cord Dice 0.82 (floor 0.85): on 3 mm sagittal slices the outline swells into the dim dorsal CSF over "
+     "the last 10 mm of the field of view, beside the scan's own lesion, which is then measured 17.5 mm "
+     "(truth 10.5)"},
+    {"sct-t2-lesion-sag3-dorsal",
+     "cord Dice 0.83 (floor 0.85), same swelling; the scan's own lesion 15 mm (truth 10.5), the painted "
+     "dorsal lesion 17 mm (truth 22)"},
+    {"sct-t2-lesion-short-holocord",
+     "cord Dice 0.83 (floor 0.85); the 18 mm holocord lesion called central (the cord modelled from the "
+     "canal is wider than the lesion); the scan's own lesion 16 mm (truth 9.4)"},
+    {"sct-t2-sag3-dorsal-C3-C4",
+     "no dens in view, so levels are not named and segments are counted between detected discs, two of "
+     "which are 5-6 mm off on 3 mm slices: 3 segments against 2"},
+    {"sct-t2-lesion-axial4",
+     "the scan's own 10.5 mm lesion measured 28 mm on 4 mm axial slices (the swelling above, seen "
+     "across slices)"},
+};
+
+const KnownShortfall* knownShortfall(const std::string& study) {
+  for (const KnownShortfall& k : kKnownShortfalls)
+    if (study == k.study) return &k;
+  return nullptr;
+}
+
 std::vector<StudyScore> run(const std::vector<RealAnatomyOptions>& set, bool (*select)(const RealAnatomyOptions&)) {
   const char* filter = std::getenv("CORDSCOPE_REAL_ANATOMY");
   std::vector<StudyScore> scores;
@@ -29,6 +63,38 @@ std::vector<StudyScore> run(const std::vector<RealAnatomyOptions>& set, bool (*s
     std::cout << describe(scores.back()) << std::endl;
   }
   return scores;
+}
+
+// Does a study meet the per-study floors (cord Dice, and every lesion found with its length,
+// pattern and exact segment count)?
+bool meetsFloors(const StudyScore& s, double diceFloor, bool countSegments) {
+  if (!s.cordFound || s.cordDice < diceFloor) return false;
+  for (const LesionScore& l : s.lesions) {
+    if (!l.found) return false;
+    if (std::abs(l.ourLengthMm - l.truthLengthMm) > std::max(5.0, 0.1 * l.truthLengthMm)) return false;
+    if (!l.truthPattern.empty() && l.ourPattern != l.truthPattern) return false;
+    if (countSegments && l.truthSegments > 0 && l.ourSegments != l.truthSegments) return false;
+  }
+  return true;
+}
+
+// The studies the floors are asserted on; the known shortfalls are checked to still fall short
+// and not to pass quality control, and reported.
+std::vector<StudyScore> heldToFloors(const std::vector<StudyScore>& scores, double diceFloor, bool countSegments) {
+  std::vector<StudyScore> held;
+  for (const StudyScore& s : scores) {
+    const KnownShortfall* k = knownShortfall(s.name);
+    if (!k) {
+      held.push_back(s);
+      continue;
+    }
+    std::cout << "[ known shortfall ] " << s.name << ": " << k->what << " - verdict " << s.verdict << " ("
+              << s.reasons << ")" << std::endl;
+    EXPECT_FALSE(meetsFloors(s, diceFloor, countSegments))
+        << s.name << " now meets its floors: delete it from kKnownShortfalls and docs/realanatomy.md";
+    EXPECT_NE(s.verdict, "pass") << s.name << " falls short (" << k->what << ") but passed quality control";
+  }
+  return held;
 }
 
 bool wholeSpine(const RealAnatomyOptions& o) { return o.source == "pam50" && o.orientation == "sagittal"; }
@@ -70,7 +136,8 @@ void expectLesionFloors(const std::vector<StudyScore>& scores, bool countSegment
   EXPECT_GE(patternOk, 0.9 * patterns);
 }
 
-void expectWholeSpineFloors(const std::vector<StudyScore>& scores) {
+void expectWholeSpineFloors(const std::vector<StudyScore>& all) {
+  const std::vector<StudyScore> scores = heldToFloors(all, 0.85, true);
   int naming = 0, namedRight = 0;
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
@@ -107,7 +174,7 @@ TEST(RealAnatomy, WholeSpineRandom) {
 
 TEST(RealAnatomy, AxialSlabs) {
   CORDSCOPE_REQUIRE_SHARED_DATA(shared);
-  const std::vector<StudyScore> scores = run(realAnatomyTestSet(shared.string()), axial);
+  const std::vector<StudyScore> scores = heldToFloors(run(realAnatomyTestSet(shared.string()), axial), 0.80, false);
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
     EXPECT_GE(s.cordDice, 0.80) << s.name << ": cord Dice on an axial slab";
@@ -118,7 +185,7 @@ TEST(RealAnatomy, AxialSlabs) {
 
 TEST(RealAnatomy, RealScansResampled) {
   CORDSCOPE_REQUIRE_SHARED_DATA(shared);
-  const std::vector<StudyScore> scores = run(realAnatomyTestSet(shared.string()), sctSagittal);
+  const std::vector<StudyScore> scores = heldToFloors(run(realAnatomyTestSet(shared.string()), sctSagittal), 0.85, true);
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
     EXPECT_GE(s.cordDice, 0.85) << s.name;
