@@ -53,10 +53,9 @@ struct QualityReport {
 };
 
 // What a segmenter says about its own result: a confidence 0-1 (absent: it gives none) and the
-// reasons it doubts it. Nothing fills these yet; they are read here so that wiring them is one
-// line in app/analyze.cpp (see "self-assessments" there):
-//  - the cord: CordSegmentation::confidence and ::doubts (branch `axial`);
-//  - the level names: a per-study naming confidence and doubts from labelVertebrae (planned).
+// reasons it doubts it. measurement/Analysis.cpp fills them:
+//  - the level names: VertebralLabels' naming confidence and doubts (namingSelf);
+//  - the cord: CordSegmentation's confidence and doubts, where it gives them (cordSelf).
 struct SelfAssessment {
   std::optional<double> confidence;
   std::vector<std::string> doubts;

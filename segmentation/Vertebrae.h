@@ -10,13 +10,14 @@
 // picks the chain of discs that maximises disc-likeness while their spacing (one vertebra, 12-30
 // mm) changes smoothly from one to the next, as vertebral heights do.
 //
-// Naming is anchored on anatomy, never on the image edge: with the cervicomedullary junction
-// (foramen magnum) in view, C2-C3 is the first chain disc at least 32 mm below it (above that the
-// chain may hold the skull base's edge and the dens base - the C1/C2 junction, a thin line inside
-// bone - which lie within about 30 mm of the junction). This anchor is approximate: it rests on
-// the cord's top standing for the foramen magnum (within about 10 mm); the craniocervical
-// landmarks (dens, basion) should replace it. Otherwise the discs are found but not named, and a
-// warning says so; `c2c3` (a radiologist's point) or `manualDiscs` name them.
+// Naming is anchored on anatomy, never on the image edge, and by evidence (docs/vertebrae.md):
+// the chain's own spacing h (the median disc spacing in the upper 130 mm: the patient's level
+// height) scales the priors of each anchor - the dens base about 0.95 h above C2-C3, the dens tip
+// about 2.0 h, the cord's junction with the medulla about 2.1 h - and each chain disc is scored
+// as C2-C3 by how well every anchor in view agrees with it. The naming confidence says how clearly
+// the best candidate beats the next (a disc's confidence is capped by it); anchors that disagree
+// become doubts (warnings, quality check). Without any anchor the discs are found but not named,
+// and a warning says so; `c2c3` (a radiologist's point) or `manualDiscs` name them.
 #pragma once
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
