@@ -59,11 +59,39 @@ std::string trim(std::string s) {
   return s.substr(start);
 }
 
-// Whole value of a string element (all of a multi-valued DS, backslashes kept), trimmed.
+// Bytes that are not valid UTF-8 (a character set DCMTK could not convert, or a file that
+// declares none and holds Latin-1 anyway) become U+FFFD: the text goes into JSON, CSV, HTML and
+// SQLite, all UTF-8, and one bad byte must not fail a study.
+std::string validUtf8(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto* b = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = b[i];
+    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = length > 0 && i + length <= n;
+    for (std::size_t k = 1; ok && k < length; ++k) ok = (b[i + k] & 0xC0) == 0x80;
+    // No overlong forms or surrogates.
+    if (ok && length == 2) ok = c >= 0xC2;
+    if (ok && length == 3) ok = !(c == 0xE0 && b[i + 1] < 0xA0) && !(c == 0xED && b[i + 1] >= 0xA0);
+    if (ok && length == 4) ok = c <= 0xF4 && !(c == 0xF0 && b[i + 1] < 0x90) && !(c == 0xF4 && b[i + 1] >= 0x90);
+    if (ok) {
+      out.append(in, i, length);
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+// Whole value of a string element (all of a multi-valued DS, backslashes kept), trimmed, UTF-8.
 std::string text(DcmItem& item, const DcmTagKey& tag) {
   OFString value;
   if (item.findAndGetOFStringArray(tag, value).bad()) return {};
-  return trim(value.c_str());
+  return validUtf8(trim(value.c_str()));
 }
 
 std::vector<double> numbers(const std::string& value) {
@@ -258,6 +286,9 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
                               : "not a DICOM file";
     return false;
   }
+  // Text in the file's declared character set (SpecificCharacterSet: Latin-1 in most European
+  // archives) to UTF-8; where DCMTK cannot convert, text() replaces the invalid bytes.
+  format.convertToUTF8();
   DcmDataset& ds = *format.getDataset();
   if (!ds.tagExists(DCM_Rows) || !ds.tagExists(DCM_PixelData)) {
     why = "not a DICOM image (no pixel data)";

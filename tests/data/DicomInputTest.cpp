@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "TestSupport.h"
 #include "data/DicomWriter.h"
@@ -115,6 +116,19 @@ TEST(DicomInput, RefusesNonMrModality) {
   const std::string error = errorOf([&] { loadInput(dir / "s"); });
   EXPECT_NE(error.find("cordscope analyses MR"), std::string::npos) << error;
   EXPECT_NE(error.find("CT"), std::string::npos) << error;
+}
+
+// A European archive's text is Latin-1 (SpecificCharacterSet ISO_IR 100, as the writer declares):
+// it is read as UTF-8, so that JSON, CSV and HTML can hold it.
+TEST(DicomInput, Latin1TextIsDecodedToUtf8) {
+  TempDir dir;
+  const Volume written = makeVolume(Plane::Sagittal, 6, "HWS S\xE4ule T2 m\xFC" "de");  // Latin-1 bytes
+  writeDicomSeries(written, dir / "s", test::uidSeeded("latin1"));
+  const Volume read = loadInput(dir / "s");
+  EXPECT_EQ(read.meta.seriesDescription, "HWS S\xC3\xA4ule T2 m\xC3\xBC""de");
+  const Inventory inventory = scanInput(dir / "s");
+  ASSERT_EQ(inventory.series.size(), 1u);
+  EXPECT_NO_THROW(nlohmann::json(inventory.series.front()).dump());
 }
 
 TEST(DicomInput, EmptyFolderAndMissingPathAreClearErrors) {
