@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "TestSupport.h"
 #include "data/Error.h"
@@ -70,6 +71,64 @@ TEST(Nifti, UnreadableFilesAreInputErrors) {
   std::ofstream(dir / "junk.nii.gz") << "junk";
   EXPECT_THROW(readNifti(dir / "junk.nii.gz"), InputError);
   EXPECT_THROW(readNifti(dir / "absent.nii"), InputError);
+}
+
+// Files that lie about themselves are refused with a message naming the defect, before any reader
+// allocates or crashes: NaN in the orientation (VNL aborted), voxels declared that the file does
+// not hold (a tiny .nii.gz declaring gigabytes, a truncated .nii or gzip stream).
+TEST(Nifti, HeadersThatLieAreRefusedBeforeReading) {
+  test::TempDir dir;
+  auto image = Image::New();
+  Image::RegionType region;
+  region.SetSize({20, 24, 8});
+  image->SetRegions(region);
+  image->Allocate();
+  image->FillBuffer(7.5f);
+  writeNifti(image.GetPointer(), dir / "good.nii.gz");
+  std::string bytes;
+  {
+    gzFile in = gzopen((dir / "good.nii.gz").c_str(), "rb");
+    char buffer[65536];
+    for (int n; (n = gzread(in, buffer, sizeof buffer)) > 0;) bytes.append(buffer, n);
+    gzclose(in);
+  }
+  ASSERT_GT(bytes.size(), 352u);
+  const auto plain = [&](const std::string& name, const std::string& content) {
+    std::ofstream(dir / name, std::ios::binary) << content;
+    return std::string(dir / name);
+  };
+  const auto gzipped = [&](const std::string& name, const std::string& content) {
+    gzFile out = gzopen((dir / name).c_str(), "wb");
+    gzwrite(out, content.data(), static_cast<unsigned>(content.size()));
+    gzclose(out);
+    return std::string(dir / name);
+  };
+  const auto refusal = [](const std::string& path) {
+    try {
+      readNifti(path);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(read)");
+  };
+  EXPECT_EQ(refusal(plain("good.nii", bytes)), "(read)");
+
+  std::string nanSform = bytes;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(&nanSform[280], &nan, 4);
+  EXPECT_NE(refusal(gzipped("nan.nii.gz", nanSform)).find("not a number"), std::string::npos);
+
+  EXPECT_NE(refusal(plain("cut.nii", bytes.substr(0, bytes.size() * 6 / 10))).find("truncated"), std::string::npos);
+
+  std::string huge = bytes;
+  const short dims[3] = {1600, 1600, 300};
+  std::memcpy(&huge[42], dims, sizeof dims);
+  const std::string message = refusal(gzipped("huge.nii.gz", huge));
+  EXPECT_NE(message.find("GB of data"), std::string::npos) << message;
+
+  std::ifstream compressed(dir / "good.nii.gz", std::ios::binary);
+  const std::string gz((std::istreambuf_iterator<char>(compressed)), std::istreambuf_iterator<char>());
+  EXPECT_NE(refusal(plain("cutgz.nii.gz", gz.substr(0, gz.size() * 6 / 10))), "(read)");
 }
 
 }  // namespace
