@@ -275,6 +275,8 @@ void liftEnhancedTiming(DcmItem& ds, FileHeader& file) {
       file.meta.sliceThicknessMm = number(*measures, DCM_SliceThickness);
 }
 
+std::string formatMm(double value);
+
 // Reads one file's header. Returns false (with `why`) when it is not usable DICOM.
 bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
   DcmFileFormat format;
@@ -293,6 +295,56 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
   if (!ds.tagExists(DCM_Rows) || !ds.tagExists(DCM_PixelData)) {
     why = "not a DICOM image (no pixel data)";
     return false;
+  }
+  // Declared sizes against what the file holds, before anything is allocated or looped over: a
+  // header that lies (Columns 65535, NumberOfFrames 2^31, pixel data cut short) must not cost
+  // gigabytes or minutes, nor read as an image padded with zeros.
+  {
+    const unsigned rows = ushortValue(ds, DCM_Rows), columns = ushortValue(ds, DCM_Columns);
+    const unsigned bits = ushortValue(ds, DCM_BitsAllocated);
+    const unsigned samples = ds.tagExists(DCM_SamplesPerPixel) ? ushortValue(ds, DCM_SamplesPerPixel) : 1;
+    const std::optional<double> declaredFrames = number(ds, DCM_NumberOfFrames);
+    const double frames = declaredFrames.value_or(1.0);
+    if (rows == 0 || columns == 0) {
+      why = "image of " + std::to_string(rows) + " x " + std::to_string(columns) + " pixels";
+      return false;
+    }
+    if (bits != 8 && bits != 16 && bits != 32) {
+      why = "BitsAllocated " + std::to_string(bits) + " is not supported (8, 16 or 32)";
+      return false;
+    }
+    if (samples < 1 || samples > 4) {
+      why = "SamplesPerPixel " + std::to_string(samples) + " is not an image";
+      return false;
+    }
+    if (!std::isfinite(frames) || frames < 1 || frames != std::floor(frames)) {
+      why = "NumberOfFrames is not a positive whole number";
+      return false;
+    }
+    DcmSequenceOfItems* perFrame = nullptr;
+    if (ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, perFrame).good() && perFrame &&
+        static_cast<double>(perFrame->card()) != frames) {
+      why = "NumberOfFrames " + formatMm(frames) + " disagrees with its " + std::to_string(perFrame->card()) +
+            " per-frame functional groups";
+      return false;
+    }
+    const double declared = static_cast<double>(rows) * columns * frames * samples * (bits / 8);
+    DcmElement* pixels = nullptr;
+    ds.findAndGetElement(DCM_PixelData, pixels);
+    const Uint32 length = pixels ? pixels->getLength() : 0;
+    const bool encapsulated = DcmXfer(ds.getOriginalXfer()).isEncapsulated();
+    if (!encapsulated && length != DCM_UndefinedLength && static_cast<double>(length) < declared) {
+      why = "pixel data shorter than declared (" + std::to_string(length) + " bytes for " + std::to_string(rows) + " x " +
+            std::to_string(columns) + " x " + formatMm(frames) + " frames of " + std::to_string(bits) + " bits)";
+      return false;
+    }
+    // Compressed pixel data: MR compresses a few to some tens of times; far more than that is a
+    // header that lies.
+    const double fileBytes = static_cast<double>(fs::file_size(path));
+    if (encapsulated && declared > 200.0 * fileBytes) {
+      why = "declares " + formatMm(declared / 1e6) + " MB of pixels in a " + formatMm(fileBytes / 1e6) + " MB file";
+      return false;
+    }
   }
   readMetadata(ds, file);
   file.enhanced = ds.tagExists(DCM_PerFrameFunctionalGroupsSequence);

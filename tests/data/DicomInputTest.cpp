@@ -11,6 +11,9 @@
 #include "data/Error.h"
 #include "data/Input.h"
 
+#include <dcmtk/dcmdata/dctk.h>
+#include <functional>
+
 namespace cordscope {
 namespace {
 
@@ -92,6 +95,33 @@ TEST(DicomInput, SkipsNonDicomAndDamagedFilesAndLoadsTheRest) {
   EXPECT_NE(warnings.find("notes.txt: not a DICOM file"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("random.dcm: not a DICOM file"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("zz_cut.dcm: truncated"), std::string::npos) << warnings;
+  EXPECT_NO_THROW(loadSeries(inventory, 0));
+}
+
+// Headers that declare more than the file holds are skipped with the defect named, before any
+// pixel buffer is allocated (Columns 65535 asked for gigabytes, NumberOfFrames 2^31 looped for
+// minutes, BitsAllocated 12 tripped a GDCM assertion); the good slices load.
+TEST(DicomInput, HeadersThatLieAreSkippedWithTheirDefect) {
+  TempDir dir;
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("lying"));
+  const auto edited = [&](const std::string& name, const std::function<void(DcmDataset&)>& edit) {
+    DcmFileFormat file;
+    ASSERT_TRUE(file.loadFile(files[1].c_str()).good());
+    edit(*file.getDataset());
+    ASSERT_TRUE(file.saveFile((dir / ("s/" + name)).c_str(), EXS_LittleEndianExplicit).good());
+  };
+  edited("zz_wide.dcm", [](DcmDataset& ds) { ds.putAndInsertUint16(DCM_Columns, 65535); });
+  edited("zz_frames.dcm", [](DcmDataset& ds) { ds.putAndInsertString(DCM_NumberOfFrames, "2147483648"); });
+  edited("zz_bits.dcm", [](DcmDataset& ds) { ds.putAndInsertUint16(DCM_BitsAllocated, 12); });
+  const Inventory inventory = scanInput(dir / "s");
+  EXPECT_EQ(inventory.filesSkipped, 3u);
+  ASSERT_EQ(inventory.series.size(), 1u);
+  EXPECT_EQ(inventory.series[0].size[2], 6u);
+  std::string warnings;
+  for (const auto& w : inventory.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("zz_wide.dcm: pixel data shorter than declared"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("zz_frames.dcm: pixel data shorter than declared"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("zz_bits.dcm: BitsAllocated 12 is not supported"), std::string::npos) << warnings;
   EXPECT_NO_THROW(loadSeries(inventory, 0));
 }
 
