@@ -30,6 +30,14 @@ Command batchCommand();
 Command mergeCommand();
 Command compareCommand();
 
+// The output folder named by `option` (-o), created if needed: empty, an existing file, or a
+// folder that cannot be created is a usage error naming it, not an internal failure.
+void makeOutputDir(const std::string& dir, const std::string& option = "-o");
+
+// --threads / --jobs: 0 means all cores; more than 8 x the cores is clamped with a warning (a
+// thread pool asked for 100000 threads crashed).
+int clampWorkers(int requested, const std::string& option);
+
 // Diagnostics on stderr, prefixed so they are told apart from program output.
 void warn(const std::string& message);
 void note(const std::string& message);

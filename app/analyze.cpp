@@ -182,14 +182,14 @@ int runAnalyze(AnalyzeOptions options) {
   if (vertebraeOptions.c2c3 && !vertebraeOptions.manualDiscs.empty())
     throw UsageError("give --c2c3 or --discs, not both (--discs names every disc itself)");
   if (options.extensive.segments < 1) throw UsageError("--extensive-segments must be at least 1");
-  if (options.threads < 0) throw UsageError("--threads must be 0 (all cores) or more");
-  if (options.threads > 0) {
-    itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(options.threads);
-    cv::setNumThreads(options.threads);
+  if (options.threads != 0) {
+    const int threads = clampWorkers(options.threads, "--threads");
+    itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
+    cv::setNumThreads(threads);
   }
   Progress progress(!options.quiet && ::isatty(STDERR_FILENO));
   std::vector<std::string> outputs;  // file names written, in order
-  fs::create_directories(options.outputDir);
+  makeOutputDir(options.outputDir);
   if (options.demo) {
     if (!options.input.empty()) throw UsageError("--demo analyses its own study: give no INPUT");
     const auto start = clock::now();

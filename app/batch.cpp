@@ -213,11 +213,10 @@ class ProgressBar {
 int runBatch(const BatchOptions& o) {
   if (o.inputs.empty()) throw UsageError("batch needs at least one INPUT (DICOM folder, NIfTI file or BIDS dataset)");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int jobs = o.jobs > 0 ? o.jobs : cores;
-  if (o.jobs < 0) throw UsageError("--jobs must be at least 1 (0: the number of cores)");
+  const int jobs = o.jobs != 0 ? clampWorkers(o.jobs, "--jobs") : cores;
   const std::pair<int, int> shard = parseShard(o.shard);
   const fs::path outDir(o.outputDir);
-  fs::create_directories(outDir);
+  makeOutputDir(o.outputDir);
   ResultsStore store(o.db.empty() ? (outDir / "cordscope.sqlite").string() : o.db);
   if (o.anonymize && store.meta("anonymized").value_or("0") != "1") {
     // Rows keyed by patient ID and date must not end up in a table presented as anonymised.

@@ -148,7 +148,7 @@ std::string value(const json& j) {
 int runCompare(const std::vector<std::string>& inputs, const std::string& outputDir, bool render) {
   if (inputs.size() < 2) throw UsageError("compare needs a baseline and at least one follow-up (two or more studies)");
   const fs::path outDir(outputDir);
-  fs::create_directories(outDir);
+  makeOutputDir(outputDir);
   std::vector<Loaded> points;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     fs::path dir(inputs[k]);

@@ -1,6 +1,9 @@
 // cordscope: the front door. Parses the subcommand and its options, runs it, and maps errors to
 // exit codes: 0 success, 1 analysis failed, 2 usage error, 3 input unreadable (docs/errors.md).
 #include <iostream>
+#include <algorithm>
+#include <thread>
+#include <filesystem>
 
 #include "Command.h"
 #include "data/Error.h"
@@ -15,6 +18,28 @@ const std::vector<Command>& commands() {
 
 void warn(const std::string& message) { std::cerr << "cordscope: warning: " << message << "\n"; }
 void note(const std::string& message) { std::cerr << "cordscope: " << message << "\n"; }
+
+void makeOutputDir(const std::string& dir, const std::string& option) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) throw UsageError(option + " needs a folder name");
+  std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_directory(dir, error))
+    throw UsageError(option + " " + dir + ": is a file, not a folder");
+  fs::create_directories(dir, error);
+  if (error) throw UsageError(option + " " + dir + ": cannot create the folder (" + error.message() + ")");
+}
+
+int clampWorkers(int requested, const std::string& option) {
+  if (requested < 0) throw UsageError(option + " must be 0 (all cores) or more");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (requested == 0) return cores;
+  if (requested > 8 * cores) {
+    warn(option + " " + std::to_string(requested) + " is more than 8 x the " + std::to_string(cores) +
+         " cores: using " + std::to_string(8 * cores));
+    return 8 * cores;
+  }
+  return requested;
+}
 
 namespace {
 

@@ -24,7 +24,7 @@ bool better(const StudyRecord& candidate, const StudyRecord& current) {
 int runMerge(const std::vector<std::string>& inputs, const std::string& outputDir) {
   if (inputs.empty()) throw UsageError("merge needs the batch output folders (or their .sqlite stores) to combine");
   const fs::path outDir(outputDir);
-  fs::create_directories(outDir);
+  makeOutputDir(outputDir);
   ResultsStore merged((outDir / "cordscope.sqlite").string());
   std::optional<bool> anonymized;
   if (!merged.all().empty()) anonymized = merged.meta("anonymized").value_or("0") == "1";

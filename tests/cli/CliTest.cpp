@@ -53,6 +53,27 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_NE(wrongExtension.err.find(".nii"), std::string::npos);
 }
 
+// An output folder that cannot be one (empty, an existing file) is a usage error naming it, not
+// an internal failure; a thread count far beyond the cores is clamped with a warning (100000
+// crashed the thread pool).
+TEST(Cli, OutputFolderProblemsAndWildThreadCountsAreAnswered) {
+  TempDir dir;
+  ASSERT_EQ(runCordscope("phantom -o " + quote(dir / "p")).exitCode, 0);
+  const std::string input = quote(dir / "p/dicom");
+  const auto empty = runCordscope("analyze " + input + " -o '' --no-render");
+  EXPECT_EQ(empty.exitCode, 2) << empty.err;
+  EXPECT_NE(empty.err.find("-o needs a folder name"), std::string::npos) << empty.err;
+  std::ofstream(dir / "file.txt") << "x";
+  const auto file = runCordscope("analyze " + input + " -o " + quote(dir / "file.txt") + " --no-render");
+  EXPECT_EQ(file.exitCode, 2) << file.err;
+  EXPECT_NE(file.err.find("is a file, not a folder"), std::string::npos) << file.err;
+  const auto batch = runCordscope("batch " + quote(dir / "p") + " -o " + quote(dir / "file.txt"));
+  EXPECT_EQ(batch.exitCode, 2) << batch.err;
+  const auto threads = runCordscope("analyze " + input + " -o " + quote(dir / "out") + " --no-render --threads 100000");
+  EXPECT_EQ(threads.exitCode, 0) << threads.err;
+  EXPECT_NE(threads.err.find("--threads 100000 is more than 8 x"), std::string::npos) << threads.err;
+}
+
 TEST(Cli, BadInputIsOneLineAndExitThree) {
   TempDir dir;
   fs::create_directories(dir / "empty");
