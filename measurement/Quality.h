@@ -53,10 +53,10 @@ struct QualityReport {
 };
 
 // What a segmenter says about its own result: a confidence 0-1 (absent: it gives none) and the
-// reasons it doubts it. Nothing fills these yet; they are read here so that wiring them is one
-// line in app/analyze.cpp (see "self-assessments" there):
-//  - the cord: CordSegmentation::confidence and ::doubts (branch `axial`);
-//  - the level names: a per-study naming confidence and doubts from labelVertebrae (planned).
+// reasons it doubts it (every doubt is a check), filled by analyzeStudy (measurement/Analysis):
+//  - the cord: CordSegmentation::confidence and ::doubts (axial series: the CSF rings' clarity
+//    per slice, slices without an outline, disagreement with findCenterline);
+//  - the level names: VertebralLabels::namingConfidence and ::doubts.
 struct SelfAssessment {
   std::optional<double> confidence;
   std::vector<std::string> doubts;
