@@ -990,7 +990,6 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
   std::vector<double> arc(polyline.size(), 0.0);
   for (std::size_t i = 1; i < polyline.size(); ++i) arc[i] = arc[i - 1] + norm(polyline[i] - polyline[i - 1]);
   const double total = arc.back();
-  const std::size_t p = cord[0].c.size(), q = canal[0].c.size();
   const auto blend = [](const Contour& a, const Contour& b, double t) {
     Contour c = a;
     for (std::size_t i = 0; i < c.c.size() && i < b.c.size(); ++i) c.c[i] = (1 - t) * a.c[i] + t * b.c[i];
@@ -1010,8 +1009,6 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
     const std::size_t ka = order[below], kb = order[above];
     Contour c = blend(cord[ka], cord[kb], t);
     Contour cc = blend(canal[ka], canal[kb], t);
-    (void)p;
-    (void)q;
     const Vec3 tangent = normalized(polyline[seg] - polyline[seg - 1]);
     const Frame frame = frameAt(centre, normal);
     // The slice cuts the cord obliquely: its outline is longer along the tilt than the section.
