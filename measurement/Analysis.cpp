@@ -43,6 +43,8 @@ Analysis analyzeStudy(const Volume& volume, const AnalysisOptions& options) {
   q.lesions = &a.lesions;
   q.lesionMetrics = &a.lesionMetrics;
   if (a.vertebrae.named) q.namingSelf = {a.vertebrae.namingConfidence, a.vertebrae.doubts};
+  // The cord segmenter's own view (axial series: the CSF rings' clarity, slices without outline).
+  if (a.cord.confidence) q.cordSelf = {a.cord.confidence, a.cord.doubts};
   a.quality = assessQuality(q, options.quality);
   stage("", "quality_s");
   return a;

@@ -53,9 +53,10 @@ struct QualityReport {
 };
 
 // What a segmenter says about its own result: a confidence 0-1 (absent: it gives none) and the
-// reasons it doubts it. measurement/Analysis.cpp fills them:
-//  - the level names: VertebralLabels' naming confidence and doubts (namingSelf);
-//  - the cord: CordSegmentation's confidence and doubts, where it gives them (cordSelf).
+// reasons it doubts it (every doubt is a check), filled by analyzeStudy (measurement/Analysis):
+//  - the cord: CordSegmentation::confidence and ::doubts (axial series: the CSF rings' clarity
+//    per slice, slices without an outline, disagreement with findCenterline);
+//  - the level names: VertebralLabels::namingConfidence and ::doubts.
 struct SelfAssessment {
   std::optional<double> confidence;
   std::vector<std::string> doubts;

@@ -50,7 +50,13 @@ Contrast contrastFromMetadata(const SeriesMetadata& meta) {
   std::string text = meta.seriesDescription + " " + meta.protocolName;
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return std::toupper(c); });
-  const auto has = [&](const char* word) { return text.find(word) != std::string::npos; };
+  // "MT" before a weighting's name is magnetisation transfer ("MT1", "MT0": the MT-on and MT-off
+  // images of a gradient echo), not that weighting.
+  const auto has = [&](const char* word) {
+    for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1))
+      if (!(word[0] == 'T' && at > 0 && text[at - 1] == 'M')) return true;
+    return false;
+  };
   if (has("T2*") || has("T2STAR") || has("T2_STAR") || has("MEDIC") || has("MERGE") || has("FFE") ||
       has("GRE"))
     return Contrast::T2star;

@@ -12,11 +12,13 @@
 // its centre is inside the contour of the station slab it falls in.
 #pragma once
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "data/Volume.h"
 #include "segmentation/Centerline.h"
+#include "segmentation/CordRing.h"
 
 namespace cordscope {
 
@@ -57,6 +59,13 @@ struct CordOptions {
   // are interpolated from the cord on either side (its size changes little over a centimetre or
   // two, while a canal read where the cord is hidden is measured differently).
   double modelFromCanalGapMm = 20;
+  // Axial series (isAxialSeries, CordRing.h) with slices at least this thick are outlined slice
+  // by slice, in each slice's own plane ("slice mode"): across slices this far apart a section
+  // perpendicular to the cord would be interpolated between slices that show different levels.
+  double sliceModeMinMm = 6;
+  // Thinner axial series are followed by findCenterline and checked against the ring path: mean
+  // distances between the two above this (half a cord's width) make the cord doubtful.
+  double axialDisagreementMm = 4;
 };
 
 // One cross-section perpendicular to the centerline. Diameters: AP along the patient's
@@ -91,14 +100,32 @@ struct CordSegmentation {
   // The course above the cord's top when the medulla was trimmed from it (LPS, cranial first,
   // every stationStepMm): the brainstem's axis, for the cervicomedullary angle.
   std::vector<Vec3> medulla;
+  // How the cord was found: "planes" (findCenterline, sections perpendicular to it), "axial"
+  // (findAxialCenterline, then the same sections) or "axial slices" (slice mode).
+  std::string method = "planes";
+  // The segmenter's own confidence (0-1) and the reasons it doubts its result, for the quality
+  // verdict; absent where it gives none (the sagittal path, for now).
+  std::optional<double> confidence;
+  std::vector<std::string> doubts;
 };
 
 CordSegmentation segmentCord(const Volume& volume, const Centerline& centerline,
                              const CordOptions& options = {});
 
-// Centerline detection plus segmentation, the way analyze runs them.
+// Centerline detection plus segmentation, the way analyze runs them: an axial series
+// (isAxialSeries) is followed by findAxialCenterline and, when its slices are thick, outlined in
+// slice mode; anything else by findCenterline.
 CordSegmentation segmentCord(const Volume& volume, const CenterlineOptions& centerlineOptions = {},
                              const CordOptions& options = {});
+
+// Slice mode: the cord outlined in each slice of an axial series on its own, from the slice's
+// cord found by findAxialCenterline (rays in the slice's plane, the same edges and robust contour
+// as the sections); the masks are each slice's outline; the sections, every stationStepMm along
+// the course through the slices' centres (and half a slice beyond the end ones), interpolate the
+// slices' outlines and are corrected for the cord's tilt through the slice (an oblique cut of a
+// tube is longer than its section).
+CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline& axial,
+                                     const CordOptions& options = {});
 
 // Where a point lies in the cord's own coordinates: the section whose perpendicular plane holds
 // it, the arc there, and its offsets in that plane (anterior, and lateral = tangent x anterior).

@@ -3,6 +3,7 @@
 // analysed by the real pipeline, where no check may fire; and real scans, where the verdict must
 // agree with the reference masks (a cord segmentation that misses its reference is never a pass).
 #include <gtest/gtest.h>
+#include <itkImageRegionIteratorWithIndex.h>
 
 #include <cmath>
 #include <iostream>
@@ -565,6 +566,7 @@ Analysed analyse(const Volume& volume) {
   in.vertebrae = &a.vertebrae;
   in.lesions = &a.lesions;
   in.lesionMetrics = &a.lesionMetrics;
+  if (a.cord.confidence) in.cordSelf = {a.cord.confidence, a.cord.doubts};
   a.quality = assessQuality(in);
   return a;
 }
@@ -595,7 +597,8 @@ TEST(Quality, PhantomsPass) {
 
 // Real scans with reference cord masks: where the segmentation matches its reference (Dice at
 // least 0.8) the verdict is never fail; where it misses it (Dice below 0.5: the thick-slice axial
-// MT scans today) it is never pass - the silently wrong success this module exists to stop.
+// MT scans until the axial ring detector, 0.00 and 0.02) it is never pass - the silently wrong
+// success this module exists to stop.
 TEST(Quality, RealScansAgreeWithTheirReferenceMasks) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   struct Case {
@@ -625,6 +628,19 @@ TEST(Quality, RealScansAgreeWithTheirReferenceMasks) {
     }
   }
   EXPECT_GE(judged, 4);
+}
+
+// An axial slab in which no cord can be seen (the real MT slab with every slice replaced by a
+// smooth ramp): whatever the segmenter returns, the verdict is never pass.
+TEST(Quality, AxialSlabWithoutACordIsNotPassed) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  Volume volume = readNifti((data / "real/sct-mt-axial/mt0.nii.gz").string());
+  itk::ImageRegionIteratorWithIndex<Image> it(volume.image, volume.image->GetBufferedRegion());
+  for (; !it.IsAtEnd(); ++it)
+    it.Set(200.0f + 3.0f * static_cast<float>(it.GetIndex()[0]) + 2.0f * static_cast<float>(it.GetIndex()[1]));
+  const Analysed a = analyse(volume);
+  std::cout << "[ ramp slab ] found " << a.cord.found << ", quality " << describe(a.quality) << "\n";
+  EXPECT_NE(a.quality.verdict, Verdict::Pass) << describe(a.quality);
 }
 
 }  // namespace

@@ -233,6 +233,27 @@ TEST(CordSegmentation, SctT2LesionCordFollowedPastTheLesion) {
   EXPECT_GE(covered, expertPlanes - 4);  // 3.2 mm of 0.8 mm planes
 }
 
+// Real axial gradient-echo slabs (MT off and on): 5 slices of 17 mm, 34 mm field of view, the
+// cord's contrast against the CSF weak. Found by the CSF ring of each slice (CordRing.h) and
+// outlined slice by slice; reference masks by SCT PropSeg.
+TEST(CordSegmentation, SctMtAxialSlabs) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  for (const char* name : {"mt0", "mt1"}) {
+    const std::filesystem::path folder = data / "real/sct-mt-axial";
+    const Volume volume = loadInput((folder / (std::string(name) + ".nii.gz")).string());
+    const CordSegmentation seg = segmentCord(volume);
+    ASSERT_TRUE(seg.found) << name << ": " << seg.failure;
+    EXPECT_EQ(seg.method, "axial slices") << name;
+    EXPECT_EQ(seg.centerline.csfSign, +1) << name;  // CSF brighter than cord on gradient echo
+    ASSERT_TRUE(seg.confidence.has_value()) << name;
+    const Mask::Pointer reference = readMask((folder / (std::string(name) + "_seg.nii.gz")).string());
+    const double d = dice(seg.cord, reference);
+    std::cout << "[ real " << name << " ] cord Dice " << d << ", confidence " << *seg.confidence << ", "
+              << seg.doubts.size() << " doubts\n";
+    EXPECT_GE(d, 0.80) << name;
+  }
+}
+
 TEST(CordSegmentation, Pam50OverCordSlices) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   EXPECT_GE(realDice(data / "real/pam50-small/PAM50_small_t2.nii.gz",
