@@ -203,19 +203,28 @@ namespace {
 // A study with a sagittal and an axial series of the same neck: the sagittal gives length and
 // levels, the axial, which covers the lesion, its pattern (issue 18, item 4); --axial none keeps
 // the sagittal's.
-TEST(RealAnatomy, SagittalAndAxialSeriesOfOneStudy) {
-  CORDSCOPE_REQUIRE_SHARED_DATA(shared);
-  RealAnatomyOptions sagittal;
-  for (const RealAnatomyOptions& o : realAnatomyTestSet(shared.string()))
-    if (o.name == "pam50-lateral-right-C3-C5") sagittal = o;
-  ASSERT_FALSE(sagittal.name.empty());
-  RealAnatomyOptions axial = sagittal;
+// The set's study `name`, and an axial series of the same neck as a clinical axial block
+// (4 mm slices, 0.6 mm pixels, 80 mm field of view, C3 to C7).
+RealAnatomyOptions studyNamed(const std::string& shared, const std::string& name) {
+  for (const RealAnatomyOptions& o : realAnatomyTestSet(shared))
+    if (o.name == name) return o;
+  return {};
+}
+RealAnatomyOptions axialBlockOf(RealAnatomyOptions axial) {
   axial.orientation = "axial";
   axial.sliceThicknessMm = 4;
   axial.pixelMm = 0.6;
   axial.fovInPlaneMm = 80;
   axial.axialTopLevel = 3;
   axial.axialBottomLevel = 7;
+  return axial;
+}
+
+TEST(RealAnatomy, SagittalAndAxialSeriesOfOneStudy) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(shared);
+  const RealAnatomyOptions sagittal = studyNamed(shared.string(), "pam50-lateral-right-C3-C5");
+  ASSERT_FALSE(sagittal.name.empty());
+  const RealAnatomyOptions axial = axialBlockOf(sagittal);
   const RealAnatomyStudy sagittalStudy = makeRealAnatomyStudy(sagittal);
   const TempDir scratch;
   writeRealAnatomySeries({sagittalStudy, makeRealAnatomyStudy(axial)}, scratch / "study");
@@ -246,18 +255,11 @@ TEST(RealAnatomy, SagittalAndAxialSeriesOfOneStudy) {
 // pass with "no lesion".
 TEST(RealAnatomy, LesionOnlyOnTheAxialSeriesIsNotASilentPass) {
   CORDSCOPE_REQUIRE_SHARED_DATA(shared);
-  RealAnatomyOptions axial;
-  for (const RealAnatomyOptions& o : realAnatomyTestSet(shared.string()))
-    if (o.name == "pam50-lateral-right-C3-C5") axial = o;
-  ASSERT_FALSE(axial.name.empty());
-  RealAnatomyOptions sagittal = axial;
+  const RealAnatomyOptions lesioned = studyNamed(shared.string(), "pam50-lateral-right-C3-C5");
+  ASSERT_FALSE(lesioned.name.empty());
+  RealAnatomyOptions sagittal = lesioned;
   sagittal.lesions.clear();
-  axial.orientation = "axial";
-  axial.sliceThicknessMm = 4;
-  axial.pixelMm = 0.6;
-  axial.fovInPlaneMm = 80;
-  axial.axialTopLevel = 3;
-  axial.axialBottomLevel = 7;
+  const RealAnatomyOptions axial = axialBlockOf(lesioned);
   const TempDir scratch;
   writeRealAnatomySeries({makeRealAnatomyStudy(sagittal), makeRealAnatomyStudy(axial)}, scratch / "study");
   const CommandResult r = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "out") + " --no-render --quiet");
