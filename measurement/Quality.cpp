@@ -1,6 +1,7 @@
 #include "measurement/Quality.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -254,6 +255,72 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   }
 }
 
+// ---- The cord against its CSF ----
+
+// The cord's contrast against the CSF around it (median intensities of the cord mask and of the
+// canal mask outside it), in units of the image's noise: the spread of differences between
+// neighbouring cord voxels along the image's two finest axes (Immerkaer's idea: the cord's own
+// signal varies slowly, so a neighbour difference is mostly noise, its sigma sqrt(2) times the
+// noise's; the MAD makes the few pairs across an edge or a lesion border irrelevant). A pure
+// function of the image and the masks on its grid: one pass over the voxels.
+struct CordContrast {
+  double contrast = NAN, noise = NAN;
+  double toNoise() const { return noise > 0 ? contrast / noise : NAN; }
+};
+
+CordContrast cordContrast(const Image& image, const Mask& cord, const Mask& canal) {
+  CordContrast out;
+  const auto size = image.GetLargestPossibleRegion().GetSize();
+  if (cord.GetLargestPossibleRegion().GetSize() != size ||
+      canal.GetLargestPossibleRegion().GetSize() != size)
+    return out;
+  const float* pixel = image.GetBufferPointer();
+  const unsigned char* inCord = cord.GetBufferPointer();
+  const unsigned char* inCanal = canal.GetBufferPointer();
+  // The two finest axes: in-plane, where neighbours are closest.
+  const auto spacing = image.GetSpacing();
+  std::array<int, 3> axes{0, 1, 2};
+  std::sort(axes.begin(), axes.end(), [&](int a, int b) { return spacing[a] < spacing[b]; });
+  const std::array<std::size_t, 3> stride{1, size[0], size[0] * size[1]};
+  std::vector<double> cordValues, csfValues, differences;
+  std::size_t i = 0;
+  for (std::size_t z = 0; z < size[2]; ++z)
+    for (std::size_t y = 0; y < size[1]; ++y)
+      for (std::size_t x = 0; x < size[0]; ++x, ++i) {
+        if (!inCord[i]) {
+          if (inCanal[i]) csfValues.push_back(pixel[i]);
+          continue;
+        }
+        cordValues.push_back(pixel[i]);
+        const std::array<std::size_t, 3> at{x, y, z};
+        for (int k = 0; k < 2; ++k) {
+          const int axis = axes[k];
+          if (at[axis] + 1 < size[axis] && inCord[i + stride[axis]])
+            differences.push_back(std::abs(pixel[i + stride[axis]] - pixel[i]));
+        }
+      }
+  if (cordValues.empty() || csfValues.empty() || differences.size() < 20) return out;
+  out.contrast = std::abs(median(csfValues) - median(cordValues));
+  out.noise = 1.4826 * median(differences) / std::sqrt(2.0);
+  return out;
+}
+
+void checkContrast(const QualityInputs& in, const QualityOptions& o, Collector& c) {
+  const CordSegmentation& cord = *in.cord;
+  if (!in.volume || !in.volume->image || !cord.cord || !cord.canal) return;
+  const CordContrast contrast = cordContrast(*in.volume->image, *cord.cord, *cord.canal);
+  const double ratio = contrast.toNoise();
+  c.measure("cord_csf_contrast_to_noise", ratio);
+  if (!std::isfinite(ratio)) return;
+  c.graded(ratio < o.contrastFailBelow, ratio < o.contrastCheckBelow, "cord_contrast_low",
+           format("cord hardly differs from its CSF: their contrast is %.1f times the image's "
+                  "noise (%s)",
+                  ratio,
+                  ratio < o.contrastFailBelow
+                      ? "noise alone makes such a difference: the outline is not a cord's"
+                      : "the outline may follow noise rather than the cord's edge"));
+}
+
 // ---- Discs and level names ----
 
 // The arc of the named disc at the top of vertebra `lower`, if named.
@@ -490,6 +557,7 @@ QualityReport assessQuality(const QualityInputs& in, const QualityOptions& o) {
     return report;
   }
   checkCord(in, o, c);
+  checkContrast(in, o, c);
   checkSelf(in.cordSelf, "cord segmentation", "cord", o, c);
   if (in.vertebrae) checkDiscs(in, o, c);
   checkSelf(in.namingSelf, "level names", "naming", o, c);

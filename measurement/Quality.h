@@ -126,6 +126,16 @@ struct QualityOptions {
   // 30 degrees within 5 mm (a radius under 10 mm) is a kink no cord makes.
   double kinkWindowMm = 5, kinkCheckDeg = 30;
 
+  // --- The cord stands out from its CSF ---
+  // Median CSF minus median cord intensity over the masks, in units of the image's noise
+  // (cord_csf_contrast_to_noise). The segmenters pick the darkest (T2) or brightest (T1) tube in
+  // a brighter (darker) ring, so even pure noise gives a "cord" some contrast: 0.1-0.5 on noise
+  // volumes, sagittal and axial, white or smoothed. Real cords stand far above it: 7-16 on the
+  // real scans of ../shared/data (T2 sagittal and axial, MT-weighted axial), 8-31 on the
+  // real-anatomy set. Below 2 the "cord" is what noise alone makes (fail); below 4 its edges are
+  // barely above the noise, so its outline and size are doubtful (check).
+  double contrastCheckBelow = 4, contrastFailBelow = 2;
+
   // --- Cross-section size, median over the measured outlines ---
   // Adult cervical cord CSA 45-100 mm2 in health (C1-C6 means 69-77 mm2, SD about 7; T1-T2 42-47;
   // Valosek et al. 2024, 203 adults); atrophic or compressed cords are smaller (about 40-60), a

@@ -6,6 +6,7 @@
 #include <itkImageRegionIteratorWithIndex.h>
 
 #include <cmath>
+#include <random>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -538,6 +539,38 @@ TEST(Quality, ReportOrderHeadlineAndJson) {
   EXPECT_EQ(Synthetic().assess(strict).verdict, Verdict::Fail);
 }
 
+// The cord against its CSF, in units of the noise: cord 300, CSF 900 (a canal of radius 7 mm
+// round the cord of radius 4 mm), Gaussian noise of known sigma everywhere. The measure must
+// recover 600 / sigma, and grade it.
+TEST(Quality, CordContrastIsMeasuredInUnitsOfTheNoise) {
+  for (const double sigma : {20.0, 200.0, 1000.0}) {
+    Synthetic s;
+    s.cord.canal = s.maskLike();
+    for (int z = -static_cast<int>(kCordLength); z <= 0; ++z)
+      for (int y = -7; y <= 7; ++y)
+        for (int x = -7; x <= 7; ++x)
+          if (x * x + y * y <= 49) s.set(s.cord.canal, x, y, z, 1);
+    std::mt19937 random(5);
+    std::normal_distribution<float> noise(0.0f, static_cast<float>(sigma));
+    itk::ImageRegionIteratorWithIndex<Image> it(s.volume.image,
+                                                s.volume.image->GetBufferedRegion());
+    for (; !it.IsAtEnd(); ++it) {
+      const float base = s.cord.cord->GetPixel(it.GetIndex())    ? 300.0f
+                         : s.cord.canal->GetPixel(it.GetIndex()) ? 900.0f
+                                                                 : 100.0f;
+      it.Set(base + noise(random));
+    }
+    const QualityReport r = s.assess();
+    const double measured = r.measures.at("cord_csf_contrast_to_noise");
+    std::cout << "[ sigma " << sigma << " ] contrast/noise " << measured << " (truth "
+              << 600 / sigma << "), " << describe(r) << "\n";
+    EXPECT_NEAR(measured, 600 / sigma, 0.1 * 600 / sigma);
+    if (sigma == 20.0) EXPECT_ONLY(r, Verdict::Pass);
+    if (sigma == 200.0) EXPECT_ONLY(r, Verdict::Check, "cord_contrast_low");
+    if (sigma == 1000.0) EXPECT_ONLY(r, Verdict::Fail, "cord_contrast_low");
+  }
+}
+
 // ---- The real pipeline ----
 
 struct Analysed {
@@ -628,6 +661,37 @@ TEST(Quality, RealScansAgreeWithTheirReferenceMasks) {
     }
   }
   EXPECT_GE(judged, 4);
+}
+
+// Volumes of pure noise, sagittal and axial: whatever "cord" the segmenters pick in them (the
+// darkest tube in a brighter ring exists in any noise), the verdict is fail - it was a 46-49 mm
+// cord with ADI "subluxation" and exit 0 (issue 23).
+TEST(Quality, PureNoiseIsNoCord) {
+  for (const bool sagittal : {true, false}) {
+    Volume volume;
+    volume.image = Image::New();
+    Image::SizeType size{{320, 320, 12}};
+    Image::SpacingType spacing;
+    spacing[0] = spacing[1] = 0.8;
+    spacing[2] = 3.0;
+    if (sagittal) {
+      size = {{12, 320, 320}};
+      spacing[0] = 3.0;
+      spacing[2] = 0.8;
+    }
+    volume.image->SetRegions(size);
+    volume.image->SetSpacing(spacing);
+    volume.image->Allocate();
+    std::mt19937 random(sagittal ? 1 : 2);
+    std::normal_distribution<float> noise(500.0f, 100.0f);
+    itk::ImageRegionIteratorWithIndex<Image> it(volume.image, volume.image->GetBufferedRegion());
+    for (; !it.IsAtEnd(); ++it) it.Set(std::max(0.0f, noise(random)));
+    const Analysed a = analyse(volume);
+    std::cout << "[ noise, " << (sagittal ? "sagittal" : "axial") << " ] found " << a.cord.found
+              << ", " << describe(a.quality) << "\n";
+    EXPECT_EQ(a.quality.verdict, Verdict::Fail) << describe(a.quality);
+    if (a.cord.found) EXPECT_TRUE(has(a.quality, "cord_contrast_low", Verdict::Fail));
+  }
 }
 
 // An axial slab in which no cord can be seen (the real MT slab with every slice replaced by a
