@@ -388,6 +388,8 @@ std::string formatMm(double value) {
   return s.str();
 }
 
+void noteInterleavedSeries(Inventory& inventory);
+
 // Orders the frames of one stack along the normal, detects 4D repeats, checks spacing, and fills
 // the entry's geometry.
 void buildStack(std::vector<FrameHeader> frames, SeriesEntry& entry) {
@@ -576,7 +578,67 @@ void scanFiles(const std::vector<fs::path>& files, Inventory& inventory) {
       inventory.series.push_back(std::move(entry));
     }
   }
+  noteInterleavedSeries(inventory);
 }
+
+namespace {
+
+// Two stacks of one study on the same grid whose slices lie between each other's: the two halves
+// of an interleaved acquisition exported as two series, or the same sequence repeated half a slice
+// over. Each alone leaves a gap between its slices - the midline (ADI, the dens) and a small lesion
+// can fall into it - and together they are one stack only if nothing moved between them, which the
+// headers cannot tell. So they are never mixed: each gets a note naming the other (analyze shows
+// it as a warning; the quality verdict's slice_gaps check judges the gaps).
+bool interleaves(const SeriesEntry& a, const SeriesEntry& b) {
+  if (a.kind != "dicom" || b.kind != "dicom" || !a.loadable() || !b.loadable()) return false;
+  if (a.meta.studyInstanceUid != b.meta.studyInstanceUid || a.frames.size() < 2 ||
+      b.frames.size() < 2 || a.size[0] != b.size[0] || a.size[1] != b.size[1])
+    return false;
+  const auto close = [](double x, double y, double tolerance) {
+    return std::abs(x - y) <= tolerance * std::max(std::abs(x), std::abs(y));
+  };
+  // Same pixels, same slice spacing (within 10 %, as a stack's own spacing may vary), same axes.
+  if (!close(a.spacing[0], b.spacing[0], 0.01) || !close(a.spacing[1], b.spacing[1], 0.01) ||
+      !close(a.spacing[2], b.spacing[2], 0.1))
+    return false;
+  for (int axis = 0; axis < 3; ++axis) {
+    double cosine = 0;
+    for (int r = 0; r < 3; ++r) cosine += a.direction[r][axis] * b.direction[r][axis];
+    if (cosine < 0.999) return false;
+  }
+  const Vec3 normal{a.direction[0][2], a.direction[1][2], a.direction[2][2]};
+  const double spacing = a.spacing[2];
+  const double start = dot(a.frames.front().position, normal);
+  const double end = dot(a.frames.back().position, normal);
+  std::size_t between = 0;
+  for (const DicomFrame& f : b.frames) {
+    const double at = dot(f.position, normal);
+    if (at < std::min(start, end) - spacing || at > std::max(start, end) + spacing) return false;
+    const double phase = std::fmod(std::abs(at - start) / spacing, 1.0);
+    between += phase > 0.25 && phase < 0.75;
+  }
+  return between == b.frames.size();
+}
+
+void noteInterleavedSeries(Inventory& inventory) {
+  auto& all = inventory.series;
+  const auto label = [](const SeriesEntry& s) {
+    return "series " + std::to_string(s.meta.seriesNumber) + " '" + s.meta.seriesDescription +
+           "' (" + s.id + ")";
+  };
+  for (std::size_t i = 0; i < all.size(); ++i)
+    for (std::size_t j = 0; j < all.size(); ++j)
+      if (i != j && interleaves(all[i], all[j]))
+        all[i].notes.push_back(
+            "the slices of " + label(all[i]) + " interleave with those of " + label(all[j]) +
+            " on the same grid (" +
+            formatMm(all[i].spacing[2]) +
+            " mm apart each, half that together): the two halves of one acquisition or a repeat "
+            "shifted by half a slice; they are not mixed - this series alone has gaps between "
+            "its slices (give --series to analyse the other)");
+}
+
+}  // namespace
 
 namespace {
 

@@ -255,6 +255,26 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   }
 }
 
+// ---- The slices ----
+
+// Slices much further apart than they are thick leave anatomy unimaged between them: the
+// midsagittal plane (ADI, the dens, the cord's true AP diameter) and a lesion narrower than the
+// gap can fall into it. The thickness comes from the series' metadata (DICOM SliceThickness, a
+// BIDS sidecar); without it there is nothing to judge.
+void checkSlices(const QualityInputs& in, const QualityOptions& o, Collector& c) {
+  if (!in.volume || !in.volume->image || !in.volume->meta.sliceThicknessMm) return;
+  const double thickness = *in.volume->meta.sliceThicknessMm;
+  const double spacing = in.volume->image->GetSpacing()[2];
+  if (!(thickness > 0) || in.volume->image->GetLargestPossibleRegion().GetSize()[2] < 2) return;
+  c.measure("slice_spacing_to_thickness", spacing / thickness);
+  if (spacing > o.sliceSpacingCheckAbove * thickness)
+    c.check("slice_gaps",
+            format("slices %.1f mm apart but %.1f mm thick: %s of the anatomy between them was "
+                   "not imaged, so the midline (ADI, the dens, the cord's AP size) and a small "
+                   "lesion may fall in a gap",
+                   spacing, thickness, percent(1 - thickness / spacing).c_str()));
+}
+
 // ---- The cord against its CSF ----
 
 // The cord's contrast against the CSF around it (median intensities of the cord mask and of the
@@ -558,6 +578,7 @@ QualityReport assessQuality(const QualityInputs& in, const QualityOptions& o) {
   }
   checkCord(in, o, c);
   checkContrast(in, o, c);
+  checkSlices(in, o, c);
   checkSelf(in.cordSelf, "cord segmentation", "cord", o, c);
   if (in.vertebrae) checkDiscs(in, o, c);
   checkSelf(in.namingSelf, "level names", "naming", o, c);

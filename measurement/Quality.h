@@ -136,6 +136,13 @@ struct QualityOptions {
   // barely above the noise, so its outline and size are doubtful (check).
   double contrastCheckBelow = 4, contrastFailBelow = 2;
 
+  // --- Slices ---
+  // Slice spacing over slice thickness. Clinical protocols leave a gap of 0-30 % of the thickness
+  // (3 mm slices 3.3-4 mm apart); beyond 1.5 a third or more of the anatomy lies unimaged between
+  // the slices - what one half of an interleaved acquisition looks like (issue 23: such a half
+  // read ADI 6.5 mm on a normal study, truth 1.5).
+  double sliceSpacingCheckAbove = 1.5;
+
   // --- Cross-section size, median over the measured outlines ---
   // Adult cervical cord CSA 45-100 mm2 in health (C1-C6 means 69-77 mm2, SD about 7; T1-T2 42-47;
   // Valosek et al. 2024, 203 adults); atrophic or compressed cords are smaller (about 40-60), a

@@ -219,6 +219,66 @@ TEST(DicomInput, SplitsEchoesAndLoadsFirstVolumeOf4D) {
   EXPECT_NE(first.warnings.front().find("only the first volume"), std::string::npos);
 }
 
+// One 12-slice stack exported as two series, odd and even slices (issue 23: the half was
+// analysed as a study at 6 mm spacing and read ADI 6.5 mm on a normal neck). They are kept apart,
+// each named in the other's notes, which reach the loaded volume's warnings; a third series of
+// the study on the same grid but shifted by a whole slice (a repeat) is not called interleaved.
+TEST(DicomInput, InterleavedSeriesAreNotedAndNotMixed) {
+  TempDir dir;
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 12), dir / "s", test::uidSeeded("whole"));
+  ASSERT_EQ(files.size(), 12u);
+  const auto read = [](const fs::path& path, const DcmTagKey& tag) {
+    DcmFileFormat file;
+    OFString value;
+    EXPECT_TRUE(file.loadFile(path.c_str()).good());
+    file.getDataset()->findAndGetOFString(tag, value);
+    return std::string(value.c_str());
+  };
+  const auto rewrite = [](const fs::path& path, const DcmTagKey& tag, const std::string& value) {
+    DcmFileFormat file;
+    ASSERT_TRUE(file.loadFile(path.c_str()).good());
+    file.getDataset()->putAndInsertString(tag, value.c_str());
+    ASSERT_TRUE(file.saveFile(path.c_str(), EXS_LittleEndianExplicit).good());
+  };
+  const std::string studyUid = read(files[0], DCM_StudyInstanceUID);
+  const std::string wholeUid = read(files[0], DCM_SeriesInstanceUID);
+  const std::string otherUid = "2.25.4242424242";
+  for (std::size_t i = 1; i < files.size(); i += 2) {
+    rewrite(files[i], DCM_SeriesInstanceUID, otherUid);
+    rewrite(files[i], DCM_SeriesNumber, "3");
+  }
+  Volume shifted = makeVolume(Plane::Sagittal, 6);
+  auto origin = shifted.image->GetOrigin();
+  origin[0] += 3.0;
+  shifted.image->SetOrigin(origin);
+  for (const auto& f : writeDicomSeries(shifted, dir / "s/repeat", test::uidSeeded("repeat")))
+    rewrite(f, DCM_StudyInstanceUID, studyUid);
+  const std::string repeatUid = read(dir / "s/repeat" / fs::path(files[0]).filename(), DCM_SeriesInstanceUID);
+
+  const Inventory inventory = scanInput(dir / "s");
+  ASSERT_EQ(inventory.series.size(), 3u);
+  for (const SeriesEntry& s : inventory.series) {
+    std::string notes;
+    for (const std::string& n : s.notes) notes += n + "\n";
+    EXPECT_EQ(s.size[2], 6u);
+    EXPECT_EQ(s.meta.studyInstanceUid, studyUid);
+    if (s.meta.seriesInstanceUid == repeatUid) {
+      EXPECT_EQ(notes.find("interleave"), std::string::npos) << notes;
+      continue;
+    }
+    const std::string other = s.meta.seriesInstanceUid == otherUid ? wholeUid : otherUid;
+    EXPECT_NE(notes.find("interleave with those of series"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("(" + other + ")"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("not mixed"), std::string::npos) << notes;
+    EXPECT_EQ(notes.find(repeatUid), std::string::npos) << notes;
+  }
+  const Volume half = loadSeries(inventory, chooseSeries(inventory, otherUid).index);
+  EXPECT_NEAR(half.image->GetSpacing()[2], 6.0, 1e-3);
+  std::string warnings;
+  for (const auto& w : half.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("interleave with those of series"), std::string::npos) << warnings;
+}
+
 TEST(DicomInput, ChoosesTheSagittalT2AmongSeveral) {
   TempDir dir;
   writeDicomSeries(makeVolume(Plane::Axial, 5, "T1 SE AX"), dir / "study/ax", test::uidSeeded("ax"));

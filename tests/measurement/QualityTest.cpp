@@ -571,6 +571,24 @@ TEST(Quality, CordContrastIsMeasuredInUnitsOfTheNoise) {
   }
 }
 
+// Slices further apart than they are thick (the image's 1 mm slice spacing against the
+// metadata's thickness): a third of the anatomy unimaged is a check; a usual gap, or no thickness
+// known, is nothing.
+TEST(Quality, SliceGaps) {
+  Synthetic s;
+  s.volume.meta.sliceThicknessMm = 0.5;
+  const QualityReport gapped = s.assess();
+  EXPECT_ONLY(gapped, Verdict::Check, "slice_gaps");
+  EXPECT_DOUBLE_EQ(gapped.measures.at("slice_spacing_to_thickness"), 2.0);
+  EXPECT_NE(gapped.reasons.front().message.find("1.0 mm apart but 0.5 mm thick: 50 %"),
+            std::string::npos)
+      << describe(gapped);
+  s.volume.meta.sliceThicknessMm = 0.8;  // a 25 % gap: a usual protocol
+  EXPECT_ONLY(s.assess(), Verdict::Pass);
+  s.volume.meta.sliceThicknessMm.reset();
+  EXPECT_ONLY(s.assess(), Verdict::Pass);
+}
+
 // ---- The real pipeline ----
 
 struct Analysed {
