@@ -2,6 +2,9 @@
 // discs and vertebral levels, lesions, craniocervical measurements; pictures arrive with issue 8.
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -35,6 +38,25 @@
 
 namespace cordscope::app {
 namespace {
+
+// Fault injection for the batch tests (tests/cli/BatchTest.cpp, docs/batch.md): with
+// CORDSCOPE_TEST_FAULT=crash:TEXT,hang:TEXT2 an analysis whose input path contains TEXT dies of
+// SIGSEGV, one whose path contains TEXT2 never ends, as a library might on a hostile file - so
+// that the batch's isolation of its studies is tested against a real crash and a real hang.
+// Unset, it costs one getenv.
+void injectFaultForTests(const std::string& input) {
+  const char* fault = std::getenv("CORDSCOPE_TEST_FAULT");
+  if (!fault) return;
+  std::stringstream specs(fault);
+  for (std::string spec; std::getline(specs, spec, ',');) {
+    const auto colon = spec.find(':');
+    if (colon == std::string::npos || colon + 1 == spec.size()) continue;
+    if (input.find(spec.substr(colon + 1)) == std::string::npos) continue;
+    if (spec.compare(0, colon, "crash") == 0) std::raise(SIGSEGV);
+    if (spec.compare(0, colon, "hang") == 0)
+      for (;;) ::pause();
+  }
+}
 
 namespace fs = std::filesystem;
 
@@ -202,6 +224,7 @@ int runAnalyze(AnalyzeOptions options) {
          " (dorsal lesion C2-T2, 8 segments; ADI 5 mm; truth beside it)");
   }
   if (options.input.empty()) throw UsageError("analyze needs an INPUT (or --demo)");
+  injectFaultForTests(options.input);
 
   auto start = clock::now();
   progress.stage("reading " + options.input);

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -41,6 +42,10 @@ struct BatchOptions {
   std::string outputDir, db, shard;
   int jobs = 0;
   bool retryFailed = false, render = true, anonymize = false;
+  // Seconds one study's analysis may take before it is killed and recorded as failed: a hang
+  // (a library looping on a hostile file) must not hold up the archive. An analysis takes 1-30 s
+  // here (bench/results.md); 600 s leaves room for a slow node and a large study. 0: no limit.
+  double studyTimeoutS = 600;
 };
 
 volatile sig_atomic_t stopSignal = 0;
@@ -177,6 +182,7 @@ struct Running {
   StudyRecord record;
   std::chrono::steady_clock::time_point start;
   fs::path dir;
+  bool timedOut = false;  // killed at --study-timeout
 };
 
 class ProgressBar {
@@ -391,6 +397,13 @@ int runBatch(const BatchOptions& o) {
       }
       if (stopping && std::chrono::steady_clock::now() - stopAt > std::chrono::seconds(10))
         for (const auto& [child, run] : running) ::kill(-child, SIGKILL);
+      if (o.studyTimeoutS > 0)
+        for (auto& [child, run] : running)
+          if (!run.timedOut && std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count() >
+                                   o.studyTimeoutS) {
+            run.timedOut = true;
+            ::kill(-child, SIGKILL);
+          }
     }
     if (pid <= 0) continue;
     ::kill(-pid, SIGKILL);  // whatever the job left in its group (a private Xvfb) goes with it
@@ -410,7 +423,13 @@ int runBatch(const BatchOptions& o) {
             ? qualityFailure(run.dir / "report.json")
             : "";
     if (succeeded || !qualityFail.empty()) readReport(run.dir / "report.json", r);
-    if (stopping) {
+    if (run.timedOut) {
+      r.status = "failed";
+      std::ostringstream why;
+      why << "the analysis did not finish within --study-timeout " << o.studyTimeoutS << " s and was stopped";
+      r.error = why.str();
+      ++failed;
+    } else if (stopping) {
       r.status = "interrupted";
       r.error = std::string("interrupted (") + strsignal(stopSignal) + ")";
     } else if (succeeded) {
@@ -453,6 +472,8 @@ int runBatch(const BatchOptions& o) {
             << "outputs in " << outDir.string() << ": cohort.csv, " << fs::path(store.path()).filename().string()
             << ", one folder per study\n";
   if (stopSignal) return 128 + stopSignal;
+  // A script or scheduler must see that the cohort is incomplete without parsing the table.
+  if (allRejected + allFailed > 0) return static_cast<int>(ExitCode::StudiesNotDone);
   return 0;
 }
 
@@ -464,7 +485,7 @@ Command batchCommand() {
   c.summary = "analyse every study of an archive in parallel into one table (resumable, shardable)";
   c.usage =
       "cordscope batch INPUT... -o OUTDIR [--jobs N] [--db FILE] [--shard K/N] [--retry-failed] [--no-render] "
-      "[--anonymize]";
+      "[--anonymize] [--study-timeout S]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
                     "DICOM folders, NIfTI files or BIDS datasets")(
@@ -476,7 +497,9 @@ Command batchCommand() {
         "$SLURM_ARRAY_TASK_COUNT under a Slurm job array, else all)")(
         "retry-failed", po::bool_switch(), "analyse again the studies that failed")(
         "no-render", po::bool_switch(), "skip the 3D views")(
-        "anonymize", po::bool_switch(), "study keys are salted hashes; no names, IDs or dates in CSV/JSON");
+        "anonymize", po::bool_switch(), "study keys are salted hashes; no names, IDs or dates in CSV/JSON")(
+        "study-timeout", po::value<double>()->default_value(600),
+        "seconds one study may take before it is stopped and recorded as failed (0: no limit)");
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
@@ -489,6 +512,9 @@ Command batchCommand() {
     o.retryFailed = vm["retry-failed"].as<bool>();
     o.render = !vm["no-render"].as<bool>();
     o.anonymize = vm["anonymize"].as<bool>();
+    o.studyTimeoutS = vm["study-timeout"].as<double>();
+    if (!std::isfinite(o.studyTimeoutS) || o.studyTimeoutS < 0)
+      throw UsageError("--study-timeout must be 0 (no limit) or a number of seconds");
     return runBatch(o);
   };
   return c;

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "DicomStructure.h"
 #include "Error.h"
 
 // Headers are parsed with DCMTK, pixels decoded with GDCM. Why two libraries: Debian's GDCM is
@@ -279,6 +280,13 @@ std::string formatMm(double value);
 
 // Reads one file's header. Returns false (with `why`) when it is not usable DICOM.
 bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
+  // Before any parser: they recurse per nesting level and a hostile depth overflows the stack.
+  const std::size_t depth = sequenceNestingDepth(path, kMaxSequenceNesting);
+  if (depth > kMaxSequenceNesting) {
+    why = "sequences nested more than " + std::to_string(kMaxSequenceNesting) +
+          " deep (no real DICOM object nests so deep; the file is damaged or hostile)";
+    return false;
+  }
   DcmFileFormat format;
   const OFCondition status =
       format.loadFile(path.string().c_str(), EXS_Unknown, EGL_noChange, kMaxHeaderValueBytes, ERM_autoDetect);

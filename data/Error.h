@@ -11,6 +11,9 @@ enum class ExitCode : int {
   AnalysisFailed = 1,   // the input was read but an analysis step failed; partial outputs written
   Usage = 2,            // bad command line
   InputUnreadable = 3,  // input missing, unreadable, or holds no usable series
+  // batch finished, but not every study is done: some failed or were rejected by quality control
+  // (each with its reason in cohort.csv and the store); the rest were analysed.
+  StudiesNotDone = 4,
 };
 
 class Error : public std::runtime_error {

@@ -166,4 +166,34 @@ CroppedPhantom writePhantomWithoutJunction(const fs::path& dir, unsigned seed, d
   return out;
 }
 
+void nestSequences(const std::filesystem::path& file, std::size_t depth, bool undefined) {
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const std::string pixelTag("\xE0\x7F\x10\x00", 4);
+  const std::size_t at = bytes.rfind(pixelTag);
+  if (at == std::string::npos) throw std::runtime_error("nestSequences: no pixel data in " + file.string());
+  const auto u32 = [](std::uint32_t v) {
+    return std::string{static_cast<char>(v & 0xFF), static_cast<char>(v >> 8 & 0xFF),
+                       static_cast<char>(v >> 16 & 0xFF), static_cast<char>(v >> 24 & 0xFF)};
+  };
+  const std::string sequenceTag("\x40\x00\x30\xA7SQ\0\0", 8), itemTag("\xFE\xFF\x00\xE0", 4);
+  std::string nested;
+  if (undefined) {
+    std::string open, close;
+    for (std::size_t i = 0; i < depth; ++i) {
+      open += sequenceTag + u32(0xFFFFFFFFu) + itemTag + u32(0xFFFFFFFFu);
+      close += std::string("\xFE\xFF\x0D\xE0\0\0\0\0\xFE\xFF\xDD\xE0\0\0\0\0", 16);
+    }
+    nested = open + close;
+  } else {
+    for (std::size_t i = 0; i < depth; ++i) {  // from the inside out
+      const std::string item = itemTag + u32(static_cast<std::uint32_t>(nested.size())) + nested;
+      nested = sequenceTag + u32(static_cast<std::uint32_t>(item.size())) + item;
+    }
+  }
+  bytes.insert(at, nested);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+}
+
 }  // namespace cordscope::test

@@ -61,6 +61,12 @@ inline DicomWriteOptions uidSeeded(const std::string& seed) {
   return o;
 }
 
+// Inserts into a DICOM file (explicit VR little endian, as our writer makes them) `depth`
+// ContentSequences (0040,A730) nested inside each other before its pixel data, as bytes (DCMTK's
+// writer recurses too): undefined lengths when `undefined`, else every sequence and item with its
+// defined length. 100,000 deep overflowed the parsers' stacks (issue 23).
+void nestSequences(const std::filesystem::path& file, std::size_t depth, bool undefined);
+
 // Dice coefficient of two masks on one grid (non-zero = in).
 double dice(const Mask* a, const Mask* b);
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "TestSupport.h"
+#include "data/DicomStructure.h"
 #include "data/DicomWriter.h"
 #include "data/Error.h"
 #include "data/Input.h"
@@ -123,6 +124,36 @@ TEST(DicomInput, HeadersThatLieAreSkippedWithTheirDefect) {
   EXPECT_NE(warnings.find("zz_frames.dcm: pixel data shorter than declared"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("zz_bits.dcm: BitsAllocated 12 is not supported"), std::string::npos) << warnings;
   EXPECT_NO_THROW(loadSeries(inventory, 0));
+}
+
+// Sequences nested deeper than any real object (64) are skipped with their defect before a parser
+// recurses into them: 100,000 deep crashed the batch parent (SIGSEGV) while it read headers. A
+// real nesting depth (5) reads as before.
+TEST(DicomInput, DeeplyNestedSequencesAreSkippedNotParsed) {
+  TempDir dir;
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 6), dir / "s", test::uidSeeded("nested"));
+  test::nestSequences(files[0], 5, true);
+  test::nestSequences(files[1], 5, false);
+  EXPECT_EQ(dicom::sequenceNestingDepth(files[0], dicom::kMaxSequenceNesting), 5u);
+  EXPECT_EQ(dicom::sequenceNestingDepth(files[1], dicom::kMaxSequenceNesting), 5u);
+  EXPECT_EQ(dicom::sequenceNestingDepth(files[2], dicom::kMaxSequenceNesting), 0u);
+  const Inventory shallow = scanInput(dir / "s");
+  EXPECT_EQ(shallow.filesSkipped, 0u);
+  ASSERT_EQ(shallow.series.size(), 1u);
+  EXPECT_EQ(shallow.series[0].size[2], 6u);
+
+  const auto more = writeDicomSeries(makeVolume(Plane::Sagittal, 6), dir / "t", test::uidSeeded("nested-deep"));
+  test::nestSequences(more[2], 100000, true);
+  test::nestSequences(more[3], 65, false);
+  EXPECT_EQ(dicom::sequenceNestingDepth(more[2], dicom::kMaxSequenceNesting), dicom::kMaxSequenceNesting + 1);
+  const Inventory deep = scanInput(dir / "t");
+  EXPECT_EQ(deep.filesSkipped, 2u);
+  std::string warnings;
+  for (const auto& w : deep.warnings) warnings += w + "\n";
+  for (const auto& f : {more[2], more[3]})
+    EXPECT_NE(warnings.find(f + ": sequences nested more than 64 deep"), std::string::npos) << warnings;
+  ASSERT_EQ(deep.series.size(), 1u);
+  EXPECT_FALSE(deep.series[0].loadable());  // two slices missing from the stack
 }
 
 TEST(DicomInput, RefusesAStackWithAMissingSlice) {
