@@ -43,11 +43,6 @@ void analyseInto(const std::string& input, const fs::path& outDir, bool render) 
               input + ": the analysis failed" + (last.empty() ? "" : ": " + last) + " (log: " + log + ")");
 }
 
-std::string dateLabel(const std::string& date) {
-  if (date.size() != 8) return "";
-  return date.substr(0, 4) + "-" + date.substr(4, 2) + "-" + date.substr(6, 2);
-}
-
 struct Loaded {
   TimePoint point;
   std::vector<CenterlineSample> centerline;
@@ -60,29 +55,11 @@ Loaded loadTimePoint(const fs::path& dir, int order) {
   Loaded t;
   std::ifstream in(dir / "report.json");
   if (!in) throw InputError((dir / "report.json").string() + ": not an analyze output folder");
-  try {
-    t.point.report = json::parse(in);
-  } catch (const std::exception& e) {
-    throw InputError((dir / "report.json").string() + ": not a readable report (" + e.what() + ")");
-  }
-  if (!t.point.report.is_object() || !t.point.report.contains("cord") || !t.point.report["cord"].is_object())
-    throw InputError((dir / "report.json").string() + ": not a cordscope report (no cord block)");
-  t.point.order = order;
-  t.point.outputDir = dir.string();
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string checkReasons;
+  t.point = timePointFromReport(text, (dir / "report.json").string(), dir.string(), order, checkReasons);
+  if (!checkReasons.empty()) warn(dir.string() + ": quality control: check: " + checkReasons);
   const json& input = t.point.report.value("input", json::object());
-  t.point.studyDate = input.contains("study_date") && input["study_date"].is_string() ? input["study_date"].get<std::string>() : "";
-  t.point.label = t.point.studyDate.size() == 8 ? dateLabel(t.point.studyDate) : "time point " + std::to_string(order);
-  if (!t.point.report["cord"].value("found", false))
-    throw InputError(dir.string() + ": no cord was found at this time point; nothing to compare");
-  // A time point its own quality control rejected would turn its errors into "change".
-  const json& quality = t.point.report.value("quality", json::object());
-  const std::string verdict = quality.value("verdict", std::string());
-  std::string reasons;
-  for (const json& reason : quality.value("reasons", json::array()))
-    reasons += (reasons.empty() ? "" : "; ") + reason.value("message", std::string());
-  if (verdict == "fail")
-    throw InputError(dir.string() + ": this time point failed its quality control (" + reasons + "); nothing to compare");
-  if (verdict == "check") warn(dir.string() + ": quality control: check: " + reasons);
   t.centerline = readCenterlineCsv((dir / "centerline.csv").string());
   t.cord = readMask((dir / "cord.nii.gz").string());
   t.lesion = readMask((dir / "lesion.nii.gz").string());
@@ -93,7 +70,8 @@ Loaded loadTimePoint(const fs::path& dir, int order) {
     t.volumeNote = "its input path is not recorded (anonymised)";
   } else {
     try {
-      t.volume = loadInput(path, t.point.report["input"].value("kind", std::string()) == "dicom" ? series : "");
+      const bool dicom = input.contains("kind") && input["kind"].is_string() && input["kind"].get<std::string>() == "dicom";
+      t.volume = loadInput(path, dicom ? series : "");
     } catch (const Error& e) {
       t.volumeNote = e.what();
     }

@@ -337,7 +337,37 @@ void writeNifti(const Image* image, const std::string& path, NiftiStorage storag
 void writeNifti(const Mask* mask, const std::string& path) { writeAs<Mask>(mask, path); }
 void writeNifti(const LabelImage* labels, const std::string& path) { writeAs<LabelImage>(labels, path); }
 
-Mask::Pointer readMask(const std::string& path) { return readAs<Mask>(path); }
-LabelImage::Pointer readLabels(const std::string& path) { return readAs<LabelImage>(path); }
+namespace {
+
+// A mask or label map read through float and converted here, not by ITK's reader: its cast of an
+// out-of-range or NaN value is undefined behaviour (found by fuzz_discs: 1.6e29 into a mask),
+// and a label 300 in a mask must not silently become 44. Values are rounded to the nearest
+// integer (a float mask of 0.0/1.0 as before; a soft mask's 0.7 counts as in).
+template <typename TImage>
+typename TImage::Pointer readLabelled(const std::string& path, const char* what) {
+  using Pixel = typename TImage::PixelType;
+  const Image::Pointer values = readAs<Image>(path);
+  auto out = TImage::New();
+  out->CopyInformation(values);
+  out->SetRegions(values->GetLargestPossibleRegion());
+  out->Allocate();
+  const float* in = values->GetBufferPointer();
+  Pixel* to = out->GetBufferPointer();
+  const std::size_t n = values->GetLargestPossibleRegion().GetNumberOfPixels();
+  const double top = static_cast<double>(std::numeric_limits<Pixel>::max());
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = std::nearbyint(static_cast<double>(in[i]));
+    if (!(v >= 0 && v <= top))
+      throw InputError(path + ": not a " + what + ": a voxel holds " + std::to_string(in[i]) +
+                       " (expected whole numbers 0-" + std::to_string(static_cast<long>(top)) + ")");
+    to[i] = static_cast<Pixel>(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+Mask::Pointer readMask(const std::string& path) { return readLabelled<Mask>(path, "mask"); }
+LabelImage::Pointer readLabels(const std::string& path) { return readLabelled<LabelImage>(path, "label image"); }
 
 }  // namespace cordscope

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 
+#include "data/Error.h"
 #include "data/Levels.h"
 
 namespace cordscope {
@@ -98,6 +99,42 @@ std::optional<double> arcAtLevelCoordinate(const json& report, double u) {
   const auto& [u0, a0] = discs[k];
   const auto& [u1, a1] = discs[k + 1];
   return a0 + (a1 - a0) * (u - u0) / (u1 - u0);
+}
+
+TimePoint timePointFromReport(const std::string& reportText, const std::string& reportPath,
+                              const std::string& dir, int order, std::string& checkReasons) {
+  TimePoint t;
+  checkReasons.clear();
+  try {
+    t.report = json::parse(reportText);
+  } catch (const json::exception& e) {
+    throw InputError(reportPath + ": not a readable report (" + e.what() + ")");
+  }
+  const auto block = [](const json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_object() ? object[key] : json::object();
+  };
+  if (!t.report.is_object() || !t.report.contains("cord") || !t.report["cord"].is_object())
+    throw InputError(reportPath + ": not a cordscope report (no cord block)");
+  t.order = order;
+  t.outputDir = dir;
+  t.studyDate = text(block(t.report, "input"), "study_date");
+  t.label = t.studyDate.size() == 8
+                ? t.studyDate.substr(0, 4) + "-" + t.studyDate.substr(4, 2) + "-" + t.studyDate.substr(6, 2)
+                : "time point " + std::to_string(order);
+  const json& found = t.report["cord"].contains("found") ? t.report["cord"]["found"] : json(false);
+  if (!found.is_boolean() || !found.get<bool>())
+    throw InputError(dir + ": no cord was found at this time point; nothing to compare");
+  // A time point its own quality control rejected would turn its errors into "change".
+  const json quality = block(t.report, "quality");
+  const std::string verdict = text(quality, "verdict");
+  std::string reasons;
+  if (quality.contains("reasons") && quality["reasons"].is_array())
+    for (const json& reason : quality["reasons"])
+      reasons += (reasons.empty() ? "" : "; ") + text(reason, "message");
+  if (verdict == "fail")
+    throw InputError(dir + ": this time point failed its quality control (" + reasons + "); nothing to compare");
+  if (verdict == "check") checkReasons = reasons;
+  return t;
 }
 
 Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, const FollowUpRules& rules) {

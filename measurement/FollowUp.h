@@ -22,6 +22,14 @@ struct TimePoint {
   nlohmann::json report;
 };
 
+// A time point from the text of an analyze folder's report.json (`reportPath` names it in
+// messages, `dir` is the folder): parsed and checked - a cordscope report with a cord block, the
+// cord found, quality control not failed. Throws InputError naming the file and the problem, for
+// any text whatever (the compare fuzzer feeds it arbitrary bytes). A quality `check` puts its
+// reasons into `checkReasons` (else empty).
+TimePoint timePointFromReport(const std::string& reportText, const std::string& reportPath,
+                              const std::string& dir, int order, std::string& checkReasons);
+
 // Change beyond these counts; each is about twice the largest difference measured between
 // phantom pairs of unchanged anatomy that differ in noise, position and slice placement (5.0 mm,
 // 0.28, 5.4 %: docs/followup.md; tests/cli/CompareTest.cpp re-measures them and checks that each

@@ -316,7 +316,10 @@ std::vector<std::pair<int, Vec3>> readDiscs(const std::string& path) {
       try {
         if (dash == std::string::npos) throw UsageError("no dash");
         const int lower = parseLevel(name.substr(dash + 1));
-        discs.emplace_back(lower, lpsFromRas({std::stod(x), std::stod(y), std::stod(z)}));
+        const Vec3 ras{std::stod(x), std::stod(y), std::stod(z)};
+        // NaN or inf would become a disc nowhere that still names the levels.
+        if (!std::isfinite(ras[0]) || !std::isfinite(ras[1]) || !std::isfinite(ras[2])) throw UsageError("not finite");
+        discs.emplace_back(lower, lpsFromRas(ras));
       } catch (const std::exception&) {
         throw InputError(path + ": line " + std::to_string(row) +
                          ": expected name,x_ras_mm,y_ras_mm,z_ras_mm with a disc name such as "

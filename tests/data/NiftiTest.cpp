@@ -57,6 +57,36 @@ TEST(Nifti, MaskOnInputGridKeepsShapeAndAffine) {
   }
 }
 
+// Masks and label maps are converted by cordscope, not by ITK's cast: a value no mask can hold
+// (1.6e29, found by fuzz_discs; 300; -2) is refused with the file named, a float mask 0/1 reads
+// as before, a soft mask's 0.7 counts as in.
+TEST(Nifti, MaskValuesOutOfRangeAreRefused) {
+  test::TempDir dir;
+  auto image = Image::New();
+  image->SetRegions(Image::SizeType{{4, 4, 4}});
+  image->Allocate(true);
+  image->GetBufferPointer()[5] = 1.0f;
+  image->GetBufferPointer()[6] = 0.7f;
+  writeNifti(image.GetPointer(), dir / "soft.nii.gz");
+  const Mask::Pointer soft = readMask(dir / "soft.nii.gz");
+  EXPECT_EQ(soft->GetBufferPointer()[5], 1);
+  EXPECT_EQ(soft->GetBufferPointer()[6], 1);
+  EXPECT_EQ(soft->GetBufferPointer()[7], 0);
+  for (const float bad : {1.6e29f, 300.0f, -2.0f}) {
+    image->GetBufferPointer()[9] = bad;
+    writeNifti(image.GetPointer(), dir / "bad.nii.gz");
+    try {
+      readMask(dir / "bad.nii.gz");
+      ADD_FAILURE() << bad << " was read as a mask";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("bad.nii.gz: not a mask: a voxel holds"), std::string::npos) << e.what();
+    }
+  }
+  image->GetBufferPointer()[9] = 300.0f;
+  writeNifti(image.GetPointer(), dir / "bad.nii.gz");
+  EXPECT_EQ(readLabels(dir / "bad.nii.gz")->GetBufferPointer()[9], 300);
+}
+
 TEST(Nifti, ImageRoundTripKeepsValuesAndWholeNumbersStayIntegers) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   const Volume volume = readNifti((data / "real/sct-t2/t2.nii.gz").string());

@@ -291,6 +291,11 @@ TEST(Vertebrae, ReadDiscsFromCsvAndRejectsBadRows) {
     out << "C2C3,1,2,3\n";
   }
   EXPECT_THROW(readDiscs((dir / "bad.csv").string()), InputError);
+  // NaN and inf would be discs nowhere that still name the levels (issue 23).
+  for (const char* row : {"C2-C3,nan,2,3\n", "C2-C3,1,inf,3\n"}) {
+    std::ofstream(dir / "nan.csv") << row;
+    EXPECT_THROW(readDiscs((dir / "nan.csv").string()), InputError) << row;
+  }
 }
 
 }  // namespace
