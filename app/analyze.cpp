@@ -83,8 +83,11 @@ Vec3 parseRasPoint(const std::string& text, const std::string& option) {
   std::string a, b, c, extra;
   try {
     if (std::getline(in, a, ',') && std::getline(in, b, ',') && std::getline(in, c, ',') &&
-        !std::getline(in, extra, ','))
-      return {-std::stod(a), -std::stod(b), std::stod(c)};
+        !std::getline(in, extra, ',')) {
+      const Vec3 point{-std::stod(a), -std::stod(b), std::stod(c)};
+      // NaN or inf would anchor the level names nowhere.
+      if (std::isfinite(point[0]) && std::isfinite(point[1]) && std::isfinite(point[2])) return point;
+    }
   } catch (const std::exception&) {
   }
   throw UsageError(option + " expects X,Y,Z in RAS millimetres (as a NIfTI viewer shows), got '" +

@@ -79,8 +79,10 @@ void readSidecar(const std::string& niftiPath, SeriesMetadata& meta) {
 // The NIfTI-1 header read before ITK sees the file, so that a file that lies about itself is
 // refused with a clear message instead of crashing a reader (a NaN in the geometry aborts in
 // VNL) or allocating gigabytes for voxels that are not there (a 1.5 MB .nii.gz declaring
-// 1600 x 1600 x 300). NIfTI-2 and other headers are left to ITK.
-void checkNiftiHeader(const std::string& path) {
+// 1600 x 1600 x 300). NIfTI-2 and other headers are left to ITK. Returns what the reader
+// should be told about a file that can honestly be used (no orientation in it).
+std::vector<std::string> checkNiftiHeader(const std::string& path) {
+  std::vector<std::string> notes;
   if (!std::filesystem::is_regular_file(path)) throw InputError(path + ": not a regular file");
   unsigned char h[348];
   gzFile in = gzopen(path.c_str(), "rb");
@@ -94,8 +96,13 @@ void checkNiftiHeader(const std::string& path) {
   if (size != 348) {
     const std::uint32_t u = static_cast<std::uint32_t>(size);
     swap = ((u >> 24) | ((u >> 8) & 0xFF00) | ((u << 8) & 0xFF0000) | (u << 24)) == 348;
-    if (!swap) return;  // not NIfTI-1: ITK decides
+    if (!swap) return notes;  // not NIfTI-1: ITK decides
   }
+  // ITK reads a 348-byte header without the NIfTI magic as Analyze 7.5, whose orientation it
+  // guesses: the left-right of the result is then anyone's guess.
+  if (std::memcmp(h + 344, "n+1", 4) != 0 && std::memcmp(h + 344, "ni1", 4) != 0)
+    throw InputError(path + ": not a NIfTI-1 file (no 'n+1' magic): an Analyze 7.5 header, which holds no "
+                     "orientation; convert the original with its orientation (dcm2niix)");
   const auto read = [&](std::size_t offset, std::size_t bytes, void* out) {
     unsigned char b[8];
     for (std::size_t k = 0; k < bytes; ++k) b[k] = h[offset + (swap ? bytes - 1 - k : k)];
@@ -118,6 +125,10 @@ void checkNiftiHeader(const std::string& path) {
     if (!std::isfinite(pixdim)) throw InputError(path + ": NIfTI voxel size (pixdim) is not a number");
   }
   const bool qform = i16(252) > 0, sform = i16(254) > 0;
+  if (!qform && !sform)
+    notes.push_back("no orientation in the NIfTI header (qform and sform codes 0): the voxel axes were taken "
+                    "to point right, anterior and superior (NIfTI's fallback), so left and right, the plane "
+                    "and the direction of the levels may be wrong");
   if (qform)
     for (std::size_t o : {256u, 260u, 264u, 268u, 272u, 276u, 76u})
       if (!std::isfinite(f32(o))) throw InputError(path + ": NIfTI orientation (qform) holds a value that is not a number");
@@ -160,6 +171,7 @@ void checkNiftiHeader(const std::string& path) {
     throw InputError(path + ": truncated: the NIfTI header declares " + mb(needed) + " of data, the file holds " +
                      mb(fileBytes));
   }
+  return notes;
 }
 
 // `checked`: checkNiftiHeader already ran on this path (it decompresses a .nii.gz once).
@@ -276,8 +288,11 @@ void writeSidecar(const SeriesMetadata& meta, const std::string& niftiPath) {
 bool isNiftiPath(const std::string& path) { return endsWith(path, ".nii") || endsWith(path, ".nii.gz"); }
 
 SeriesEntry scanNifti(const std::string& path) {
-  auto io = openHeader(path);
+  if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
+  const std::vector<std::string> notes = checkNiftiHeader(path);
+  auto io = openHeader(path, true);
   SeriesEntry entry;
+  entry.notes = notes;
   entry.id = path;
   entry.kind = "nifti";
   entry.fileCount = 1;
@@ -314,6 +329,7 @@ Volume readNifti(const std::string& path) {
   volume.meta = entry.meta;
   volume.sourcePath = path;
   volume.sourceKind = "nifti";
+  volume.warnings = entry.notes;
   return volume;
 }
 

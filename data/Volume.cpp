@@ -66,6 +66,10 @@ std::optional<long> daysFromDate(const std::string& yyyymmdd) {
 }
 }  // namespace
 
+namespace {
+constexpr double kOldestAgeYears = 130;  // beyond the oldest person ever documented (122 years)
+}
+
 std::optional<double> parsePatientAge(const std::string& patientAge, const std::string& birthDate,
                                       const std::string& studyDate) {
   if (patientAge.size() >= 2) {
@@ -73,19 +77,24 @@ std::optional<double> parsePatientAge(const std::string& patientAge, const std::
       size_t used = 0;
       const double value = std::stod(patientAge, &used);
       const char unit = used < patientAge.size() ? patientAge[used] : 'Y';
+      double years = NAN;
       switch (unit) {
-        case 'Y': case 'y': return value;
-        case 'M': case 'm': return value / 12.0;
-        case 'W': case 'w': return value * 7.0 / 365.25;
-        case 'D': case 'd': return value / 365.25;
+        case 'Y': case 'y': years = value; break;
+        case 'M': case 'm': years = value / 12.0; break;
+        case 'W': case 'w': years = value * 7.0 / 365.25; break;
+        case 'D': case 'd': years = value / 365.25; break;
         default: break;
       }
+      // "999Y" is valid DICOM syntax and no one's age: an age is 0-130 years or unknown (then
+      // the dates may still tell).
+      if (years >= 0 && years <= kOldestAgeYears) return years;
     } catch (const std::exception&) {
     }
   }
   const auto born = daysFromDate(birthDate);
   const auto studied = daysFromDate(studyDate);
-  if (born && studied && *studied >= *born) return (*studied - *born) / 365.25;
+  if (born && studied && *studied >= *born && (*studied - *born) / 365.25 <= kOldestAgeYears)
+    return (*studied - *born) / 365.25;
   return std::nullopt;
 }
 

@@ -309,7 +309,8 @@ TEST(Cli, AnalyzeNamesLevelsFromGivenC2C3) {
             2);
   // Conflicting or impossible options are refused before any work, in one line.
   for (const std::string& bad : {" --c2c3=-7,14,14 --discs " + test::quote(dir / "given/discs.csv"),
-                                std::string(" --extensive-segments 0")}) {
+                                std::string(" --extensive-segments 0"), std::string(" --c2c3=nan,14,14"),
+                                std::string(" --c2c3=-7,inf,14")}) {
     const auto refused = test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
                                             test::quote(dir / "refused") + bad);
     EXPECT_EQ(refused.exitCode, 2) << bad << ": " << refused.err;

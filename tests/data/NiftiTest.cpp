@@ -87,6 +87,38 @@ TEST(Nifti, MaskValuesOutOfRangeAreRefused) {
   EXPECT_EQ(readLabels(dir / "bad.nii.gz")->GetBufferPointer()[9], 300);
 }
 
+// A header without the NIfTI magic (ITK would read it as Analyze 7.5, orientation guessed) is
+// refused; one without any orientation (qform and sform codes 0) is read with a warning that
+// says so - both were silent (issue 23).
+TEST(Nifti, MissingMagicIsRefusedMissingOrientationIsSaid) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  const Volume real = readNifti((data / "real/sct-mt-axial/mt0.nii.gz").string());
+  EXPECT_TRUE(real.warnings.empty());
+  writeNifti(real.image.GetPointer(), dir / "plain.nii", NiftiStorage::Float32);
+  std::string bytes;
+  {
+    std::ifstream in(dir / "plain.nii", std::ios::binary);
+    bytes.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  ASSERT_GT(bytes.size(), 348u);
+  std::string noMagic = bytes;
+  noMagic.replace(344, 4, std::string("xx1\0", 4));
+  std::ofstream(dir / "nomagic.nii", std::ios::binary) << noMagic;
+  try {
+    readNifti(dir / "nomagic.nii");
+    ADD_FAILURE() << "a file without the NIfTI magic was read";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("nomagic.nii: not a NIfTI-1 file"), std::string::npos) << e.what();
+  }
+  std::string noForm = bytes;
+  noForm[252] = noForm[253] = noForm[254] = noForm[255] = 0;  // qform_code, sform_code
+  std::ofstream(dir / "noform.nii", std::ios::binary) << noForm;
+  const Volume unoriented = readNifti(dir / "noform.nii");
+  ASSERT_EQ(unoriented.warnings.size(), 1u);
+  EXPECT_NE(unoriented.warnings[0].find("no orientation in the NIfTI header"), std::string::npos);
+}
+
 TEST(Nifti, ImageRoundTripKeepsValuesAndWholeNumbersStayIntegers) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   const Volume volume = readNifti((data / "real/sct-t2/t2.nii.gz").string());

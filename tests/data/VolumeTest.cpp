@@ -32,6 +32,12 @@ TEST(Volume, PatientAgeFromDicomStrings) {
   EXPECT_NEAR(*parsePatientAge("", "19700115", "20200115"), 50.0, 0.01);
   EXPECT_FALSE(parsePatientAge("", "", "20200115").has_value());
   EXPECT_FALSE(parsePatientAge("", "20300101", "20200115").has_value());
+  // No one's age (issue 23: 999Y was used as an age): unknown, unless the dates tell.
+  EXPECT_FALSE(parsePatientAge("999Y", "", "").has_value());
+  EXPECT_FALSE(parsePatientAge("-05Y", "", "").has_value());
+  EXPECT_FALSE(parsePatientAge("nanY", "", "").has_value());
+  EXPECT_NEAR(*parsePatientAge("999Y", "19700115", "20200115"), 50.0, 0.01);
+  EXPECT_FALSE(parsePatientAge("", "17000101", "20200115").has_value());
 }
 
 TEST(Volume, OrientationFromSliceNormal) {
