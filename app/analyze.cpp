@@ -75,6 +75,7 @@ struct AnalyzeOptions {
   int threads = 0;     // 0: all cores
   bool anonymize = false;  // no names, IDs, dates or paths in the JSON (and the page built from it)
   std::string axial = "auto";  // the axial series for lesion patterns: auto, none, or a series
+  double maxMemoryMb = kDefaultMaxMemoryMb;
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -233,6 +234,7 @@ int runAnalyze(AnalyzeOptions options) {
   progress.stage("reading " + options.input);
   const Inventory inventory = scanInput(options.input);
   const SeriesChoice choice = chooseSeries(inventory, options.series);
+  checkMemory(options.input, inventory.series[choice.index], options.maxMemoryMb, kAnalyzeMemory);
   const Volume volume = loadSeries(inventory, choice.index);
   timings["load_s"] = since(start);
 
@@ -269,6 +271,7 @@ int runAnalyze(AnalyzeOptions options) {
     if (axialIndex) {
       start = clock::now();
       progress.stage("axial series");
+      checkMemory(options.input, inventory.series[*axialIndex], options.maxMemoryMb, kAnalyzeMemory);
       const Volume axialVolume = loadSeries(inventory, *axialIndex);
       AnalysisOptions axialOptions;
       axialOptions.extensive = options.extensive;
@@ -449,7 +452,7 @@ Command analyzeCommand() {
   c.summary = "analyse one study: cord, levels, lesions, atlantoaxial distances, report";
   c.usage =
       "cordscope analyze INPUT -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--c2c3 X,Y,Z] "
-      "[--discs FILE] [--adi-female-cutoff] [--demo]";
+      "[--discs FILE] [--adi-female-cutoff] [--max-memory MB] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::string>()->default_value(""),
                     "DICOM folder or file, or NIfTI file")(
@@ -478,6 +481,8 @@ Command analyzeCommand() {
         "axial series of the same study for the lesions' pattern and cross-section: auto (the "
         "T2-like one with most slices), none, or a series UID")(
         "threads", po::value<int>()->default_value(0), "threads to use (default: all cores)")(
+        "max-memory", po::value<double>()->default_value(kDefaultMaxMemoryMb),
+        "MB a series may need; a larger one is refused before it is read (exit 3)")(
         "adi-female-cutoff", po::bool_switch(),
         "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
         "> 3 mm for everyone)");
@@ -496,7 +501,8 @@ Command analyzeCommand() {
                          return rules;
                        }(),
                        !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>(),
-                       vm["anonymize"].as<bool>(), vm["axial"].as<std::string>()});
+                       vm["anonymize"].as<bool>(), vm["axial"].as<std::string>(),
+                       vm["max-memory"].as<double>()});
   };
   return c;
 }

@@ -46,6 +46,7 @@ struct BatchOptions {
   // (a library looping on a hostile file) must not hold up the archive. An analysis takes 1-30 s
   // here (bench/results.md); 600 s leaves room for a slow node and a large study. 0: no limit.
   double studyTimeoutS = 600;
+  double maxMemoryMb = kDefaultMaxMemoryMb;  // per analysis, passed to each child
 };
 
 volatile sig_atomic_t stopSignal = 0;
@@ -340,6 +341,9 @@ int runBatch(const BatchOptions& o) {
     std::vector<std::string> args = {self, "analyze", job.input, "-o", run.dir.string(), "--quiet",
                                      "--threads", std::to_string(threadsPerJob)};
     if (!job.series.empty()) args.insert(args.end(), {"--series", job.series});
+    std::ostringstream memory;
+    memory << o.maxMemoryMb;
+    args.insert(args.end(), {"--max-memory", memory.str()});
     if (!o.render) args.push_back("--no-render");
     if (anonymized) args.push_back("--anonymize");
     const std::string log = (run.dir / "analyze.log").string();
@@ -485,7 +489,7 @@ Command batchCommand() {
   c.summary = "analyse every study of an archive in parallel into one table (resumable, shardable)";
   c.usage =
       "cordscope batch INPUT... -o OUTDIR [--jobs N] [--db FILE] [--shard K/N] [--retry-failed] [--no-render] "
-      "[--anonymize] [--study-timeout S]";
+      "[--anonymize] [--study-timeout S] [--max-memory MB]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
                     "DICOM folders, NIfTI files or BIDS datasets")(
@@ -499,7 +503,9 @@ Command batchCommand() {
         "no-render", po::bool_switch(), "skip the 3D views")(
         "anonymize", po::bool_switch(), "study keys are salted hashes; no names, IDs or dates in CSV/JSON")(
         "study-timeout", po::value<double>()->default_value(600),
-        "seconds one study may take before it is stopped and recorded as failed (0: no limit)");
+        "seconds one study may take before it is stopped and recorded as failed (0: no limit)")(
+        "max-memory", po::value<double>()->default_value(kDefaultMaxMemoryMb),
+        "MB one study's series may need; a larger one fails before it is read");
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
@@ -513,6 +519,9 @@ Command batchCommand() {
     o.render = !vm["no-render"].as<bool>();
     o.anonymize = vm["anonymize"].as<bool>();
     o.studyTimeoutS = vm["study-timeout"].as<double>();
+    o.maxMemoryMb = vm["max-memory"].as<double>();
+    if (!std::isfinite(o.maxMemoryMb) || o.maxMemoryMb <= 0)
+      throw UsageError("--max-memory must be a positive number of megabytes");
     if (!std::isfinite(o.studyTimeoutS) || o.studyTimeoutS < 0)
       throw UsageError("--study-timeout must be 0 (no limit) or a number of seconds");
     return runBatch(o);

@@ -2,10 +2,13 @@
 // exit codes: 0 success, 1 analysis failed, 2 usage error, 3 input unreadable (docs/errors.md).
 #include <iostream>
 #include <algorithm>
+#include <cmath>
+#include <sstream>
 #include <thread>
 #include <filesystem>
 
 #include "Command.h"
+#include "data/Input.h"
 #include "data/Error.h"
 #include "version.h"
 
@@ -27,6 +30,21 @@ void makeOutputDir(const std::string& dir, const std::string& option) {
     throw UsageError(option + " " + dir + ": is a file, not a folder");
   fs::create_directories(dir, error);
   if (error) throw UsageError(option + " " + dir + ": cannot create the folder (" + error.message() + ")");
+}
+
+void checkMemory(const std::string& input, const SeriesEntry& series, double maxMemoryMb, const MemoryNeed& need) {
+  if (!std::isfinite(maxMemoryMb) || maxMemoryMb <= 0)
+    throw UsageError("--max-memory must be a positive number of megabytes");
+  const double voxels =
+      static_cast<double>(series.size[0]) * static_cast<double>(series.size[1]) * static_cast<double>(series.size[2]);
+  const double neededMb = need.fixedMb + voxels * need.bytesPerVoxel / 1e6;
+  if (neededMb <= maxMemoryMb) return;
+  std::ostringstream text;
+  text.precision(3);
+  text << input << ": series " << series.id << " (" << series.size[0] << "x" << series.size[1] << "x"
+       << series.size[2] << ", " << voxels / 1e6 << " million voxels) needs about " << std::lround(neededMb) << " MB " << need.task << ", more than --max-memory " << maxMemoryMb
+       << " MB (raise it if the machine has the memory and the header is right)";
+  throw InputError(text.str());
 }
 
 int clampWorkers(int requested, const std::string& option) {

@@ -74,6 +74,27 @@ TEST(Cli, OutputFolderProblemsAndWildThreadCountsAreAnswered) {
   EXPECT_NE(threads.err.find("--threads 100000 is more than 8 x"), std::string::npos) << threads.err;
 }
 
+// --max-memory: a series that would need more (here the default phantom, 400 x 400 x 15: about
+// 327 MB to analyse, 129 MB to convert) is refused before a pixel is read, with exit 3 and the
+// sizes named; a limit that is no number is a usage error.
+TEST(Cli, SeriesBeyondMaxMemoryIsRefusedBeforeReading) {
+  TempDir dir;
+  ASSERT_EQ(runCordscope("phantom -o " + quote(dir / "p")).exitCode, 0);
+  const std::string input = quote(dir / "p/dicom");
+  const auto analyze = runCordscope("analyze " + input + " -o " + quote(dir / "a") + " --no-render --max-memory 300");
+  EXPECT_EQ(analyze.exitCode, 3) << analyze.err;
+  EXPECT_NE(analyze.err.find("(400x400x15, 2.4 million voxels) needs about 327 MB to analyse, more than --max-memory 300 MB"),
+            std::string::npos)
+      << analyze.err;
+  EXPECT_FALSE(fs::exists(dir / "a/report.json"));
+  const auto convert = runCordscope("convert " + input + " -o " + quote(dir / "c.nii") + " --max-memory 120");
+  EXPECT_EQ(convert.exitCode, 3) << convert.err;
+  EXPECT_NE(convert.err.find("to convert, more than --max-memory 120 MB"), std::string::npos) << convert.err;
+  EXPECT_EQ(runCordscope("convert " + input + " -o " + quote(dir / "c.nii") + " --max-memory 140").exitCode, 0);
+  for (const char* bad : {"0", "-5", "nan"})
+    EXPECT_EQ(runCordscope("analyze " + input + " -o " + quote(dir / "b") + " --max-memory " + bad).exitCode, 2) << bad;
+}
+
 TEST(Cli, BadInputIsOneLineAndExitThree) {
   TempDir dir;
   fs::create_directories(dir / "empty");
