@@ -151,6 +151,7 @@ struct FrameHeader {
   int echoNumber = 0;
   std::string imageType;
   bool geometryComplete = false;
+  std::string geometryProblem;  // why not, when the values are there but wrong
 };
 
 struct FileHeader {
@@ -179,11 +180,34 @@ bool readPlane(DcmItem* positionItem, DcmItem* orientationItem, DcmItem* measure
   const auto cosines = numbers(*orientationItem, DCM_ImageOrientationPatient);
   const auto spacing = numbers(*measuresItem, DCM_PixelSpacing);
   if (position.size() != 3 || cosines.size() != 6 || spacing.size() != 2) return false;
+  for (const auto* values : {&position, &cosines, &spacing})
+    for (double v : *values)
+      if (!std::isfinite(v)) {
+        header.geometryProblem = "image position, orientation or pixel spacing is not a finite number";
+        return false;
+      }
+  if (!(spacing[0] > 0 && spacing[1] > 0)) {
+    header.geometryProblem = "pixel spacing is not positive";
+    return false;
+  }
   std::copy(position.begin(), position.end(), header.frame.position.begin());
   std::copy(cosines.begin(), cosines.end(), header.cosines.begin());
   header.pixelSpacing = {spacing[0], spacing[1]};
-  const Vec3 n = cross({cosines[0], cosines[1], cosines[2]}, {cosines[3], cosines[4], cosines[5]});
-  return spacing[0] > 0 && spacing[1] > 0 && std::abs(std::sqrt(dot(n, n)) - 1) < 1e-3;
+  // DICOM's row and column directions are unit vectors at right angles; writers round them to
+  // about 6 decimals. Anything further off is a damaged or hand-edited header, and quietly
+  // orthogonalising it would move the anatomy.
+  const Vec3 row{cosines[0], cosines[1], cosines[2]}, column{cosines[3], cosines[4], cosines[5]};
+  const double rowLength = std::sqrt(dot(row, row)), columnLength = std::sqrt(dot(column, column));
+  const double cosine = rowLength > 0 && columnLength > 0 ? dot(row, column) / (rowLength * columnLength) : 1;
+  if (std::abs(rowLength - 1) > 1e-3 || std::abs(columnLength - 1) > 1e-3 || std::abs(cosine) > 1e-3) {
+    std::ostringstream why;
+    why.precision(4);
+    why << "image orientation is not orthonormal (row length " << rowLength << ", column length " << columnLength
+        << ", " << std::acos(std::clamp(cosine, -1.0, 1.0)) * 180 / 3.14159265358979 << " degrees apart)";
+    header.geometryProblem = why.str();
+    return false;
+  }
+  return true;
 }
 
 void readMetadata(DcmItem& ds, FileHeader& file) {
@@ -544,7 +568,9 @@ void scanFiles(const std::vector<fs::path>& files, Inventory& inventory) {
     for (FrameHeader& frame : file.frames) {
       if (!frame.geometryComplete) {
         inventory.warnings.push_back("skipped frame " + std::to_string(frame.frame.frame + 1) + " of " +
-                                     path.string() + ": no image position, orientation or pixel spacing");
+                                     path.string() + ": " +
+                                     (frame.geometryProblem.empty() ? "no image position, orientation or pixel spacing"
+                                                                    : frame.geometryProblem));
         continue;
       }
       if (!frame.frame.sopInstanceUid.empty() && !seenSops.insert(frame.frame.sopInstanceUid).second) {

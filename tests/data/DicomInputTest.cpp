@@ -156,6 +156,33 @@ TEST(DicomInput, DeeplyNestedSequencesAreSkippedNotParsed) {
   EXPECT_FALSE(deep.series[0].loadable());  // two slices missing from the stack
 }
 
+// Geometry no scanner writes is skipped with what is wrong, never repaired in silence: a row and
+// column 73 degrees apart, a column of length 0.95, an infinite pixel spacing (it crashed).
+TEST(DicomInput, GeometryThatCannotBeTrueIsSkipped) {
+  TempDir dir;
+  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("bent"));
+  const auto edited = [&](const std::string& name, const DcmTagKey& tag, const char* value) {
+    DcmFileFormat file;
+    ASSERT_TRUE(file.loadFile(files[1].c_str()).good());
+    file.getDataset()->putAndInsertString(tag, value);
+    ASSERT_TRUE(file.saveFile((dir / ("s/" + name)).c_str(), EXS_LittleEndianExplicit).good());
+  };
+  edited("zz_skew.dcm", DCM_ImageOrientationPatient, "0\\1\\0\\0\\0.3\\-0.954");
+  edited("zz_short.dcm", DCM_ImageOrientationPatient, "0\\1\\0\\0\\0\\-0.95");
+  edited("zz_inf.dcm", DCM_PixelSpacing, "inf\\inf");
+  const Inventory inventory = scanInput(dir / "s");
+  std::string warnings;
+  for (const auto& w : inventory.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("zz_skew.dcm: image orientation is not orthonormal"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("zz_short.dcm: image orientation is not orthonormal (row length 1, column length 0.95"),
+            std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("zz_inf.dcm: image position, orientation or pixel spacing is not a finite number"),
+            std::string::npos) << warnings;
+  ASSERT_EQ(inventory.series.size(), 1u);
+  EXPECT_EQ(inventory.series[0].size[2], 6u);
+  EXPECT_NO_THROW(loadSeries(inventory, 0));
+}
+
 TEST(DicomInput, RefusesAStackWithAMissingSlice) {
   TempDir dir;
   const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 8), dir / "s", test::uidSeeded("gap"));
