@@ -347,6 +347,21 @@ std::vector<std::pair<int, Vec3>> readDiscs(const std::string& path) {
   return discs;
 }
 
+namespace {
+
+// A disc's centre lies 15-20 mm in front of the cord's (the cord's radius, the CSF, half the
+// disc); a point given as a disc or as C2-C3 more than twice that from every cross-section's
+// centre is not a disc of this image.
+constexpr double kGivenPointFromCordMm = 40.0;
+
+double distanceFromCord(const std::vector<CrossSection>& sections, const Vec3& point) {
+  double nearest = std::numeric_limits<double>::infinity();
+  for (const CrossSection& s : sections) nearest = std::min(nearest, norm(point - s.centre));
+  return nearest;
+}
+
+}  // namespace
+
 VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cord,
                                const VertebraeOptions& options) {
   VertebralLabels out;
@@ -367,6 +382,14 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
       if (label < 2 || label > 25) {
         out.warnings.push_back("vertebral levels: given disc label " + std::to_string(label) +
                                " is not an intervertebral disc (2-25); ignored");
+        continue;
+      }
+      const double fromCord = distanceFromCord(sections, position);
+      if (fromCord > kGivenPointFromCordMm) {
+        out.warnings.push_back("vertebral levels: given disc " + discName(label) + " lies " +
+                               std::to_string(static_cast<int>(std::lround(fromCord))) +
+                               " mm from the cord, so it is not a disc of this image (a discs file of "
+                               "another image or subject, or not in RAS millimetres?); ignored");
         continue;
       }
       Disc d;
@@ -413,9 +436,8 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
       anchorArc = arcOf(sections, *options.c2c3);
       out.anchor = "c2c3 given";
       out.namingConfidence = 1.0;
-      double nearest = std::numeric_limits<double>::infinity();
-      for (const CrossSection& s : sections) nearest = std::min(nearest, norm(*options.c2c3 - s.centre));
-      if (nearest > 40.0)
+      const double nearest = distanceFromCord(sections, *options.c2c3);
+      if (nearest > kGivenPointFromCordMm)
         out.warnings.push_back("vertebral levels: the given C2-C3 point lies " +
                                std::to_string(static_cast<int>(std::lround(nearest))) +
                                " mm from the cord; check that it is in RAS millimetres");

@@ -230,6 +230,30 @@ TEST(Vertebrae, Pam50) {
   EXPECT_GE(static_cast<double>(same) / total, 0.80);
 }
 
+// Given discs that are not this image's (another subject's label file: here PAM50's own discs
+// moved 100 mm) are ignored with the reason - they named the levels in silence (issue 23); the
+// same discs in place name them.
+TEST(Vertebrae, GivenDiscsFarFromTheCordAreNotUsed) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  const Volume volume = loadInput((data / "real/pam50-small/PAM50_small_t2.nii.gz").string());
+  const CordSegmentation cord = segmentCord(volume);
+  ASSERT_TRUE(cord.found);
+  VertebraeOptions inPlace, moved;
+  for (const auto& d : readDiscs((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string())) {
+    inPlace.manualDiscs.push_back(d);
+    moved.manualDiscs.push_back({d.first, d.second + Vec3{0, 100, 0}});
+  }
+  const VertebralLabels named = labelVertebrae(volume, cord, inPlace);
+  EXPECT_TRUE(named.named);
+  EXPECT_GE(named.discs.size(), 8u);
+  const VertebralLabels far = labelVertebrae(volume, cord, moved);
+  EXPECT_FALSE(far.named);
+  EXPECT_TRUE(far.discs.empty());
+  std::string warnings;
+  for (const auto& w : far.warnings) warnings += w + "\n";
+  EXPECT_NE(warnings.find("mm from the cord, so it is not a disc of this image"), std::string::npos) << warnings;
+}
+
 // sct-t2: a 55 mm field that starts inside C2 - no anatomical anchor in view. Without help the
 // discs are not named; with the C2-C3 point a radiologist would click (taken here from the
 // expert's level boundary), the levels agree with t2_seg-manual_labeled on >= 80 % of its voxels.
