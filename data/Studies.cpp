@@ -175,6 +175,7 @@ void discoverScanned(const fs::path& input, Discovery& out) {
     for (const std::string& s : stamps) joined += s + "\n";
     StudyJob job;
     job.kind = "dicom";
+    job.studyUid = studyUid;
     job.fileCount = stamps.size();
     job.fingerprint = sha256Hex(joined);
     job.input = common.empty() ? fs::absolute(input).string() : common.string();
@@ -218,6 +219,21 @@ Discovery discoverStudies(const std::vector<std::string>& inputs) {
     } else {
       discoverScanned(input, out);
     }
+  }
+  // A study whose files came through different inputs, each holding a part (one folder per half
+  // of the series, say): each part alone is a half-study that analyses "fine" with gaps between
+  // its slices (issue 23: ADI 6.7 mm on a normal neck). Not joined - analyze reads one input -
+  // but refused with the inputs named.
+  std::map<std::string, std::set<std::string>> inputsOfStudy;
+  for (const StudyJob& j : out.studies)
+    if (j.kind == "dicom" && !j.studyUid.empty()) inputsOfStudy[j.studyUid].insert(j.input);
+  for (StudyJob& j : out.studies) {
+    if (j.kind != "dicom" || j.studyUid.empty() || inputsOfStudy[j.studyUid].size() < 2) continue;
+    std::string where;
+    for (const std::string& folder : inputsOfStudy[j.studyUid]) where += (where.empty() ? "" : ", ") + folder;
+    j.problem = "study " + j.studyUid + " is split across " + std::to_string(inputsOfStudy[j.studyUid].size()) +
+                " inputs (" + where + "), this one holding " + std::to_string(j.fileCount) +
+                " of its files: analysed apart they would be partial studies; give one input that holds all of it";
   }
   // Keys are folder names: unique, stable (a duplicate gets a hash of its input).
   std::map<std::string, int> count;

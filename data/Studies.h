@@ -10,6 +10,8 @@
 //   sub-*/[ses-*/]anat/*_T2w.nii[.gz] is a study; its key is the file's entities
 //   (sub-01_ses-02_T2w), and its derivatives go to derivatives/cordscope/ with the same path.
 // - An input that is neither is a job that fails with the reason ("not a DICOM or NIfTI file").
+// - A DICOM study whose files are split across inputs (one folder each half) would be analysed
+//   as half-studies, one per input: each part is a job that fails with the inputs named.
 #pragma once
 #include <optional>
 #include <string>
@@ -22,6 +24,7 @@ struct StudyJob {
   std::string kind;         // "dicom", "nifti", "bids", or "invalid"
   std::string input;        // what `analyze` reads: a folder or a file
   std::string series;       // DICOM: the series to analyse (`--series`)
+  std::string studyUid;     // DICOM: the Study Instance UID
   std::string fingerprint;  // SHA-256 of its files' paths, sizes, modification times (and SOP Instance UIDs)
   std::size_t fileCount = 0;
   std::string problem;      // non-empty: it cannot be analysed; recorded as failed without running

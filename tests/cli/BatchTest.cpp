@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -428,6 +429,37 @@ TEST_F(Batch, CrashHangAndHostileHeadersAreIsolated) {
   EXPECT_NE(rows["hostile"].at("error").find("sequences nested more than 64 deep"), std::string::npos)
       << rows["hostile"].at("error");
   EXPECT_NE(r.out.find("store 1 done, 0 rejected, 3 failed of 4"), std::string::npos) << r.out;
+}
+
+// One study given as two inputs, each holding half of its slices (odd and even files): each half
+// was analysed as a study of its own with gaps between its slices (ADI 6.7 mm on a normal neck).
+// Both parts are failed studies naming the two inputs; given whole, it is done.
+TEST_F(Batch, StudySplitAcrossInputsIsNotAnalysedInHalves) {
+  test::TempDir dir;
+  std::vector<fs::path> files;
+  for (const auto& f : fs::directory_iterator(archive() / "study101")) files.push_back(f.path());
+  std::sort(files.begin(), files.end());
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const fs::path half = dir.path() / "whole" / (i % 2 ? "odd" : "even");
+    fs::create_directories(half);
+    fs::copy_file(files[i], half / files[i].filename());
+  }
+  const auto split = test::runCordscope("batch " + test::quote(dir / "whole/odd") + " " + test::quote(dir / "whole/even") +
+                                        " -o " + test::quote(dir / "out") + " --no-render");
+  EXPECT_EQ(split.exitCode, 4) << split.err;
+  const std::vector<Row> rows = readCsv(dir.path() / "out/cohort.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  for (const Row& row : rows) {
+    EXPECT_EQ(row.at("status"), "failed");
+    EXPECT_NE(row.at("error").find("is split across 2 inputs"), std::string::npos) << row.at("error");
+    EXPECT_NE(row.at("error").find("whole/odd"), std::string::npos) << row.at("error");
+    EXPECT_NE(row.at("error").find("whole/even"), std::string::npos) << row.at("error");
+  }
+  const auto whole = test::runCordscope("batch " + test::quote(dir / "whole") + " -o " + test::quote(dir / "out2") + " --no-render");
+  EXPECT_EQ(whole.exitCode, 0) << whole.err;
+  const std::vector<Row> one = readCsv(dir.path() / "out2/cohort.csv");
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].at("status"), "done");
 }
 
 // A store written before quality control: opened read-write it gains the columns (its rows read
