@@ -18,6 +18,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# ccache keyed on paths relative to the checkout: a fresh clone elsewhere (CI) reuses the objects.
+export CCACHE_BASEDIR="$PWD"
 if [ ! -f build/CMakeCache.txt ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
 fi

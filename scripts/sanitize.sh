@@ -16,6 +16,9 @@ seconds=${FUZZ_SECONDS:-60}
 shared=${CORDSCOPE_SHARED_DATA:-../shared/data}
 harnesses=(fuzz_dicom_file fuzz_dicom_folder fuzz_nifti fuzz_discs fuzz_report)
 
+# ccache keyed on paths relative to the checkout, and not on the build folder (the objects carry
+# debug info for the sanitizers' stack traces): a fresh clone elsewhere (CI) reuses them.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 if [ ! -f build-asan/CMakeCache.txt ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DCORDSCOPE_SANITIZE=ON >&2
