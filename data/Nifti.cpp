@@ -93,10 +93,17 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
   std::int32_t size;
   std::memcpy(&size, h, 4);
   bool swap = false;
+  const std::uint32_t u = static_cast<std::uint32_t>(size);
   if (size != 348) {
-    const std::uint32_t u = static_cast<std::uint32_t>(size);
     swap = ((u >> 24) | ((u >> 8) & 0xFF00) | ((u << 8) & 0xFF0000) | (u << 24)) == 348;
-    if (!swap) return notes;  // not NIfTI-1: ITK decides
+    if (!swap) {
+      // Anything else reached ITK's reader unchecked: a 397-byte file declaring 400 x 400 x 24591
+      // voxels made it allocate 2 GB (found by fuzz_nifti). NIfTI-2 (540) is not read by ITK 5.2.
+      const bool nifti2 = size == 540 || u == 0x1C020000u;
+      throw InputError(path + (nifti2 ? ": a NIfTI-2 header, which this build does not read; save it as NIfTI-1 "
+                                        "(e.g. nibabel's Nifti1Image)"
+                                      : ": not a NIfTI file (its header size is not 348)"));
+    }
   }
   // ITK reads a 348-byte header without the NIfTI magic as Analyze 7.5, whose orientation it
   // guesses: the left-right of the result is then anyone's guess.
