@@ -184,6 +184,10 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
 // `checked`: checkNiftiHeader already ran on this path (it decompresses a .nii.gz once).
 itk::NiftiImageIO::Pointer openHeader(const std::string& path, bool checked = false) {
   if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
+  // ITK's warnings ("... is Analyze file and it's deprecated", qform/sform disagreements) are
+  // library chatter on stderr before or instead of cordscope's one line: what matters in them is
+  // checked by checkNiftiHeader and said in cordscope's words.
+  itk::Object::GlobalWarningDisplayOff();
   if (!checked) checkNiftiHeader(path);
   auto io = itk::NiftiImageIO::New();
   if (!io->CanReadFile(path.c_str())) throw InputError(path + ": not a readable NIfTI file");
