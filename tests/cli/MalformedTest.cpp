@@ -1,0 +1,136 @@
+// The malformed-input corpus of issue 23, generated: one file per family of defect a hostile or
+// damaged archive holds, each given to the command line as a user would, with the exit code and
+// the one-line message asserted. The corpus is made from a phantom series (DCMTK edits, bytes cut
+// or replaced) so that it follows the writer; fuzz/corpus/ holds what the fuzzers found.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <dcmtk/dcmdata/dctk.h>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+
+#include "TestSupport.h"
+
+namespace cordscope {
+namespace {
+
+namespace fs = std::filesystem;
+using test::quote;
+using test::runCordscope;
+
+std::string readBytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+void writeBytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+struct Family {
+  std::string name;
+  std::function<fs::path(const fs::path& dir)> make;  // returns the input
+  std::string command;                                 // "info", "convert" or "analyze"
+  int exitCode;
+  std::string message;  // in stderr
+};
+
+TEST(Malformed, EveryFamilyGetsItsExitCodeAndOneLine) {
+  test::TempDir dir;
+  ASSERT_EQ(runCordscope("phantom -o " + quote(dir / "p") + " --seed 11").exitCode, 0);
+  std::vector<fs::path> slices;
+  for (const auto& f : fs::directory_iterator(dir / "p/dicom")) slices.push_back(f.path());
+  std::sort(slices.begin(), slices.end());
+  ASSERT_EQ(runCordscope("convert " + quote(dir / "p/dicom") + " -o " + quote(dir / "p.nii")).exitCode, 0);
+  const std::string slice = readBytes(slices[7]), nifti = readBytes(dir / "p.nii");
+
+  const auto edited = [&](const std::string& name, const std::function<void(DcmDataset&)>& edit) {
+    return [=](const fs::path& d) {
+      DcmFileFormat file;
+      EXPECT_TRUE(file.loadFile(slices[7].c_str()).good());
+      edit(*file.getDataset());
+      EXPECT_TRUE(file.saveFile((d / name).c_str(), EXS_LittleEndianExplicit).good());
+      return d / name;
+    };
+  };
+  const auto bytes = [&](const std::string& name, const std::function<std::string()> make) {
+    return [=](const fs::path& d) {
+      writeBytes(d / name, make());
+      return d / name;
+    };
+  };
+  const auto niftiWith = [&](std::size_t offset, const std::string& value) {
+    std::string b = nifti;
+    b.replace(offset, value.size(), value);
+    return b;
+  };
+  const auto f32 = [](float v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+
+  const std::vector<Family> families = {
+      {"random bytes named .dcm", bytes("random.dcm", [] { std::mt19937 r(3); std::string s(5000, 0);
+                                                             for (char& c : s) c = static_cast<char>(r());
+                                                             return s; }),
+       "info", 3, "not a DICOM file"},
+      {"DICOM cut inside the pixel data", bytes("cut.dcm", [&] { return slice.substr(0, slice.size() * 6 / 10); }),
+       "info", 3, "cut.dcm: "},
+      {"Columns 65535", edited("wide.dcm", [](DcmDataset& ds) { ds.putAndInsertUint16(DCM_Columns, 65535); }),
+       "info", 3, "pixel data shorter than declared"},
+      {"NumberOfFrames 2^31", edited("frames.dcm", [](DcmDataset& ds) { ds.putAndInsertString(DCM_NumberOfFrames, "2147483648"); }),
+       "info", 3, "pixel data shorter than declared"},
+      {"BitsAllocated 12", edited("bits.dcm", [](DcmDataset& ds) { ds.putAndInsertUint16(DCM_BitsAllocated, 12); }),
+       "info", 3, "BitsAllocated 12 is not supported"},
+      {"orientation not orthonormal", edited("skew.dcm", [](DcmDataset& ds) {
+         ds.putAndInsertString(DCM_ImageOrientationPatient, "0\\1\\0\\0\\0.3\\-0.954"); }),
+       "info", 3, "image orientation is not orthonormal"},
+      {"PixelSpacing inf", edited("inf.dcm", [](DcmDataset& ds) { ds.putAndInsertString(DCM_PixelSpacing, "inf\\inf"); }),
+       "info", 3, "not a finite number"},
+      {"sequences nested 100,000 deep", [&](const fs::path& d) {
+         fs::copy_file(slices[7], d / "nested.dcm");
+         test::nestSequences(d / "nested.dcm", 100000, true);
+         return d / "nested.dcm"; },
+       "info", 3, "sequences nested more than 64 deep"},
+      {"NIfTI pixdim NaN", bytes("nanpix.nii", [&] { return niftiWith(80, f32(std::nanf(""))); }),
+       "info", 3, "voxel size (pixdim) is not a number"},
+      {"NIfTI declaring more than the file", bytes("short.nii", [&] { return nifti.substr(0, nifti.size() / 2); }),
+       "info", 3, "truncated: the NIfTI header declares"},
+      {"NIfTI .gz cut at 60 %", [&](const fs::path& d) {
+         ([&] { gzFile out = gzopen((d / "whole.nii.gz").c_str(), "wb1");
+                gzwrite(out, nifti.data(), static_cast<unsigned>(nifti.size())); gzclose(out); })();
+         const std::string gz = readBytes(d / "whole.nii.gz");
+         writeBytes(d / "cut.nii.gz", gz.substr(0, gz.size() * 6 / 10));
+         return d / "cut.nii.gz"; },
+       "info", 3, "truncated"},
+      {"NIfTI without magic (Analyze)", bytes("analyze.nii", [&] { return niftiWith(344, std::string("xx1\0", 4)); }),
+       "info", 3, "not a NIfTI-1 file"},
+      {"header size not 348", bytes("size.nii", [&] { return niftiWith(0, std::string("\x00\x5c\x01\x5c", 4)); }),
+       "info", 3, "not a NIfTI file (its header size is not 348)"},
+      {"NIfTI-2", bytes("two.nii", [&] { return niftiWith(0, std::string("\x1c\x02\x00\x00", 4)); }),
+       "info", 3, "a NIfTI-2 header"},
+      {"NIfTI without orientation", bytes("noform.nii", [&] { return niftiWith(252, std::string(4, '\0')); }),
+       "convert", 0, "warning: no orientation in the NIfTI header"},
+      {"a FIFO", [](const fs::path& d) { ::mkfifo((d / "fifo.nii").c_str(), 0600); return d / "fifo.nii"; },
+       "info", 3, "not a regular file"},
+  };
+  for (const Family& family : families) {
+    const fs::path case_ = dir.path() / ("case" + std::to_string(&family - families.data()));
+    fs::create_directories(case_);
+    const fs::path input = family.make(case_);
+    std::string command = family.command + " " + quote(input.string());
+    if (family.command == "convert") command += " -o " + quote((case_ / "out.nii.gz").string());
+    if (family.command == "analyze") command += " -o " + quote((case_ / "out").string()) + " --no-render";
+    const test::CommandResult r = runCordscope(command);
+    EXPECT_EQ(r.exitCode, family.exitCode) << family.name << ": " << r.err;
+    EXPECT_NE(r.err.find(family.message), std::string::npos) << family.name << ": " << r.err;
+    if (family.exitCode != 0) {
+      // One line: cordscope's own, naming the file, and no library chatter before it.
+      EXPECT_EQ(r.err.rfind("cordscope: error: ", 0), 0u) << family.name << ": " << r.err;
+      EXPECT_NE(r.err.find(input.filename().string()), std::string::npos) << family.name << ": " << r.err;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cordscope
