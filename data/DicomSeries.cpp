@@ -328,6 +328,18 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
     why = "not a DICOM image (no pixel data)";
     return false;
   }
+  // GDCM asserts - aborting the process - on a RescaleSlope of 0 (found by fuzz_dicom_folder),
+  // and a slope or intercept that is not a number makes every pixel value meaningless.
+  for (const auto& [tag, name] : {std::pair{DCM_RescaleSlope, "RescaleSlope"}, std::pair{DCM_RescaleIntercept, "RescaleIntercept"}}) {
+    const std::string raw = text(ds, tag);
+    if (raw.empty()) continue;
+    const auto value = number(ds, tag);
+    if (!value || !std::isfinite(*value) || (tag == DCM_RescaleSlope && *value == 0)) {
+      why = std::string(name) + " '" + raw + "' is not a usable number" +
+            (value && *value == 0 ? " (a slope of 0 makes every pixel the intercept)" : "");
+      return false;
+    }
+  }
   // Declared sizes against what the file holds, before anything is allocated or looped over: a
   // header that lies (Columns 65535, NumberOfFrames 2^31, pixel data cut short) must not cost
   // gigabytes or minutes, nor read as an image padded with zeros.

@@ -85,6 +85,9 @@ TEST(Malformed, EveryFamilyGetsItsExitCodeAndOneLine) {
       {"orientation not orthonormal", edited("skew.dcm", [](DcmDataset& ds) {
          ds.putAndInsertString(DCM_ImageOrientationPatient, "0\\1\\0\\0\\0.3\\-0.954"); }),
        "info", 3, "image orientation is not orthonormal"},
+      {"RescaleSlope 0 (GDCM asserted: fuzz_dicom_folder)", edited("slope.dcm", [](DcmDataset& ds) {
+         ds.putAndInsertString(DCM_RescaleSlope, "0"); }),
+       "info", 3, "RescaleSlope '0' is not a usable number"},
       {"PixelSpacing inf", edited("inf.dcm", [](DcmDataset& ds) { ds.putAndInsertString(DCM_PixelSpacing, "inf\\inf"); }),
        "info", 3, "not a finite number"},
       {"sequences nested 100,000 deep", [&](const fs::path& d) {
