@@ -19,6 +19,7 @@
 
 #include "Command.h"
 #include "data/Error.h"
+#include "data/OutputFile.h"
 #include "data/Input.h"
 #include "data/Levels.h"
 #include "data/Nifti.h"
@@ -61,7 +62,9 @@ void injectFaultForTests(const std::string& input) {
 namespace fs = std::filesystem;
 
 struct AnalyzeOptions {
-  std::string input;
+  // DICOM folders or files, or one NIfTI file; several when one study was exported into several
+  // folders (read together: series are assembled by their UIDs across them).
+  std::vector<std::string> inputs;
   std::string outputDir;
   std::string series;
   bool demo = false;
@@ -97,8 +100,7 @@ Vec3 parseRasPoint(const std::string& text, const std::string& option) {
 
 // lesions.csv: one row per lesion; levels empty when not named.
 void writeLesionsCsv(const std::vector<Lesion>& lesions, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the lesion table");
+  std::ostringstream out;
   out << "id,length_mm,top_level,bottom_level,segments_spanned,segments_equivalent,volume_mm3,"
          "max_axial_area_mm2,max_axial_damage_ratio,intensity_ratio,pattern,per_level_mm\n";
   out.precision(6);
@@ -114,24 +116,24 @@ void writeLesionsCsv(const std::vector<Lesion>& lesions, const std::string& path
         << l.volumeMm3 << ',' << l.maxAxialAreaMm2 << ',' << l.maxAxialDamageRatio << ','
         << l.intensityRatio << ',' << l.pattern << ',' << perLevel << '\n';
   }
+  writeFileAtomically(path, out.str(), "the lesion table");
 }
 
 // discs.csv: one row per disc, cranial first; RAS millimetres; name empty when not named.
 void writeDiscsCsv(const VertebralLabels& labels, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the disc table");
+  std::ostringstream out;
   out << "name,x_ras_mm,y_ras_mm,z_ras_mm,confidence,arc_mm\n";
   out.precision(6);
   for (const Disc& d : labels.discs)
     out << d.name << ',' << -d.position[0] << ',' << -d.position[1] << ',' << d.position[2] << ','
         << d.confidence << ',' << d.arcMm << '\n';
+  writeFileAtomically(path, out.str(), "the disc table");
 }
 
 // centerline.csv: one row per cross-section along the cord (every 0.5 mm), RAS millimetres as in
 // NIfTI viewers, with the section's cord and canal area and diameters.
 void writeCenterlineCsv(const CordSegmentation& seg, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the centerline table");
+  std::ostringstream out;
   out << "arc_mm,x_ras_mm,y_ras_mm,z_ras_mm,area_mm2,ap_mm,rl_mm,canal_area_mm2,canal_ap_mm,canal_"
          "rl_mm,measured,anterior_x_ras,anterior_y_ras,anterior_z_ras\n";
   out.precision(6);
@@ -140,6 +142,7 @@ void writeCenterlineCsv(const CordSegmentation& seg, const std::string& path) {
         << s.areaMm2 << ',' << s.apMm << ',' << s.rlMm << ',' << s.canalAreaMm2 << ','
         << s.canalApMm << ',' << s.canalRlMm << ',' << (s.measured ? 1 : 0) << ',' << -s.anterior[0] << ','
         << -s.anterior[1] << ',' << s.anterior[2] << '\n';
+  writeFileAtomically(path, out.str(), "the centerline table");
 }
 
 // The demo study: a long dorsal lesion (the B12 pattern, 8 segments) and anterior atlantoaxial
@@ -153,13 +156,14 @@ PhantomOptions demoPhantom() {
   return o;
 }
 
-nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::string& path,
+// "path": the input (the first, when several; all of them in "paths").
+nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::vector<std::string>& paths,
                          const std::string& choice) {
   const auto size = v.image->GetLargestPossibleRegion().GetSize();
   const auto spacing = v.image->GetSpacing();
   const auto& m = v.meta;
-  return {{"kind", s.kind},
-          {"path", path},
+  nlohmann::json j = {{"kind", s.kind},
+          {"path", paths.front()},
           {"series_instance_uid", m.seriesInstanceUid},
           {"series_id", s.id},
           {"series_description", m.seriesDescription},
@@ -173,6 +177,8 @@ nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::strin
           {"orientation", toString(v.orientation())},
           {"axis_code", axisCode(v.image->GetDirection())},
           {"metadata", m}};
+  if (paths.size() > 1) j["paths"] = paths;
+  return j;
 }
 
 // One line per stage on stderr as the analysis goes, when stderr is a terminal and not --quiet
@@ -216,25 +222,33 @@ int runAnalyze(AnalyzeOptions options) {
   Progress progress(!options.quiet && ::isatty(STDERR_FILENO));
   std::vector<std::string> outputs;  // file names written, in order
   makeOutputDir(options.outputDir);
+  {
+    // An earlier run's report must not pass for this one's if this one fails on the way.
+    std::error_code ignored;
+    fs::remove(fs::path(options.outputDir) / "report.json", ignored);
+  }
   if (options.demo) {
-    if (!options.input.empty()) throw UsageError("--demo analyses its own study: give no INPUT");
+    if (!options.inputs.empty()) throw UsageError("--demo analyses its own study: give no INPUT");
     const auto start = clock::now();
     const PhantomOptions phantom = demoPhantom();
-    options.input = (fs::path(options.outputDir) / "demo-input").string();
-    writePhantom(makePhantom(phantom), phantom, options.input);
-    options.input += "/dicom";
+    const std::string demoDir = (fs::path(options.outputDir) / "demo-input").string();
+    writePhantom(makePhantom(phantom), phantom, demoDir);
+    options.inputs = {demoDir + "/dicom"};
     timings["demo_phantom_s"] = since(start);
-    note("demo study written to " + options.input +
+    note("demo study written to " + options.inputs.front() +
          " (dorsal lesion C2-T2, 8 segments; ADI 5 mm; truth beside it)");
   }
-  if (options.input.empty()) throw UsageError("analyze needs an INPUT (or --demo)");
-  injectFaultForTests(options.input);
+  if (options.inputs.empty()) throw UsageError("analyze needs an INPUT (or --demo)");
+  for (const std::string& input : options.inputs)
+    if (input.empty()) throw UsageError("an INPUT is an empty path");
 
   auto start = clock::now();
-  progress.stage("reading " + options.input);
-  const Inventory inventory = scanInput(options.input);
+  const Inventory inventory = scanInput(options.inputs);
+  const std::string& input = inventory.inputPath;  // the inputs joined, for messages
+  injectFaultForTests(input);
+  progress.stage("reading " + input);
   const SeriesChoice choice = chooseSeries(inventory, options.series);
-  checkMemory(options.input, inventory.series[choice.index], options.maxMemoryMb, kAnalyzeMemory);
+  checkMemory(input, inventory.series[choice.index], options.maxMemoryMb, kAnalyzeMemory);
   const Volume volume = loadSeries(inventory, choice.index);
   timings["load_s"] = since(start);
 
@@ -271,7 +285,7 @@ int runAnalyze(AnalyzeOptions options) {
     if (axialIndex) {
       start = clock::now();
       progress.stage("axial series");
-      checkMemory(options.input, inventory.series[*axialIndex], options.maxMemoryMb, kAnalyzeMemory);
+      checkMemory(input, inventory.series[*axialIndex], options.maxMemoryMb, kAnalyzeMemory);
       const Volume axialVolume = loadSeries(inventory, *axialIndex);
       AnalysisOptions axialOptions;
       axialOptions.extensive = options.extensive;
@@ -360,7 +374,7 @@ int runAnalyze(AnalyzeOptions options) {
   nlohmann::json report{
       {"schema", "cordscope.report/1"},
       {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
-      {"input", inputJson(volume, inventory.series[choice.index], options.input, choice.reason)},
+      {"input", inputJson(volume, inventory.series[choice.index], inventory.inputPaths, choice.reason)},
       {"cord", [&] {
          nlohmann::json j = cord;
          j["levels"] = levelMetrics;
@@ -380,6 +394,7 @@ int runAnalyze(AnalyzeOptions options) {
     // measures, not identifiers).
     nlohmann::json& input = report["input"];
     for (const char* key : {"path", "series_instance_uid", "series_id", "study_date"}) input[key] = nullptr;
+    input.erase("paths");
     for (const char* key : {"patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
       input["metadata"][key] = nullptr;
     report["anonymized"] = true;
@@ -387,25 +402,21 @@ int runAnalyze(AnalyzeOptions options) {
     if (report["series_used"]["axial"].is_object()) report["series_used"]["axial"]["series_instance_uid"] = nullptr;
     std::vector<std::string> kept;
     for (std::string w : report["warnings"].get<std::vector<std::string>>()) {
-      for (const std::string& path : {volume.sourcePath, options.input})
+      for (const std::string& path : inventory.inputPaths)
         for (std::size_t at; !path.empty() && (at = w.find(path)) != std::string::npos;) w.replace(at, path.size(), "INPUT");
       kept.push_back(w);
     }
     report["warnings"] = kept;
   }
-  const std::string reportPath = (outDir / "report.json").string();
-  {
-    std::ofstream out(reportPath);
-    if (!out) throw Error(ExitCode::AnalysisFailed, reportPath + ": cannot write the report");
-    out << report.dump(2) << "\n";
-  }
-  outputs.push_back("report.json");
   progress.stage("report");
   writeHtmlReport(report,
                   {{"Mid-sagittal plane, sagittal montage and axial cuts through the lesions", (outDir / "sagittal.png").string()},
                    {"3D view", (outDir / "render3d.png").string()}},
                   (outDir / "report.html").string());
   outputs.push_back("report.html");
+  // Last of all: a report.json in OUTDIR means every output beside it was written whole.
+  writeFileAtomically((outDir / "report.json").string(), report.dump(2) + "\n", "the report");
+  outputs.push_back("report.json");
   for (const std::string& w : warnings) warn(w);
   // A fail verdict is never a success: every output is written (without a cord: cord.found false
   // and empty masks on the input grid) so that a batch keeps the record and a reader can see why,
@@ -414,7 +425,7 @@ int runAnalyze(AnalyzeOptions options) {
     std::string reasons;
     for (const QualityReason& r : quality.reasons)
       if (r.severity == Verdict::Fail) reasons += (reasons.empty() ? "" : "; ") + r.message;
-    return "cordscope: error: " + options.input + ": " + reasons + " (quality control: fail)";
+    return "cordscope: error: " + input + ": " + reasons + " (quality control: fail)";
   };
   if (!cord.found) {
     std::cerr << failLine() << "\n";
@@ -451,11 +462,11 @@ Command analyzeCommand() {
   c.name = "analyze";
   c.summary = "analyse one study: cord, levels, lesions, atlantoaxial distances, report";
   c.usage =
-      "cordscope analyze INPUT -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--c2c3 X,Y,Z] "
+      "cordscope analyze INPUT [INPUT...] -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--c2c3 X,Y,Z] "
       "[--discs FILE] [--adi-female-cutoff] [--max-memory MB] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    o.add_options()("input", po::value<std::string>()->default_value(""),
-                    "DICOM folder or file, or NIfTI file")(
+    o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
+                    "DICOM folder or file, or NIfTI file; several DICOM folders are read as one")(
         "output,o", po::value<std::string>()->required(), "output folder")(
         "series", po::value<std::string>()->default_value(""),
         "series to analyse (default: the sagittal T2)")(
@@ -486,10 +497,10 @@ Command analyzeCommand() {
         "adi-female-cutoff", po::bool_switch(),
         "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
         "> 3 mm for everyone)");
-    p.add("input", 1);
+    p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
-    return runAnalyze({vm["input"].as<std::string>(), vm["output"].as<std::string>(),
+    return runAnalyze({vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{}, vm["output"].as<std::string>(),
                        vm["series"].as<std::string>(), vm["demo"].as<bool>(),
                        parseContrast(vm["contrast"].as<std::string>()),
                        vm["c2c3"].as<std::string>(), vm["discs"].as<std::string>(),

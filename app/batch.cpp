@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -246,6 +247,8 @@ int runBatch(const BatchOptions& o) {
     roots.push_back(input);
   }
   std::sort(roots.begin(), roots.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  // DICOM UIDs (study, series, instance) identify a patient's examination as well as a name.
+  static const std::regex uid(R"(\b[0-9]+(\.[0-9]+){3,}\b)");
   const auto scrub = [&](std::string text) {
     if (!anonymized) return text;
     for (const std::string& root : roots) {
@@ -253,7 +256,16 @@ int runBatch(const BatchOptions& o) {
       for (std::size_t at = text.find(root); at != std::string::npos; at = text.find(root, at + 5))
         text.replace(at, root.size(), "INPUT");
     }
-    return text;
+    return std::regex_replace(text, uid, "UID");
+  };
+  // A job's log, scrubbed in place once it has ended: the analysis' own error lines name its input.
+  const auto scrubLog = [&](const fs::path& log) {
+    if (!anonymized) return;
+    std::ifstream in(log);
+    if (!in) return;
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    std::ofstream(log, std::ios::trunc) << scrub(text);
   };
 
   const Discovery discovery = discoverStudies(o.inputs);
@@ -261,7 +273,12 @@ int runBatch(const BatchOptions& o) {
   std::vector<StudyJob> studies;
   for (StudyJob job : discovery.studies) {
     if (!inShard(job.key, shard)) continue;
-    if (anonymized) job.key = "s" + sha256Hex(salt + "|" + job.key).substr(0, 16);
+    if (anonymized) {
+      // Nothing in the store leads back to the input: not its key, its paths, its UIDs, nor a
+      // fingerprint that a path could be checked against.
+      job.key = "s" + sha256Hex(salt + "|" + job.key).substr(0, 16);
+      job.fingerprint = sha256Hex(salt + "|" + job.fingerprint);
+    }
     studies.push_back(job);
   }
 
@@ -286,7 +303,7 @@ int runBatch(const BatchOptions& o) {
       StudyRecord r = previous.value_or(StudyRecord{});
       r.key = job.key;
       r.kind = job.kind;
-      r.input = job.input;
+      r.input = anonymized ? "" : job.input;
       r.fingerprint = job.fingerprint;
       r.status = "failed";
       r.error = scrub(job.problem);
@@ -320,7 +337,8 @@ int runBatch(const BatchOptions& o) {
     Running run;
     run.job = &job;
     run.dir = outDir / job.key;
-    fs::create_directories(run.dir);
+    if (std::error_code error; !fs::create_directories(run.dir, error) && error)
+      throw OutputError(run.dir.string() + ": cannot create the study's output folder (" + error.message() + ")");
     // A fresh row: nothing of an earlier analysis may stay attached to this one.
     const std::optional<StudyRecord> previous = store.find(job.key);
     run.record = StudyRecord{};
@@ -328,8 +346,8 @@ int runBatch(const BatchOptions& o) {
     StudyRecord& r = run.record;
     r.key = job.key;
     r.kind = job.kind;
-    r.input = job.input;
-    r.series = job.series;
+    r.input = anonymized ? "" : job.input;
+    r.series = anonymized ? "" : job.series;
     r.fingerprint = job.fingerprint;
     r.outputDir = run.dir.string();
     r.status = "running";
@@ -338,8 +356,10 @@ int runBatch(const BatchOptions& o) {
     r.startedAt = utcNow();
     r.finishedAt.clear();
     store.put(r);
-    std::vector<std::string> args = {self, "analyze", job.input, "-o", run.dir.string(), "--quiet",
-                                     "--threads", std::to_string(threadsPerJob)};
+    std::vector<std::string> args = {self, "analyze"};
+    if (job.inputs.empty()) args.push_back(job.input);
+    else args.insert(args.end(), job.inputs.begin(), job.inputs.end());
+    args.insert(args.end(), {"-o", run.dir.string(), "--quiet", "--threads", std::to_string(threadsPerJob)});
     if (!job.series.empty()) args.insert(args.end(), {"--series", job.series});
     std::ostringstream memory;
     memory << o.maxMemoryMb;
@@ -379,13 +399,18 @@ int runBatch(const BatchOptions& o) {
 
   bool stopping = false;
   std::chrono::steady_clock::time_point stopAt;
+  // Set when a job could not write its outputs (exit 5: a full disk, say): no new job starts, as
+  // every one would fail the same way and be recorded as failed for a fault not its own.
+  std::string outputFailure;
   while (next < queue.size() || !running.empty()) {
     if (stopSignal && !stopping) {
       stopping = true;
       stopAt = std::chrono::steady_clock::now();
       for (const auto& [pid, run] : running) ::kill(-pid, SIGTERM);
     }
-    while (!stopping && running.size() < static_cast<std::size_t>(jobs) && next < queue.size()) launch(*queue[next++]);
+    while (!stopping && outputFailure.empty() && running.size() < static_cast<std::size_t>(jobs) && next < queue.size())
+      launch(*queue[next++]);
+    if (!outputFailure.empty() && running.empty()) break;
     if (stopping && running.empty()) break;
     int status = 0;
     rusage usage{};
@@ -416,6 +441,7 @@ int runBatch(const BatchOptions& o) {
     Running run = it->second;
     running.erase(it);
     StudyRecord& r = run.record;
+    scrubLog(run.dir / "analyze.log");
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count();
     r.peakMemoryMb = usage.ru_maxrss / 1024.0;
     r.finishedAt = utcNow();
@@ -433,6 +459,11 @@ int runBatch(const BatchOptions& o) {
       why << "the analysis did not finish within --study-timeout " << o.studyTimeoutS << " s and was stopped";
       r.error = why.str();
       ++failed;
+    } else if (!stopping && WIFEXITED(status) && WEXITSTATUS(status) == static_cast<int>(ExitCode::OutputFailed)) {
+      // Not the study's fault: left to be analysed again by the next run.
+      r.status = "interrupted";
+      r.error = scrub(failureReason(run.dir / "analyze.log", status));
+      if (outputFailure.empty()) outputFailure = r.error;
     } else if (stopping) {
       r.status = "interrupted";
       r.error = std::string("interrupted (") + strsignal(stopSignal) + ")";
@@ -476,6 +507,11 @@ int runBatch(const BatchOptions& o) {
             << "outputs in " << outDir.string() << ": cohort.csv, " << fs::path(store.path()).filename().string()
             << ", one folder per study\n";
   if (stopSignal) return 128 + stopSignal;
+  if (!outputFailure.empty()) {
+    std::cerr << "cordscope: error: " << outDir.string() << ": the batch stopped, an output could not be written: "
+              << outputFailure << "; the studies not done are analysed by the next run\n";
+    return static_cast<int>(ExitCode::OutputFailed);
+  }
   // A script or scheduler must see that the cohort is incomplete without parsing the table.
   if (allRejected + allFailed > 0) return static_cast<int>(ExitCode::StudiesNotDone);
   return 0;

@@ -11,10 +11,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+
 #include "ChildProcess.h"
 #include "Command.h"
 #include "data/Csv.h"
 #include "data/Error.h"
+#include "data/OutputFile.h"
 #include "data/Input.h"
 #include "data/Nifti.h"
 #include "measurement/FollowUp.h"
@@ -71,7 +74,14 @@ Loaded loadTimePoint(const fs::path& dir, int order) {
   } else {
     try {
       const bool dicom = input.contains("kind") && input["kind"].is_string() && input["kind"].get<std::string>() == "dicom";
-      t.volume = loadInput(path, dicom ? series : "");
+      // A study read from several folders is read from all of them again.
+      std::vector<std::string> paths{path};
+      if (input.contains("paths") && input["paths"].is_array()) {
+        paths.clear();
+        for (const json& p : input["paths"])
+          if (p.is_string()) paths.push_back(p.get<std::string>());
+      }
+      t.volume = loadInput(paths, dicom ? series : "");
     } catch (const Error& e) {
       t.volumeNote = e.what();
     }
@@ -151,8 +161,7 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
   const Loaded& base = points.front();
   json comparisons = json::array();
   std::vector<std::string> summaries;
-  std::ofstream csv(outDir / "compare.csv");
-  if (!csv) throw Error(ExitCode::AnalysisFailed, (outDir / "compare.csv").string() + ": cannot write");
+  std::ostringstream csv;
   csv << "baseline,followup,months,class,pattern,baseline_id,followup_id,baseline_levels,followup_levels,"
          "baseline_length_mm,followup_length_mm,length_change_mm,baseline_segments,followup_segments,segments_change,"
          "baseline_volume_mm3,followup_volume_mm3,volume_change_mm3,intensity_ratio_change\n";
@@ -214,6 +223,7 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
   std::vector<CompareColumn> columns;
   for (const Loaded& p : points)
     columns.push_back({p.point.label, p.point.report, p.centerline, p.volume ? &*p.volume : nullptr, p.cord, p.lesion});
+  writeFileAtomically((outDir / "compare.csv").string(), csv.str(), "the comparison table");
   writeComparePicture(columns, (outDir / "compare.png").string());
   std::vector<std::string> outputs = {"compare.json", "compare.csv", "compare.png", "compare.html"};
   if (points.size() > 2) {
@@ -232,14 +242,8 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
                                      {"study_date", p.point.studyDate},
                                      {"order", p.point.order},
                                      {"output_dir", p.point.outputDir}});
-  {
-    std::ofstream out(outDir / "compare.json");
-    out << report.dump(2) << "\n";
-    if (!out) throw Error(ExitCode::AnalysisFailed, (outDir / "compare.json").string() + ": cannot write");
-  }
-
   // compare.html: the sentences, the table, the pictures; self-contained.
-  std::ofstream html(outDir / "compare.html");
+  std::ostringstream html;
   html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cordscope follow-up</title>\n"
        << "<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}"
           "td,th{border:1px solid #bbb;padding:3px 7px}th{background:#eee}li{font-size:16px;margin:6px 0}"
@@ -277,8 +281,9 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
        << comparisons[0]["thresholds"]["length_mm"] << " mm, volume "
        << static_cast<int>(std::lround(100 * comparisons[0]["thresholds"]["volume_fraction"].get<double>()))
        << " %, cord area " << comparisons[0]["thresholds"]["csa_percent"] << " % (docs/followup.md).</li></ul>\n</body></html>\n";
-  html.flush();
-  if (!html) throw Error(ExitCode::AnalysisFailed, (outDir / "compare.html").string() + ": cannot write");
+  writeFileAtomically((outDir / "compare.html").string(), html.str(), "the comparison page");
+  // Last: a compare.json present means every output beside it is whole.
+  writeFileAtomically((outDir / "compare.json").string(), report.dump(2) + "\n", "the comparison");
 
   for (const std::string& s : summaries) std::cout << s << "\n";
   std::string written;

@@ -12,7 +12,7 @@ namespace cordscope::app {
 namespace {
 
 struct ConvertOptions {
-  std::string input;
+  std::vector<std::string> input;
   std::string output;
   std::string series;
   double maxMemoryMb = kDefaultMaxMemoryMb;
@@ -23,7 +23,7 @@ int runConvert(const ConvertOptions& options) {
     throw UsageError("output " + options.output + " must end in .nii or .nii.gz");
   const Inventory inventory = scanInput(options.input);
   const SeriesChoice choice = chooseSeries(inventory, options.series);
-  checkMemory(options.input, inventory.series[choice.index], options.maxMemoryMb, kConvertMemory);
+  checkMemory(inventory.inputPath, inventory.series[choice.index], options.maxMemoryMb, kConvertMemory);
   const Volume volume = loadSeries(inventory, choice.index);
   for (const std::string& w : volume.warnings) warn(w);
   const auto parent = std::filesystem::path(options.output).parent_path();
@@ -42,18 +42,19 @@ Command convertCommand() {
   Command c;
   c.name = "convert";
   c.summary = "convert a DICOM series to NIfTI with exact geometry";
-  c.usage = "cordscope convert INPUT -o OUT.nii[.gz] [--series UID] [--max-memory MB]";
+  c.usage = "cordscope convert INPUT [INPUT...] -o OUT.nii[.gz] [--series UID] [--max-memory MB]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    o.add_options()("input", po::value<std::string>()->required(), "DICOM folder or file, or NIfTI file")(
+    o.add_options()("input", po::value<std::vector<std::string>>()->required()->multitoken(),
+                    "DICOM folder or file, or NIfTI file; several DICOM folders are read as one")(
         "output,o", po::value<std::string>()->required(), "output NIfTI file (.nii or .nii.gz)")(
         "series", po::value<std::string>()->default_value(""),
         "Series Instance UID (or id from 'cordscope info') to convert; default: the series analyse would use")(
         "max-memory", po::value<double>()->default_value(kDefaultMaxMemoryMb),
         "MB the series may need; a larger one is refused before it is read (exit 3)");
-    p.add("input", 1);
+    p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
-    return runConvert({vm["input"].as<std::string>(), vm["output"].as<std::string>(), vm["series"].as<std::string>(),
+    return runConvert({vm["input"].as<std::vector<std::string>>(), vm["output"].as<std::string>(), vm["series"].as<std::string>(),
                        vm["max-memory"].as<double>()});
   };
   return c;

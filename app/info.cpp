@@ -13,7 +13,7 @@ namespace cordscope::app {
 namespace {
 
 struct InfoOptions {
-  std::string input;
+  std::vector<std::string> input;
   bool json = false;
 };
 
@@ -88,14 +88,15 @@ Command infoCommand() {
   Command c;
   c.name = "info";
   c.summary = "list the studies and series in a DICOM folder, DICOM file or NIfTI file";
-  c.usage = "cordscope info INPUT [--json]";
+  c.usage = "cordscope info INPUT [INPUT...] [--json]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
-    o.add_options()("input", po::value<std::string>()->required(), "DICOM folder or file, or NIfTI file")(
+    o.add_options()("input", po::value<std::vector<std::string>>()->required()->multitoken(),
+                    "DICOM folder or file, or NIfTI file; several DICOM folders are read as one")(
         "json", po::bool_switch(), "print one JSON document on stdout");
-    p.add("input", 1);
+    p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
-    return runInfo({vm["input"].as<std::string>(), vm["json"].as<bool>()});
+    return runInfo({vm["input"].as<std::vector<std::string>>(), vm["json"].as<bool>()});
   };
   return c;
 }

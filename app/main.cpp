@@ -1,5 +1,6 @@
 // cordscope: the front door. Parses the subcommand and its options, runs it, and maps errors to
 // exit codes: 0 success, 1 analysis failed, 2 usage error, 3 input unreadable (docs/errors.md).
+#include <cerrno>
 #include <iostream>
 #include <algorithm>
 #include <cmath>
@@ -29,7 +30,7 @@ void makeOutputDir(const std::string& dir, const std::string& option) {
   if (fs::exists(dir, error) && !fs::is_directory(dir, error))
     throw UsageError(option + " " + dir + ": is a file, not a folder");
   fs::create_directories(dir, error);
-  if (error) throw UsageError(option + " " + dir + ": cannot create the folder (" + error.message() + ")");
+  if (error) throw OutputError(option + " " + dir + ": cannot create the folder (" + error.message() + ")");
 }
 
 void checkMemory(const std::string& input, const SeriesEntry& series, double maxMemoryMb, const MemoryNeed& need) {
@@ -113,6 +114,16 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     std::cerr << "cordscope: error: " << e.what() << "\n";
     return static_cast<int>(e.code());
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A full or read-only disk met by a file system call of ours: an output failure.
+    const int code = e.code().value();
+    if (e.code().category() == std::generic_category() || e.code().category() == std::system_category())
+      if (code == ENOSPC || code == EDQUOT || code == EROFS) {
+        std::cerr << "cordscope: error: " << e.path1().string() << ": cannot write (" << e.code().message() << ")\n";
+        return static_cast<int>(ExitCode::OutputFailed);
+      }
+    std::cerr << "cordscope: error: internal failure: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::AnalysisFailed);
   } catch (const std::exception& e) {
     // Anything else is a bug or a library failure inside an analysis: never a crash dump.
     std::cerr << "cordscope: error: internal failure: " << e.what() << "\n";

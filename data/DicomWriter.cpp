@@ -177,7 +177,7 @@ std::vector<std::string> writeDicomSeries(const Volume& volume, const std::strin
       stored[i] = static_cast<Uint16>(std::clamp(std::lround((slice[i] - intercept) / slope), 0L, 65535L));
     ds.putAndInsertUint16Array(DCM_PixelData, stored.data(), static_cast<unsigned long>(slicePixels));
     const OFCondition status = file.saveFile(path.c_str(), EXS_LittleEndianExplicit);
-    if (status.bad()) throw Error(ExitCode::AnalysisFailed, path + ": cannot write DICOM (" + std::string(status.text()) + ")");
+    if (status.bad()) throw OutputError(path + ": cannot write DICOM (" + std::string(status.text()) + ")");
     written.push_back(path);
   }
   return written;

@@ -14,6 +14,10 @@ enum class ExitCode : int {
   // batch finished, but not every study is done: some failed or were rejected by quality control
   // (each with its reason in cohort.csv and the store); the rest were analysed.
   StudiesNotDone = 4,
+  // an output could not be written (disk full, no permission, the folder gone): the input is not
+  // at fault; nothing is left half-written under an output's name, and a batch stops there and
+  // resumes on its next run
+  OutputFailed = 5,
 };
 
 class Error : public std::runtime_error {
@@ -30,6 +34,9 @@ struct UsageError : Error {
 };
 struct InputError : Error {
   explicit InputError(const std::string& m) : Error(ExitCode::InputUnreadable, m) {}
+};
+struct OutputError : Error {
+  explicit OutputError(const std::string& m) : Error(ExitCode::OutputFailed, m) {}
 };
 struct AnalysisError : Error {
   explicit AnalysisError(const std::string& m) : Error(ExitCode::AnalysisFailed, m) {}

@@ -84,36 +84,76 @@ void to_json(nlohmann::json& j, const SeriesEntry& s) {
   if (!s.splitReason.empty()) j["split_reason"] = s.splitReason;
 }
 
-Inventory scanInput(const std::string& path) {
+Inventory scanInput(const std::string& path) { return scanInput(std::vector<std::string>{path}); }
+
+Inventory scanInput(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw InputError("no input given");
   Inventory inventory;
-  inventory.inputPath = path;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) throw InputError(path + ": no such file or directory");
+  inventory.inputPaths = paths;
+  for (const std::string& path : paths) inventory.inputPath += (inventory.inputPath.empty() ? "" : " + ") + path;
 
   std::vector<fs::path> dicomCandidates;
   std::vector<std::string> niftiFiles;
-  if (fs::is_directory(status)) {
-    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
-    if (ec) throw InputError(path + ": cannot read the folder (" + ec.message() + ")");
-    for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      if (!it->is_regular_file(ec)) continue;
-      const fs::path& file = it->path();
-      if (isNiftiPath(file.string())) niftiFiles.push_back(file.string());
-      else if (!isKnownNonImage(file)) dicomCandidates.push_back(file);
+  // One file reached through two inputs (a folder and its subfolder) is read once.
+  std::set<std::string> seen;
+  const auto firstTime = [&](const fs::path& file) {
+    std::error_code ignored;
+    const fs::path canonical = fs::weakly_canonical(file, ignored);
+    return seen.insert(canonical.empty() ? file.string() : canonical.string()).second;
+  };
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (ec || !fs::exists(status)) throw InputError(path + ": no such file or directory");
+    if (fs::is_directory(status)) {
+      fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
+      if (ec) throw InputError(path + ": cannot read the folder (" + ec.message() + ")");
+      std::size_t found = 0;
+      for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        if (!it->is_regular_file(ec)) continue;
+        const fs::path& file = it->path();
+        const bool nifti = isNiftiPath(file.string());
+        if (!nifti && isKnownNonImage(file)) continue;
+        ++found;
+        if (!firstTime(file)) continue;
+        if (nifti) niftiFiles.push_back(file.string());
+        else dicomCandidates.push_back(file);
+      }
+      if (found == 0) throw InputError(path + ": no DICOM or NIfTI files in this folder");
+    } else if (!firstTime(path)) {
+      continue;
+    } else if (isNiftiPath(path)) {
+      niftiFiles.push_back(path);
+    } else {
+      dicomCandidates.push_back(path);
     }
-    if (dicomCandidates.empty() && niftiFiles.empty())
-      throw InputError(path + ": no DICOM or NIfTI files in this folder");
-  } else if (isNiftiPath(path)) {
-    niftiFiles.push_back(path);
-  } else {
-    dicomCandidates.push_back(path);
   }
   std::sort(dicomCandidates.begin(), dicomCandidates.end());
   std::sort(niftiFiles.begin(), niftiFiles.end());
 
   dicom::scanFiles(dicomCandidates, inventory);
+  if (paths.size() > 1)
+    for (SeriesEntry& s : inventory.series) {
+      // Said, so that a reader knows the series was assembled (and from what).
+      std::vector<std::size_t> counts(paths.size(), 0);
+      for (const DicomFrame& f : s.frames)
+        for (std::size_t i = 0; i < paths.size(); ++i)
+          if (f.path == paths[i] || (f.path.rfind(paths[i], 0) == 0 && (paths[i].back() == '/' || f.path[paths[i].size()] == '/'))) {
+            ++counts[i];
+            break;
+          }
+      std::string parts;
+      std::size_t inputsUsed = 0;
+      for (std::size_t i = 0; i < paths.size(); ++i)
+        if (counts[i]) {
+          ++inputsUsed;
+          parts += (parts.empty() ? "" : ", ") + paths[i] + " (" + std::to_string(counts[i]) + ")";
+        }
+      if (inputsUsed > 1)
+        s.notes.push_back("series " + s.id + " assembled by its UIDs from the frames of " + std::to_string(inputsUsed) +
+                          " inputs: " + parts);
+    }
   for (const std::string& file : niftiFiles) {
     ++inventory.filesSeen;
     try {
@@ -131,7 +171,7 @@ Inventory scanInput(const std::string& path) {
       if (why.rfind("skipped ", 0) == 0) why = why.substr(8);
       throw InputError(why);
     }
-    throw InputError(path + ": no DICOM or NIfTI image among " + std::to_string(inventory.filesSeen) +
+    throw InputError(inventory.inputPath + ": no DICOM or NIfTI image among " + std::to_string(inventory.filesSeen) +
                      " files" + (inventory.warnings.empty() ? "" : " (" + inventory.warnings.front() + ")"));
   }
   return inventory;
@@ -221,7 +261,11 @@ Volume loadSeries(const Inventory& inventory, std::size_t index) {
 }
 
 Volume loadInput(const std::string& path, const std::string& requestedSeries) {
-  const Inventory inventory = scanInput(path);
+  return loadInput(std::vector<std::string>{path}, requestedSeries);
+}
+
+Volume loadInput(const std::vector<std::string>& paths, const std::string& requestedSeries) {
+  const Inventory inventory = scanInput(paths);
   const SeriesChoice choice = chooseSeries(inventory, requestedSeries);
   return loadSeries(inventory, choice.index);
 }

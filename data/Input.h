@@ -51,7 +51,8 @@ struct SeriesEntry {
 };
 
 struct Inventory {
-  std::string inputPath;
+  std::string inputPath;                // for messages: the input, or the inputs joined by " + "
+  std::vector<std::string> inputPaths;  // as given
   std::vector<SeriesEntry> series;
   std::vector<std::string> warnings;  // skipped files and similar
   std::size_t filesSeen = 0;
@@ -63,6 +64,10 @@ struct Inventory {
 
 // Throws InputError when the path does not exist or holds nothing readable.
 Inventory scanInput(const std::string& path);
+// Several inputs read as one: the files of all of them grouped into series together, so that a
+// study whose files were exported into several folders is whole again (by its UIDs, as always).
+// A file reached through two inputs is read once. Throws InputError naming the input at fault.
+Inventory scanInput(const std::vector<std::string>& paths);
 
 struct SeriesChoice {
   std::size_t index = 0;
@@ -85,6 +90,7 @@ Volume loadSeries(const Inventory& inventory, std::size_t index);
 // scanInput + chooseSeries + loadSeries; the choice's reason is added to the volume's warnings
 // only when it is noteworthy.
 Volume loadInput(const std::string& path, const std::string& requestedSeries = "");
+Volume loadInput(const std::vector<std::string>& paths, const std::string& requestedSeries = "");
 
 // JSON of one series as `cordscope info --json` prints it (geometry in LPS mm, ITK's frame).
 void to_json(nlohmann::json& j, const SeriesEntry& series);

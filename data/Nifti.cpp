@@ -5,8 +5,12 @@
 #include <itkImageFileWriter.h>
 #include <itkImageIOFactory.h>
 #include <itkNiftiImageIO.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -18,10 +22,65 @@
 #include <vector>
 #include <zlib.h>
 
+#include <sstream>
+
 #include "Error.h"
+#include "OutputFile.h"
 
 namespace cordscope {
 namespace {
+
+// What niftilib prints on stderr while it works ("** ERROR: NWAD: wrote only 65184 of 2400000
+// bytes to file"): caught in a memory file for the duration of one read or write, so that
+// cordscope's one line is all the user sees, with the library's words folded into it when the
+// operation fails. Only the calling thread runs niftilib meanwhile (ITK's NIfTI IO is serial).
+class StderrCapture {
+ public:
+  StderrCapture() {
+    std::fflush(stderr);
+    memory_ = ::memfd_create("cordscope-stderr", MFD_CLOEXEC);
+    saved_ = memory_ >= 0 ? ::dup(STDERR_FILENO) : -1;
+    if (saved_ >= 0) ::dup2(memory_, STDERR_FILENO);
+  }
+  ~StderrCapture() { release(); }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+  // Stops capturing; the library's first line, without its "** ERROR: " prefix ("" if silent).
+  std::string release() {
+    std::string text;
+    if (saved_ >= 0) {
+      std::fflush(stderr);
+      ::dup2(saved_, STDERR_FILENO);
+      ::close(saved_);
+      saved_ = -1;
+      char buffer[512];
+      const ssize_t n = ::pread(memory_, buffer, sizeof buffer - 1, 0);
+      if (n > 0) text.assign(buffer, static_cast<std::size_t>(n));
+    }
+    if (memory_ >= 0) ::close(memory_);
+    memory_ = -1;
+    text = text.substr(0, text.find('\n'));
+    // "** ERROR: x" and "** ERROR (function): x" -> "x".
+    if (text.rfind("** ", 0) == 0) text = text.substr(3);
+    if (text.rfind("ERROR: ", 0) == 0) text = text.substr(7);
+    if (text.rfind("ERROR (", 0) == 0 && text.find("): ") != std::string::npos) text = text.substr(text.find("): ") + 3);
+    return text;
+  }
+
+ private:
+  int memory_ = -1, saved_ = -1;
+};
+
+// Why a written file came out short (`missing` bytes) or was not created (0): the file
+// system's own reason when it is full (of bytes or of inodes).
+std::string shortWriteReason(const std::string& path, std::uintmax_t missing) {
+  struct statvfs fs {};
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  if (::statvfs(folder.empty() ? "." : folder.c_str(), &fs) == 0 &&
+      (static_cast<std::uintmax_t>(fs.f_bavail) * fs.f_frsize < missing || (fs.f_files > 0 && fs.f_favail == 0)))
+    return std::strerror(ENOSPC);
+  return missing == 0 ? "the file was not created" : "the file came out short";
+}
 
 bool endsWith(const std::string& s, const std::string& suffix) {
   if (s.size() < suffix.size()) return false;
@@ -190,12 +249,14 @@ itk::NiftiImageIO::Pointer openHeader(const std::string& path, bool checked = fa
   itk::Object::GlobalWarningDisplayOff();
   if (!checked) checkNiftiHeader(path);
   auto io = itk::NiftiImageIO::New();
+  StderrCapture chatter;
   if (!io->CanReadFile(path.c_str())) throw InputError(path + ": not a readable NIfTI file");
   io->SetFileName(path);
   try {
     io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
-    throw InputError(path + ": cannot read the NIfTI header (" + std::string(e.GetDescription()) + ")");
+    const std::string library = chatter.release();
+    throw InputError(path + ": cannot read the NIfTI header (" + (library.empty() ? std::string(e.GetDescription()) : library) + ")");
   }
   return io;
 }
@@ -206,9 +267,12 @@ typename TImage::Pointer readAs(const std::string& path, bool checked = false) {
   auto reader = itk::ImageFileReader<TImage>::New();
   reader->SetImageIO(io);
   reader->SetFileName(path);
+  StderrCapture chatter;
   try {
     reader->Update();
   } catch (const itk::ExceptionObject& e) {
+    if (const std::string library = chatter.release(); !library.empty())
+      throw InputError(path + ": cannot read the NIfTI image (" + library + ")");
     throw InputError(path + ": cannot read the NIfTI image (" + std::string(e.GetDescription()) + ")");
   }
   return reader->GetOutput();
@@ -221,52 +285,86 @@ typename TImage::Pointer readAs(const std::string& path, bool checked = false) {
 void gzipFile(const std::string& from, const std::string& to) {
   // Into a temporary beside the target, renamed only when complete: a failed write never
   // leaves a truncated file under the real name.
-  const std::string partial = to + ".cordscope-partial";
+  const std::string partial = to + kPartialSuffix;
   std::ifstream in(from, std::ios::binary);
+  errno = 0;
   gzFile out = gzopen(partial.c_str(), "wb1");
   const auto fail = [&](const std::string& why) {
+    const int error = errno;
     if (out) gzclose(out);
     std::error_code ignored;
     std::filesystem::remove(partial, ignored);
-    throw Error(ExitCode::AnalysisFailed, to + ": " + why);
+    throw OutputError(to + ": cannot write the image (" + (error ? std::strerror(error) : why) + ")");
   };
-  if (!in || !out) fail("cannot write the compressed NIfTI");
+  if (!in || !out) fail("cannot open it");
   std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     const auto n = static_cast<unsigned>(in.gcount());
-    if (n > 0 && gzwrite(out, buffer.data(), n) != static_cast<int>(n)) fail("cannot write the compressed NIfTI (disk full?)");
+    if (n > 0 && gzwrite(out, buffer.data(), n) != static_cast<int>(n)) fail("compression failed");
   }
   if (in.bad()) fail("cannot read back the NIfTI written before compression");
+  errno = 0;
   const int closed = gzclose(out);
   out = nullptr;
-  if (closed != Z_OK) fail("cannot finish the compressed NIfTI");
-  std::filesystem::rename(partial, to);
+  if (closed != Z_OK) fail("cannot finish the compressed stream");
+  commitPartial(partial, to, "the image");
 }
 
 template <typename TImage>
 void writeAs(const TImage* image, const std::string& path) {
-  // .nii.gz: written plain beside the target, then compressed into it.
+  // Written plain into a temporary beside the target, checked to be whole (niftilib reports a
+  // short write only on stderr, and ITK does not notice), then renamed over the target or, for
+  // .nii.gz, compressed into it: a failed write never leaves a truncated file under the real name.
   const bool compressed = endsWith(path, ".gz");
-  const std::string plain = compressed ? path.substr(0, path.size() - 3) + ".cordscope-tmp.nii" : path;
+  const std::string plain = stripNiftiExtension(path) + ".cordscope-tmp.nii";
+  const auto discard = [&] {
+    std::error_code ignored;
+    std::filesystem::remove(plain, ignored);
+  };
   auto writer = itk::ImageFileWriter<TImage>::New();
   writer->SetImageIO(itk::NiftiImageIO::New());
   writer->SetFileName(plain);
   writer->SetInput(image);
   writer->SetUseCompression(false);
+  StderrCapture chatter;
   try {
     writer->Update();
+  } catch (const itk::ExceptionObject& e) {
+    discard();
+    const std::string library = chatter.release();
+    throw OutputError(path + ": cannot write the image (" +
+                                              (library.empty() ? std::string(e.GetDescription()) : library) + ")");
+  }
+  const std::string library = chatter.release();
+  // The voxels begin at vox_offset (bytes 108-111 of the header, a float).
+  std::uintmax_t expected = 0;
+  {
+    std::ifstream in(plain, std::ios::binary);
+    float offset = 0;
+    in.seekg(108);
+    in.read(reinterpret_cast<char*>(&offset), sizeof offset);
+    if (in && std::isfinite(offset) && offset >= 348)
+      expected = static_cast<std::uintmax_t>(offset) +
+                 image->GetLargestPossibleRegion().GetNumberOfPixels() * sizeof(typename TImage::PixelType);
+  }
+  std::error_code ec;
+  const std::uintmax_t actual = std::filesystem::file_size(plain, ec);
+  if (ec || expected == 0 || actual < expected) {
+    discard();
+    const std::uintmax_t missing = ec ? 0 : expected > actual ? expected - actual : 1;
+    throw OutputError(path + ": cannot write the image (" + shortWriteReason(path, missing) +
+                                              (library.empty() ? "" : "; " + library) + ")");
+  }
+  try {
     if (compressed) {
       gzipFile(plain, path);
-      std::filesystem::remove(plain);
+      discard();
+    } else {
+      commitPartial(plain, path, "the image");
     }
-  } catch (const itk::ExceptionObject& e) {
-    std::error_code ignored;
-    if (compressed) std::filesystem::remove(plain, ignored);
-    throw Error(ExitCode::AnalysisFailed, path + ": cannot write NIfTI (" + std::string(e.GetDescription()) + ")");
   } catch (...) {
-    std::error_code ignored;
-    if (compressed) std::filesystem::remove(plain, ignored);
+    discard();
     throw;
   }
 }
@@ -291,9 +389,9 @@ void writeSidecar(const SeriesMetadata& meta, const std::string& niftiPath) {
   if (meta.seriesNumber) j["SeriesNumber"] = meta.seriesNumber;
   j["ConversionSoftware"] = "cordscope";
   const std::string path = stripNiftiExtension(niftiPath) + ".json";
-  std::ofstream out(path);
-  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the sidecar");
+  std::ostringstream out;
   out << j.dump(2) << "\n";
+  writeFileAtomically(path, out.str(), "the sidecar");
 }
 
 bool isNiftiPath(const std::string& path) { return endsWith(path, ".nii") || endsWith(path, ".nii.gz"); }

@@ -9,8 +9,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+
 #include "data/Csv.h"
 #include "data/Error.h"
+#include "data/OutputFile.h"
 #include "data/Levels.h"
 
 namespace cordscope {
@@ -24,12 +27,24 @@ constexpr const char* kColumns =
 // read-write, and reads as NULL for them when opened read-only (a shard of an older batch).
 constexpr const char* kAddedColumns[] = {"quality_verdict", "quality_reasons"};
 
+// The store's failure as an Error: a full disk, a read-only or vanished file is an output
+// failure (exit 5: the batch stops, and resumes once there is room); anything else a failure of
+// the analysis run. The operating system's reason is added when SQLite has one.
+Error storeError(sqlite3* db, const std::string& path, const std::string& doing = "results store") {
+  const int code = db ? sqlite3_errcode(db) & 0xff : SQLITE_NOMEM;
+  const int system = db ? sqlite3_system_errno(db) : 0;
+  std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+  if (system != 0 && why.find(std::strerror(system)) == std::string::npos) why += " (" + std::string(std::strerror(system)) + ")";
+  const bool output = code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN || code == SQLITE_READONLY;
+  return Error(output ? ExitCode::OutputFailed : ExitCode::AnalysisFailed, path + ": " + doing + ": " + why);
+}
+
 // A prepared statement that finalises itself.
 class Statement {
  public:
   Statement(sqlite3* db, const std::string& sql, const std::string& path) {
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
-      throw Error(ExitCode::AnalysisFailed, path + ": results store: " + sqlite3_errmsg(db));
+      throw storeError(db, path);
   }
   ~Statement() { sqlite3_finalize(stmt_); }
   sqlite3_stmt* get() const { return stmt_; }
@@ -105,10 +120,10 @@ std::string numberText(const std::optional<double>& v, int decimals) {
 ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
   const int flags = mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-    const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    const Error error = storeError(db_, path, "cannot open the results store");
     sqlite3_close(db_);
     db_ = nullptr;
-    throw Error(ExitCode::AnalysisFailed, path + ": cannot open the results store: " + why);
+    throw error;
   }
   sqlite3_busy_timeout(db_, 30000);
   if (mode == Mode::ReadOnly) {
@@ -141,7 +156,7 @@ bool ResultsStore::hasColumn(const std::string& column) const {
   int step;
   while ((step = sqlite3_step(s.get())) == SQLITE_ROW)
     if (columnText(s.get(), 0) == column) return true;
-  if (step != SQLITE_DONE) throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+  if (step != SQLITE_DONE) throw storeError(db_, path_);
   return false;
 }
 
@@ -158,9 +173,8 @@ std::string ResultsStore::selectColumns() const {
 void ResultsStore::exec(const std::string& sql) const {
   char* message = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    const std::string why = message ? message : "unknown error";
     sqlite3_free(message);
-    throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + why);
+    throw storeError(db_, path_);
   }
 }
 
@@ -169,7 +183,7 @@ std::optional<StudyRecord> ResultsStore::find(const std::string& key) const {
   bindText(s.get(), 1, key);
   const int step = sqlite3_step(s.get());
   if (step == SQLITE_DONE) return std::nullopt;
-  if (step != SQLITE_ROW) throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+  if (step != SQLITE_ROW) throw storeError(db_, path_);
   return readRow(s.get());
 }
 
@@ -178,7 +192,7 @@ std::vector<StudyRecord> ResultsStore::all() const {
   std::vector<StudyRecord> out;
   int step;
   while ((step = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(readRow(s.get()));
-  if (step != SQLITE_DONE) throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+  if (step != SQLITE_DONE) throw storeError(db_, path_);
   return out;
 }
 
@@ -213,7 +227,7 @@ void ResultsStore::put(const StudyRecord& r) {
   bindText(s.get(), i++, r.qualityVerdict);
   bindText(s.get(), i++, r.qualityReasons);
   if (sqlite3_step(s.get()) != SQLITE_DONE)
-    throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+    throw storeError(db_, path_);
 }
 
 std::optional<std::string> ResultsStore::meta(const std::string& name) const {
@@ -228,7 +242,7 @@ void ResultsStore::setMeta(const std::string& name, const std::string& value) {
   bindText(s.get(), 1, name);
   bindText(s.get(), 2, value);
   if (sqlite3_step(s.get()) != SQLITE_DONE)
-    throw Error(ExitCode::AnalysisFailed, path_ + ": results store: " + sqlite3_errmsg(db_));
+    throw storeError(db_, path_);
 }
 
 std::string ResultsStore::salt() {
@@ -246,8 +260,7 @@ std::string ResultsStore::salt() {
 }
 
 void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path, bool anonymized) {
-  std::ofstream out(path);
-  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the cohort table");
+  std::ostringstream out;
   out << "study_key,status,quality_verdict,quality_reasons,kind,age_years,sex" << (anonymized ? "" : ",study_date,input")
       << ",lesion_count,max_segments_spanned,extensive_ge7_segments,adi_mm,padi_mm";
   for (int level = 1; level <= 9; ++level) out << ",csa_" << levelName(level) << "_mm2";
@@ -268,6 +281,7 @@ void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& 
     out << "," << numberText(r.seconds, 2) << "," << numberText(r.peakMemoryMb, 1) << "," << r.analyses << ","
         << csvField(r.error) << "\n";
   }
+  writeFileAtomically(path, out.str(), "the cohort table");
 }
 
 std::string utcNow() {

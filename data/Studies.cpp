@@ -99,6 +99,48 @@ void discoverBids(const fs::path& root, Discovery& out) {
   if (anatDirs.empty()) out.warnings.push_back(root.string() + ": a BIDS dataset without sub-*/[ses-*/]anat folders");
 }
 
+// The job of one DICOM study from its series: read from the deepest folder common to its files
+// (or `fallback`), the series `analyze` would choose, a fingerprint of its files.
+StudyJob dicomStudyJob(const std::string& studyUid, const std::vector<const SeriesEntry*>& series, const fs::path& fallback) {
+  Inventory one;
+  std::vector<std::string> stamps;
+  fs::path common;
+  for (const SeriesEntry* s : series) {
+    one.series.push_back(*s);
+    for (const DicomFrame& f : s->frames) {
+      stamps.push_back(fileStamp(f.path) + "|" + f.sopInstanceUid);
+      const fs::path folder = fs::path(f.path).parent_path();
+      if (common.empty()) {
+        common = folder;
+      } else {
+        fs::path shared;
+        for (auto a = common.begin(), b = folder.begin(); a != common.end() && b != folder.end() && *a == *b; ++a, ++b)
+          shared /= *a;
+        common = shared;
+      }
+    }
+  }
+  std::sort(stamps.begin(), stamps.end());
+  std::string joined;
+  for (const std::string& s : stamps) joined += s + "\n";
+  StudyJob job;
+  job.kind = "dicom";
+  job.studyUid = studyUid;
+  job.fileCount = stamps.size();
+  job.fingerprint = sha256Hex(joined);
+  job.input = common.empty() ? fs::absolute(fallback).string() : common.string();
+  const SeriesMetadata& meta = series.front()->meta;
+  job.key = sanitize((meta.patientId.empty() ? std::string("anon") : meta.patientId) + "_" +
+                     (meta.studyDate.empty() ? std::string("nodate") : meta.studyDate)) +
+            "_" + sha256Hex(studyUid).substr(0, 8);
+  try {
+    job.series = one.series[chooseSeries(one).index].id;
+  } catch (const Error& e) {
+    job.problem = e.what();
+  }
+  return job;
+}
+
 // DICOM (and NIfTI) found in a folder or file by the same scan `info` and `analyze` use.
 void discoverScanned(const fs::path& input, Discovery& out) {
   Inventory inventory;
@@ -150,46 +192,7 @@ void discoverScanned(const fs::path& input, Discovery& out) {
       out.studies.push_back(job);
     }
   }
-  for (const auto& [studyUid, series] : byStudy) {
-    Inventory one;
-    one.inputPath = inventory.inputPath;
-    std::vector<std::string> stamps;
-    fs::path common;
-    for (const SeriesEntry* s : series) {
-      one.series.push_back(*s);
-      for (const DicomFrame& f : s->frames) {
-        stamps.push_back(fileStamp(f.path) + "|" + f.sopInstanceUid);
-        const fs::path folder = fs::path(f.path).parent_path();
-        if (common.empty()) {
-          common = folder;
-        } else {
-          fs::path shared;
-          for (auto a = common.begin(), b = folder.begin(); a != common.end() && b != folder.end() && *a == *b; ++a, ++b)
-            shared /= *a;
-          common = shared;
-        }
-      }
-    }
-    std::sort(stamps.begin(), stamps.end());
-    std::string joined;
-    for (const std::string& s : stamps) joined += s + "\n";
-    StudyJob job;
-    job.kind = "dicom";
-    job.studyUid = studyUid;
-    job.fileCount = stamps.size();
-    job.fingerprint = sha256Hex(joined);
-    job.input = common.empty() ? fs::absolute(input).string() : common.string();
-    const SeriesMetadata& meta = series.front()->meta;
-    job.key = sanitize((meta.patientId.empty() ? std::string("anon") : meta.patientId) + "_" +
-                       (meta.studyDate.empty() ? std::string("nodate") : meta.studyDate)) +
-              "_" + sha256Hex(studyUid).substr(0, 8);
-    try {
-      job.series = one.series[chooseSeries(one).index].id;
-    } catch (const Error& e) {
-      job.problem = e.what();
-    }
-    out.studies.push_back(job);
-  }
+  for (const auto& [studyUid, series] : byStudy) out.studies.push_back(dicomStudyJob(studyUid, series, input));
 }
 
 }  // namespace
@@ -221,19 +224,53 @@ Discovery discoverStudies(const std::vector<std::string>& inputs) {
     }
   }
   // A study whose files came through different inputs, each holding a part (one folder per half
-  // of the series, say): each part alone is a half-study that analyses "fine" with gaps between
-  // its slices (issue 23: ADI 6.7 mm on a normal neck). Not joined - analyze reads one input -
-  // but refused with the inputs named.
+  // of the series, say): each part alone would be a half-study that analyses "fine" with gaps
+  // between its slices (issue 23: ADI 6.7 mm on a normal neck). Its parts' folders are read
+  // together, as `analyze` reads several inputs, and the study is one job; a folder inside
+  // another part's folder adds nothing.
   std::map<std::string, std::set<std::string>> inputsOfStudy;
   for (const StudyJob& j : out.studies)
     if (j.kind == "dicom" && !j.studyUid.empty()) inputsOfStudy[j.studyUid].insert(j.input);
-  for (StudyJob& j : out.studies) {
-    if (j.kind != "dicom" || j.studyUid.empty() || inputsOfStudy[j.studyUid].size() < 2) continue;
+  for (auto& [studyUid, folders] : inputsOfStudy) {
+    for (auto it = folders.begin(); it != folders.end();) {
+      const bool inside = std::any_of(folders.begin(), folders.end(), [&](const std::string& other) {
+        return other != *it && it->rfind(other, 0) == 0 && (*it)[other.size()] == '/';
+      });
+      it = inside ? folders.erase(it) : std::next(it);
+    }
+    if (folders.size() < 2) continue;
+    const std::vector<std::string> parts(folders.begin(), folders.end());
     std::string where;
-    for (const std::string& folder : inputsOfStudy[j.studyUid]) where += (where.empty() ? "" : ", ") + folder;
-    j.problem = "study " + j.studyUid + " is split across " + std::to_string(inputsOfStudy[j.studyUid].size()) +
-                " inputs (" + where + "), this one holding " + std::to_string(j.fileCount) +
-                " of its files: analysed apart they would be partial studies; give one input that holds all of it";
+    for (const std::string& folder : parts) where += (where.empty() ? "" : ", ") + folder;
+    StudyJob joined;
+    try {
+      const Inventory together = scanInput(parts);
+      std::vector<const SeriesEntry*> series;
+      for (const SeriesEntry& s : together.series)
+        if (s.kind == "dicom" && s.meta.studyInstanceUid == studyUid) series.push_back(&s);
+      if (series.empty()) throw InputError("its series were not found again");
+      joined = dicomStudyJob(studyUid, series, parts.front());
+    } catch (const Error& e) {
+      joined.kind = "dicom";
+      joined.studyUid = studyUid;
+      joined.problem = std::string("study ") + studyUid + " split across inputs (" + where + ") could not be read together: " + e.what();
+    }
+    joined.inputs = parts;
+    joined.input = "";
+    for (const std::string& folder : parts) joined.input += (joined.input.empty() ? "" : " + ") + folder;
+    out.warnings.push_back("study " + studyUid + " is split across " + std::to_string(parts.size()) + " inputs (" + where +
+                           "): its parts are read together as one study of " + std::to_string(joined.fileCount) + " files");
+    // The parts' jobs give way to the whole (its key is theirs: patient, date, study UID).
+    std::string key;
+    out.studies.erase(std::remove_if(out.studies.begin(), out.studies.end(),
+                                     [&](const StudyJob& j) {
+                                       if (j.kind != "dicom" || j.studyUid != studyUid) return false;
+                                       key = j.key;
+                                       return true;
+                                     }),
+                      out.studies.end());
+    joined.key = key;
+    out.studies.push_back(joined);
   }
   // Keys are folder names: unique, stable (a duplicate gets a hash of its input).
   std::map<std::string, int> count;

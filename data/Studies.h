@@ -10,8 +10,9 @@
 //   sub-*/[ses-*/]anat/*_T2w.nii[.gz] is a study; its key is the file's entities
 //   (sub-01_ses-02_T2w), and its derivatives go to derivatives/cordscope/ with the same path.
 // - An input that is neither is a job that fails with the reason ("not a DICOM or NIfTI file").
-// - A DICOM study whose files are split across inputs (one folder each half) would be analysed
-//   as half-studies, one per input: each part is a job that fails with the inputs named.
+// - A DICOM study whose files are split across inputs (one folder each half) is one job that
+//   reads the parts' folders together (`analyze A B`), with a warning naming them; analysed
+//   apart, each part would be a half-study with gaps between its slices.
 #pragma once
 #include <optional>
 #include <string>
@@ -22,7 +23,8 @@ namespace cordscope {
 struct StudyJob {
   std::string key;          // readable and unique in the batch; folder name of its outputs
   std::string kind;         // "dicom", "nifti", "bids", or "invalid"
-  std::string input;        // what `analyze` reads: a folder or a file
+  std::string input;        // what `analyze` reads: a folder or a file (several joined by " + ")
+  std::vector<std::string> inputs;  // the folders of a study split across inputs; empty: `input`
   std::string series;       // DICOM: the series to analyse (`--series`)
   std::string studyUid;     // DICOM: the Study Instance UID
   std::string fingerprint;  // SHA-256 of its files' paths, sizes, modification times (and SOP Instance UIDs)

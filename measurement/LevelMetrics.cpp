@@ -6,7 +6,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+
 #include "data/Error.h"
+#include "data/OutputFile.h"
 #include "data/Levels.h"
 
 namespace cordscope {
@@ -141,8 +144,7 @@ void to_json(nlohmann::json& j, const LevelMetrics& m) {
 }
 
 void writeLevelMetricsCsv(const std::vector<LevelMetrics>& levels, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the per-level metrics");
+  std::ostringstream out;
   out << "VertLevel,level,MEAN(area),STD(area),MEAN(diameter_AP),MEAN(diameter_RL),"
          "compression_ratio,csa_z,ap_z,rl_z,canal_area_mm2,canal_ap_mm,canal_rl_mm,canal_area_z,"
          "canal_ap_z,length_mm,n_sections,lesion_mm,lesion_percent\n";
@@ -159,6 +161,7 @@ void writeLevelMetricsCsv(const std::vector<LevelMetrics>& levels, const std::st
         << "," << num(m.canalRlMm, 2) << "," << opt(m.canalAreaZ) << "," << opt(m.canalApZ) << ","
         << num(m.lengthMm, 1) << "," << m.sections << "," << num(m.lesionMm, 1) << "," << num(m.lesionPercent, 1)
         << "\n";
+  writeFileAtomically(path, out.str(), "the per-level metrics");
 }
 
 }  // namespace cordscope

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data/Error.h"
+#include "data/OutputFile.h"
 
 #include "core/Statistics.h"
 #include "visualization/Pictures.h"
@@ -18,16 +19,20 @@ namespace cordscope {
 
 void writePng(const cv::Mat& bgr, const std::string& path) {
   if (bgr.type() != CV_8UC3) throw Error(ExitCode::AnalysisFailed, path + ": a picture must be 8-bit colour");
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (!file) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the picture");
+  // Encoded in memory, then written whole (data/OutputFile.h).
+  std::string bytes;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!png || !info || setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    std::fclose(file);
     throw Error(ExitCode::AnalysisFailed, path + ": cannot write the picture (PNG encoding failed)");
   }
-  png_init_io(png, file);
+  png_set_write_fn(
+      png, &bytes,
+      [](png_structp p, png_bytep data, png_size_t length) {
+        static_cast<std::string*>(png_get_io_ptr(p))->append(reinterpret_cast<const char*>(data), length);
+      },
+      nullptr);
   png_set_compression_level(png, 3);
   png_set_IHDR(png, info, static_cast<png_uint_32>(bgr.cols), static_cast<png_uint_32>(bgr.rows), 8, PNG_COLOR_TYPE_RGB,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -36,7 +41,7 @@ void writePng(const cv::Mat& bgr, const std::string& path) {
   for (int y = 0; y < bgr.rows; ++y) png_write_row(png, bgr.ptr<png_byte>(y));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  if (std::fclose(file) != 0) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the picture (disk full?)");
+  writeFileAtomically(path, bytes, "the picture");
 }
 
 unsigned char maskAt(const Mask* mask, const ImageSampler& grid, const Vec3& point) {

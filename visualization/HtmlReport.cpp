@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "data/Error.h"
+#include "data/OutputFile.h"
 
 namespace cordscope {
 namespace {
@@ -293,9 +294,9 @@ std::string pngDataUri(const std::string& path) {
 }
 
 void writeHtmlReport(const json& report, const std::vector<EmbeddedPicture>& pictures, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw Error(ExitCode::AnalysisFailed, path + ": cannot write the HTML report");
+  std::ostringstream out;
   out << renderHtmlReport(report, pictures);
+  writeFileAtomically(path, out.str(), "the HTML report");
 }
 
 }  // namespace cordscope

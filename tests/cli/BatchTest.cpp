@@ -283,6 +283,34 @@ TEST_F(Batch, AnonymizedKeysAndOutputs) {
     for (const std::string& secret : {std::string("PHANTOM-"), std::string("20240115"), archivePath})
       EXPECT_EQ(text.find(secret), std::string::npos) << secret;
   }
+  // The store itself: no input path, no study or series UID in any column of any row (the failed
+  // study's error included), and no study folder's log that names the input.
+  const auto info = test::runCordscope("info --json " + test::quote(archive() / "study101"));
+  ASSERT_EQ(info.exitCode, 0) << info.err;
+  const nlohmann::json series = nlohmann::json::parse(info.out)["series"][0];
+  const std::string studyUid = series["metadata"]["study_instance_uid"], seriesUid = series["metadata"]["series_instance_uid"];
+  ASSERT_GT(studyUid.size(), 10u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((out.path() / "out/cordscope.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::string everything;
+  sqlite3_exec(
+      db, "SELECT * FROM studies",
+      [](void* all, int n, char** values, char**) {
+        for (int i = 0; i < n; ++i) *static_cast<std::string*>(all) += std::string(values[i] ? values[i] : "") + "|";
+        return 0;
+      },
+      &everything, nullptr);
+  sqlite3_close(db);
+  EXPECT_NE(everything.find("failed"), std::string::npos) << everything;
+  for (const std::string& secret : {std::string("PHANTOM"), std::string("20240115"), archivePath, studyUid, seriesUid})
+    EXPECT_EQ(everything.find(secret), std::string::npos) << secret << " in " << everything;
+  for (const auto& entry : fs::recursive_directory_iterator(out.path() / "out")) {
+    if (entry.path().filename() != "analyze.log") continue;
+    std::ifstream log(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    for (const std::string& secret : {archivePath, studyUid})
+      EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in " << entry.path();
+  }
 }
 
 // A BIDS dataset: one study per sub-*/[ses-*/]anat/*_T2w.nii.gz, and a derivatives tree.
@@ -433,8 +461,9 @@ TEST_F(Batch, CrashHangAndHostileHeadersAreIsolated) {
 
 // One study given as two inputs, each holding half of its slices (odd and even files): each half
 // was analysed as a study of its own with gaps between its slices (ADI 6.7 mm on a normal neck).
-// Both parts are failed studies naming the two inputs; given whole, it is done.
-TEST_F(Batch, StudySplitAcrossInputsIsNotAnalysedInHalves) {
+// Now the parts are read together by their UIDs - one row, done, with the same measures as the
+// study given whole - and the assembly is said. `analyze` takes the two folders the same way.
+TEST_F(Batch, StudySplitAcrossInputsIsJoinedByItsUids) {
   test::TempDir dir;
   std::vector<fs::path> files;
   for (const auto& f : fs::directory_iterator(archive() / "study101")) files.push_back(f.path());
@@ -446,20 +475,39 @@ TEST_F(Batch, StudySplitAcrossInputsIsNotAnalysedInHalves) {
   }
   const auto split = test::runCordscope("batch " + test::quote(dir / "whole/odd") + " " + test::quote(dir / "whole/even") +
                                         " -o " + test::quote(dir / "out") + " --no-render");
-  EXPECT_EQ(split.exitCode, 4) << split.err;
+  EXPECT_EQ(split.exitCode, 0) << split.err;
+  EXPECT_NE(split.err.find("is split across 2 inputs"), std::string::npos) << split.err;
   const std::vector<Row> rows = readCsv(dir.path() / "out/cohort.csv");
-  ASSERT_EQ(rows.size(), 2u);
-  for (const Row& row : rows) {
-    EXPECT_EQ(row.at("status"), "failed");
-    EXPECT_NE(row.at("error").find("is split across 2 inputs"), std::string::npos) << row.at("error");
-    EXPECT_NE(row.at("error").find("whole/odd"), std::string::npos) << row.at("error");
-    EXPECT_NE(row.at("error").find("whole/even"), std::string::npos) << row.at("error");
-  }
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("status"), "done") << rows[0].at("error");
+  EXPECT_NE(rows[0].at("input").find("whole/even + "), std::string::npos) << rows[0].at("input");
+  EXPECT_NE(rows[0].at("input").find("whole/odd"), std::string::npos) << rows[0].at("input");
+
   const auto whole = test::runCordscope("batch " + test::quote(dir / "whole") + " -o " + test::quote(dir / "out2") + " --no-render");
   EXPECT_EQ(whole.exitCode, 0) << whole.err;
   const std::vector<Row> one = readCsv(dir.path() / "out2/cohort.csv");
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].at("status"), "done");
+  // The same study, the same numbers: ADI within 0.05 mm and the same lesion extent, and the
+  // ADI against the phantom's truth.
+  for (const char* column : {"adi_mm", "lesion_count", "max_segments_spanned"})
+    ASSERT_FALSE(rows[0].at(column).empty()) << column;
+  EXPECT_NEAR(std::stod(rows[0].at("adi_mm")), std::stod(one[0].at("adi_mm")), 0.05);
+  EXPECT_NEAR(std::stod(rows[0].at("adi_mm")), truth("101")["craniocervical"]["adi_mm"].get<double>(), 1.0);
+  EXPECT_EQ(rows[0].at("lesion_count"), one[0].at("lesion_count"));
+  EXPECT_EQ(rows[0].at("max_segments_spanned"), one[0].at("max_segments_spanned"));
+
+  // analyze with the two folders: the report says where the series came from.
+  const auto a = test::runCordscope("analyze " + test::quote(dir / "whole/odd") + " " + test::quote(dir / "whole/even") +
+                                    " -o " + test::quote(dir / "a") + " --no-render --quiet");
+  ASSERT_EQ(a.exitCode, 0) << a.err;
+  std::ifstream in(dir.path() / "a/report.json");
+  const nlohmann::json report = nlohmann::json::parse(in);
+  ASSERT_EQ(report["input"]["paths"].size(), 2u);
+  EXPECT_EQ(report["input"]["size"][2].get<int>(), static_cast<int>(files.size()));
+  bool said = false;
+  for (const auto& w : report["warnings"]) said |= w.get<std::string>().find("assembled by its UIDs from the frames of 2 inputs") != std::string::npos;
+  EXPECT_TRUE(said) << report["warnings"].dump();
 }
 
 // A store written before quality control: opened read-write it gains the columns (its rows read
