@@ -231,7 +231,9 @@ Discovery discoverStudies(const std::vector<std::string>& inputs) {
   std::map<std::string, std::set<std::string>> inputsOfStudy;
   for (const StudyJob& j : out.studies)
     if (j.kind == "dicom" && !j.studyUid.empty()) inputsOfStudy[j.studyUid].insert(j.input);
-  for (auto& [studyUid, folders] : inputsOfStudy) {
+  for (auto& entry : inputsOfStudy) {
+    const std::string studyUid = entry.first;  // a plain variable: lambdas below capture it
+    std::set<std::string>& folders = entry.second;
     for (auto it = folders.begin(); it != folders.end();) {
       const bool inside = std::any_of(folders.begin(), folders.end(), [&](const std::string& other) {
         return other != *it && it->rfind(other, 0) == 0 && (*it)[other.size()] == '/';
