@@ -250,6 +250,10 @@ int runAnalyze(AnalyzeOptions options) {
   const SeriesChoice choice = chooseSeries(inventory, options.series);
   checkMemory(input, inventory.series[choice.index], options.maxMemoryMb, kAnalyzeMemory);
   const Volume volume = loadSeries(inventory, choice.index);
+  if (isLabelImage(*volume.image))
+    // A segmentation given by mistake: "analysed" it gave a cord in a T1-like image and a fail.
+    throw InputError(input + ": holds only " + std::to_string(distinctValuesUpTo17(*volume.image)) +
+                     " distinct values: a mask or label map, not an MR image");
   timings["load_s"] = since(start);
 
   AnalysisOptions analysisOptions;

@@ -52,15 +52,10 @@ StudyJob niftiJob(const fs::path& path) {
   return job;
 }
 
-// At most 16 distinct values: a mask or a label map, not an MR image.
-bool isLabelImage(const std::string& path) {
+// A mask or a label map beside the images, not a study.
+bool isLabelFile(const std::string& path) {
   try {
-    const Volume v = readNifti(path);
-    const float* p = v.image->GetBufferPointer();
-    const std::size_t n = v.image->GetBufferedRegion().GetNumberOfPixels();
-    std::set<float> values;
-    for (std::size_t i = 0; i < n && values.size() <= 16; i += 7) values.insert(p[i]);
-    return values.size() <= 16;
+    return isLabelImage(*readNifti(path).image);
   } catch (const Error&) {
     return false;  // unreadable: a study that will fail with the reason
   }
@@ -161,7 +156,7 @@ void discoverScanned(const fs::path& input, Discovery& out) {
   for (const SeriesEntry& s : inventory.series) {
     if (s.kind == "nifti") {
       // Masks and label maps beside the images (segmentations, truth) are not studies.
-      if (isLabelImage(s.id))
+      if (isLabelFile(s.id))
         out.warnings.push_back(s.id + ": a label image (few distinct values), not a study; skipped");
       else
         out.studies.push_back(niftiJob(s.id));

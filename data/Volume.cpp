@@ -1,6 +1,7 @@
 #include "Volume.h"
 
 #include <cmath>
+#include <set>
 #include <nlohmann/json.hpp>
 
 namespace cordscope {
@@ -118,6 +119,14 @@ void to_json(nlohmann::json& j, const SeriesMetadata& m) {
                      {"repetition_time_ms", optional(m.repetitionTimeMs)},
                      {"slice_thickness_mm", optional(m.sliceThicknessMm)},
                      {"magnetic_field_strength_t", optional(m.magneticFieldStrengthT)}};
+}
+
+std::size_t distinctValuesUpTo17(const Image& image) {
+  const float* p = image.GetBufferPointer();
+  const std::size_t n = image.GetBufferedRegion().GetNumberOfPixels();
+  std::set<float> values;
+  for (std::size_t i = 0; i < n && values.size() <= kMaxLabelValues; i += 7) values.insert(p[i]);
+  return values.size();
 }
 
 }  // namespace cordscope

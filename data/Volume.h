@@ -60,4 +60,11 @@ std::optional<double> parsePatientAge(const std::string& patientAge, const std::
 
 void to_json(nlohmann::json& j, const SeriesMetadata& m);
 
+// The distinct intensities of an image, counted on every 7th voxel and up to 17: a mask or a
+// label map (a segmentation, a truth file beside the images) has at most 16, an MR image
+// thousands (noise alone gives every voxel its own value).
+constexpr std::size_t kMaxLabelValues = 16;
+std::size_t distinctValuesUpTo17(const Image& image);
+inline bool isLabelImage(const Image& image) { return distinctValuesUpTo17(image) <= kMaxLabelValues; }
+
 }  // namespace cordscope

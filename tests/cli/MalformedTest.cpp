@@ -114,6 +114,9 @@ TEST(Malformed, EveryFamilyGetsItsExitCodeAndOneLine) {
        "info", 3, "a NIfTI-2 header"},
       {"NIfTI without orientation", bytes("noform.nii", [&] { return niftiWith(252, std::string(4, '\0')); }),
        "convert", 0, "warning: no orientation in the NIfTI header"},
+      {"a cord mask given as the image (analysed, it was a \"cord\" in a T1-like image)",
+       [&](const fs::path& d) { fs::copy_file(dir.path() / "p/truth/cord.nii.gz", d / "cord.nii.gz"); return d / "cord.nii.gz"; },
+       "analyze", 3, "holds only 2 distinct values: a mask or label map, not an MR image"},
       {"a FIFO", [](const fs::path& d) { ::mkfifo((d / "fifo.nii").c_str(), 0600); return d / "fifo.nii"; },
        "info", 3, "not a regular file"},
   };
