@@ -399,7 +399,7 @@ int runAnalyze(AnalyzeOptions options) {
     nlohmann::json& input = report["input"];
     for (const char* key : {"path", "series_instance_uid", "series_id", "study_date"}) input[key] = nullptr;
     input.erase("paths");
-    for (const char* key : {"patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
+    for (const char* key : {"patient_name", "patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
       input["metadata"][key] = nullptr;
     report["anonymized"] = true;
     report["series_used"]["length_and_levels"] = nullptr;

@@ -212,6 +212,7 @@ bool readPlane(DcmItem* positionItem, DcmItem* orientationItem, DcmItem* measure
 
 void readMetadata(DcmItem& ds, FileHeader& file) {
   SeriesMetadata& m = file.meta;
+  m.patientName = formatPersonName(text(ds, DCM_PatientName));
   m.patientId = text(ds, DCM_PatientID);
   m.patientSex = text(ds, DCM_PatientSex);
   m.studyInstanceUid = text(ds, DCM_StudyInstanceUID);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <set>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 namespace cordscope {
@@ -103,7 +104,8 @@ void to_json(nlohmann::json& j, const SeriesMetadata& m) {
   auto optional = [](const std::optional<double>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
-  j = nlohmann::json{{"patient_id", m.patientId},
+  j = nlohmann::json{{"patient_name", m.patientName},
+                     {"patient_id", m.patientId},
                      {"patient_sex", m.patientSex},
                      {"patient_age_years", optional(m.patientAgeYears)},
                      {"study_instance_uid", m.studyInstanceUid},
@@ -119,6 +121,29 @@ void to_json(nlohmann::json& j, const SeriesMetadata& m) {
                      {"repetition_time_ms", optional(m.repetitionTimeMs)},
                      {"slice_thickness_mm", optional(m.sliceThicknessMm)},
                      {"magnetic_field_strength_t", optional(m.magneticFieldStrengthT)}};
+}
+
+std::string formatPersonName(const std::string& pn) {
+  // The alphabetic representation only (ideographic and phonetic groups follow '=').
+  const std::string alphabetic = pn.substr(0, pn.find('='));
+  std::vector<std::string> parts;
+  std::size_t from = 0;
+  for (std::size_t at; (at = alphabetic.find('^', from)) != std::string::npos; from = at + 1)
+    parts.push_back(alphabetic.substr(from, at - from));
+  parts.push_back(alphabetic.substr(from));
+  parts.resize(5);
+  const auto trim = [](std::string t) {
+    while (!t.empty() && t.back() == ' ') t.pop_back();
+    while (!t.empty() && t.front() == ' ') t.erase(t.begin());
+    return t;
+  };
+  for (std::string& part : parts) part = trim(part);
+  const std::string given = trim(parts[1] + " " + parts[2]);
+  std::string name = parts[0];
+  if (!parts[3].empty()) name = trim(parts[3] + " " + name);
+  if (!given.empty()) name += (name.empty() ? "" : ", ") + given;
+  if (!parts[4].empty()) name += " " + parts[4];
+  return name;
 }
 
 std::size_t distinctValuesUpTo17(const Image& image) {

@@ -25,6 +25,7 @@ Orientation classifyOrientation(const Image::DirectionType& direction);
 std::string axisCode(const Image::DirectionType& direction);
 
 struct SeriesMetadata {
+  std::string patientName;                 // for reading: "Family, Given Middle" from DICOM's PN, UTF-8
   std::string patientId;
   std::string patientSex;                  // "M", "F", "O" or empty
   std::optional<double> patientAgeYears;   // PatientAge, else StudyDate - PatientBirthDate
@@ -52,6 +53,10 @@ struct Volume {
 
   Orientation orientation() const { return classifyOrientation(image->GetDirection()); }
 };
+
+// A DICOM person name (PN: "Family^Given^Middle^Prefix^Suffix", alphabetic group only) as a
+// reader writes it: "Prefix Family, Given Middle Suffix"; "" when empty.
+std::string formatPersonName(const std::string& pn);
 
 // Patient age from DICOM strings: PatientAge ("047Y", "006M", "010W", "003D") first, else the
 // difference between StudyDate and PatientBirthDate (both YYYYMMDD). Empty when neither works.

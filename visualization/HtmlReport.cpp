@@ -209,7 +209,14 @@ std::string renderHtmlReport(const json& r, const std::vector<EmbeddedPicture>& 
        ".quality ul{margin:6px 0 0 0}.quality-pass{background:#eceff1;border-color:#90a4ae}"
        ".quality-check{background:#ffe08a;border-color:#e69500}.quality-fail{background:#f8c4c4;border-color:#c62828}"
        "</style>\n</head><body>\n";
-  h << "<h1>cordscope report</h1>\n<p class=\"small\">" << escape(stringOf(input, "series_description", ""))
+  // Whose study it is, as the radiologist checks first (absent when anonymised).
+  const json& metadata = input.value("metadata", json::object());
+  const std::string patient = stringOf(metadata, "patient_name", ""), patientId = stringOf(metadata, "patient_id", "");
+  h << "<h1>cordscope report</h1>\n";
+  if (!patient.empty() || !patientId.empty())
+    h << "<p class=\"patient\"><b>" << escape(patient.empty() ? "(no name)" : patient) << "</b>"
+      << (patientId.empty() ? "" : " &middot; ID " + escape(patientId)) << "</p>\n";
+  h << "<p class=\"small\">" << escape(stringOf(input, "series_description", ""))
     << " &middot; study date " << escape(stringOf(input, "study_date", ""))
     << " &middot; age " << cell(input.value("patient_age_years", json())) << " &middot; sex "
     << escape(stringOf(input, "sex", "")) << " &middot; " << escape(stringOf(input, "orientation", ""))

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "TestSupport.h"
@@ -135,6 +136,48 @@ TEST(Malformed, EveryFamilyGetsItsExitCodeAndOneLine) {
       EXPECT_EQ(r.err.rfind("cordscope: error: ", 0), 0u) << family.name << ": " << r.err;
       EXPECT_NE(r.err.find(input.filename().string()), std::string::npos) << family.name << ": " << r.err;
     }
+  }
+}
+
+}  // namespace
+}  // namespace cordscope
+
+namespace cordscope {
+namespace {
+
+// Issue 23's first finding: a valid study whose patient name has umlauts (SpecificCharacterSet
+// ISO_IR 100, Latin-1 bytes) failed with "invalid UTF-8 byte". Now it is analysed and the name is
+// shown as written - in report.html (where the radiologist checks whose study it is), in
+// report.json and by `info` - and left out with --anonymize.
+TEST(Malformed, Latin1PatientNameIsShownInTheReport) {
+  test::TempDir dir;
+  ASSERT_EQ(runCordscope("phantom -o " + quote(dir / "p") + " --seed 12").exitCode, 0);
+  for (const auto& f : fs::directory_iterator(dir / "p/dicom")) {
+    DcmFileFormat file;
+    ASSERT_TRUE(file.loadFile(f.path().c_str()).good());
+    ASSERT_TRUE(file.loadAllDataIntoMemory().good());  // saved over the file it was read from
+    DcmDataset& ds = *file.getDataset();
+    ASSERT_TRUE(ds.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 100").good());
+    ASSERT_TRUE(ds.putAndInsertString(DCM_PatientName, "M\xFCller^J\xFCrgen^Sch\xF6n").good());  // Latin-1
+    ASSERT_TRUE(file.saveFile(f.path().c_str(), EXS_LittleEndianExplicit).good());
+  }
+  const std::string utf8 = "M\xC3\xBCller, J\xC3\xBCrgen Sch\xC3\xB6n";
+  const auto r = runCordscope("analyze " + quote(dir / "p/dicom") + " -o " + quote(dir / "out") + " --no-render --quiet");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  const std::string html = readBytes(dir.path() / "out/report.html");
+  EXPECT_NE(html.find("<b>" + utf8 + "</b>"), std::string::npos);
+  const nlohmann::json report = nlohmann::json::parse(readBytes(dir.path() / "out/report.json"));
+  EXPECT_EQ(report["input"]["metadata"]["patient_name"], utf8);
+  const auto info = runCordscope("info --json " + quote(dir / "p/dicom"));
+  ASSERT_EQ(info.exitCode, 0) << info.err;
+  EXPECT_EQ(nlohmann::json::parse(info.out)["series"][0]["metadata"]["patient_name"], utf8);
+
+  const auto anonymous = runCordscope("analyze " + quote(dir / "p/dicom") + " -o " + quote(dir / "anon") +
+                                      " --no-render --quiet --anonymize");
+  ASSERT_EQ(anonymous.exitCode, 0) << anonymous.err;
+  for (const char* name : {"report.html", "report.json"}) {
+    const std::string text = readBytes(dir.path() / "anon" / name);
+    EXPECT_EQ(text.find("ller"), std::string::npos) << name;
   }
 }
 
