@@ -3,7 +3,8 @@
 # Configures build-asan/ with clang and CORDSCOPE_SANITIZE=ON (docs/errors.md, "Sanitizers and
 # fuzzers"), builds the input readers' tests, the fuzz harnesses and cordscope itself, and
 #   1. runs the input readers' tests (test_inputs: malformed DICOM and NIfTI, lying headers,
-#      nesting, character sets) under the sanitizers;
+#      nesting, character sets) and the malformed-input corpus through the command line
+#      (test_cli's Malformed.*, every run of it by the sanitized cordscope) under the sanitizers;
 #   2. runs the whole pipeline under them - segmentation, levels, lesions, measurement, pictures,
 #      report, batch and its store, compare - on a phantom, real scans of ../shared/data (sagittal
 #      NIfTI and DICOM, an axial slab) and real-anatomy studies (a whole spine with a C2-T2
@@ -26,13 +27,15 @@ if [ ! -f build-asan/CMakeCache.txt ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DCORDSCOPE_SANITIZE=ON >&2
 fi
-cmake --build build-asan -j"$(nproc)" --target test_inputs cordscope "${harnesses[@]}" >&2
+cmake --build build-asan -j"$(nproc)" --target test_inputs test_cli cordscope "${harnesses[@]}" >&2
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export CORDSCOPE_SHARED_DATA=$shared
 echo "sanitize: input readers' tests under ASan + UBSan" >&2
 build-asan/tests/test_inputs --gtest_brief=1
+echo "sanitize: the malformed-input corpus through the sanitized command line" >&2
+build-asan/tests/test_cli --gtest_brief=1 --gtest_filter='Malformed.*'
 
 # The pipeline, end to end. --no-render: the 3D view's OpenGL driver (Mesa, loaded and unloaded
 # by VTK) leaves two 56-byte blocks that LeakSanitizer cannot even name; it is run once more with
