@@ -186,9 +186,21 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
   }
   const int bitpix = i16(72);
   if (bitpix <= 0 || bitpix % 8 != 0) throw InputError(path + ": NIfTI header declares " + std::to_string(bitpix) + " bits per voxel");
+  // Geometry no scanner writes: a voxel of 0 or more than 10 m, a corner a kilometre away, a
+  // matrix that squashes space. ITK would replace a 0 voxel size by 1 mm, and its SVD of an
+  // sform like (6e12, 1e-38, ...) never returns (found by fuzz_nifti: a 361-byte file hung it).
+  constexpr double kMaxVoxelMm = 1e4, kMinVoxelMm = 1e-4, kMaxOffsetMm = 1e6;
+  const auto g = [](double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return std::string(text);
+  };
   for (int d = 1; d <= std::min(rank, 3); ++d) {
     const double pixdim = f32(76 + 4 * d);
     if (!std::isfinite(pixdim)) throw InputError(path + ": NIfTI voxel size (pixdim) is not a number");
+    if (std::abs(pixdim) < kMinVoxelMm || std::abs(pixdim) > kMaxVoxelMm)
+      throw InputError(path + ": NIfTI voxel size (pixdim[" + std::to_string(d) + "]) is " + g(pixdim) +
+                       " mm, not a voxel size");
   }
   const bool qform = i16(252) > 0, sform = i16(254) > 0;
   if (!qform && !sform)
@@ -198,9 +210,35 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
   if (qform)
     for (std::size_t o : {256u, 260u, 264u, 268u, 272u, 276u, 76u})
       if (!std::isfinite(f32(o))) throw InputError(path + ": NIfTI orientation (qform) holds a value that is not a number");
-  if (sform)
+  if (qform) {
+    for (std::size_t o : {256u, 260u, 264u})
+      if (std::abs(f32(o)) > 1.0 + 1e-3) throw InputError(path + ": NIfTI orientation (qform) is not a rotation (quaternion component " + g(f32(o)) + ")");
+    for (std::size_t o : {268u, 272u, 276u})
+      if (std::abs(f32(o)) > kMaxOffsetMm) throw InputError(path + ": NIfTI position (qoffset) is more than a kilometre away");
+  }
+  if (sform) {
     for (std::size_t o = 280; o < 328; o += 4)
       if (!std::isfinite(f32(o))) throw InputError(path + ": NIfTI orientation (sform) holds a value that is not a number");
+    // Columns: the voxel axes in mm; last column: the position of the first voxel.
+    double m[3][3];
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) m[r][c] = f32(280 + 16 * r + 4 * c);
+      if (std::abs(f32(280 + 16 * r + 12)) > kMaxOffsetMm) throw InputError(path + ": NIfTI position (sform) is more than a kilometre away");
+    }
+    double product = 1;
+    for (int c = 0; c < 3; ++c) {
+      const double length = std::sqrt(m[0][c] * m[0][c] + m[1][c] * m[1][c] + m[2][c] * m[2][c]);
+      if (length < kMinVoxelMm || length > kMaxVoxelMm)
+        throw InputError(path + ": NIfTI orientation (sform) makes a voxel edge " + g(length) + " mm long");
+      product *= length;
+    }
+    const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+                       m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    // |det| = the voxel's volume; against the product of its edges it is the sine of how far the
+    // axes are from lying in one plane.
+    if (std::abs(det) < 1e-3 * product)
+      throw InputError(path + ": NIfTI orientation (sform) puts the voxel axes (nearly) in one plane");
+  }
   const double offset = std::max(348.0, f32(108));
   const double needed = offset + voxels * (bitpix / 8);
   const auto fileBytes = static_cast<double>(std::filesystem::file_size(path));
