@@ -804,8 +804,20 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     std::vector<double> areas;
     for (std::size_t i = first; i < window; ++i) areas.push_back(cord[i].area());
     const double slim = percentile(areas, 0.25), typical = median(areas);
-    if (std::isfinite(slim) && cord[first].area() > options.medullaFlare * slim &&
-        cord[first].area() > 0.85 * options.medullaFlare * typical) {
+    const double top = cord[first].area();
+    const auto flaresBy = [&](double ratio) {
+      return std::isfinite(slim) && top > ratio * slim && top > 0.85 * ratio * typical;
+    };
+    // The flare is less pronounced where a lesion from C2 down fills the window (its stations
+    // lift the quartile; phantoms: 1.57 x instead of 1.6-1.9 x), and the levels then lost their
+    // only anchor. A run whose top lies inside the image and that widens towards it is a medulla
+    // at a smaller flare: an ordinary cord top is the cord leaving the image.
+    const std::size_t widening = std::min(
+        last - 1, first + static_cast<std::size_t>(std::lround(options.medullaWideningMm / options.stationStepMm)));
+    const bool endsInsideImage = sampler.at(frames[first].centre - 5.0 * frames[first].t).has_value();
+    const bool widensToTop = cord[widening].area() < options.medullaWidening * top;
+    if (flaresBy(options.medullaFlare) ||
+        (endsInsideImage && widensToTop && flaresBy(options.medullaFlareInsideImage))) {
       // Back to cord size: the first station no wider than 1.15 x the cord of the window (its
       // lower quartile) or 1.1 x the cord just below it (the lower quartile over the next 20 mm:
       // the flare narrows over 15-25 mm, so the stretch below a flaring station still holds some

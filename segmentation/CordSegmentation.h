@@ -35,6 +35,14 @@ struct CordOptions {
   // stretch of centres drawn aside over up to about this length is not followed.
   double courseWindowMm = 20;
   double medullaFlare = 1.6;  // top of the run this much wider than the typical cord: medulla
+  // Where the outlined run ends inside the image (the image goes on above its top) and widens
+  // towards that top, a smaller flare is enough: no cord widens so at an end inside the image
+  // except into the medulla. Medullas measured: 1.57-1.86 x on phantoms (a lesion from C2 lowers
+  // it, since its stations lift the reference), 1.9-3.7 x on PAM50 studies; ordinary tops (the
+  // cord leaving the image) 1.0-1.36 x.
+  double medullaFlareInsideImage = 1.4;
+  double medullaWideningMm = 10;   // over this length below the top ...
+  double medullaWidening = 0.85;   // ... the cord is at most this fraction of the top's area
   // The cord is seen at a station when the CSF is brighter than it by at least this fraction of
   // the CSF's brightness over the tissue beyond the canal (a normal T2 cord: about 0.7-1; a
   // holocord lesion as bright as CSF: near 0).

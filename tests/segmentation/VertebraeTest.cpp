@@ -143,6 +143,18 @@ TEST(Vertebrae, PhantomOtherFieldOfView) {
   expectPhantomDiscs(o, "0.7 mm x 320, noisy");
 }
 
+// A dorsal lesion from C2 down fills the window the medulla's flare is measured against, so the
+// flare came out at 1.57 x the cord instead of 1.6-1.9 x on three of these seeds: the cord ran on
+// into the brainstem, the junction and dens were lost and no level was named (issue 18).
+TEST(Vertebrae, PhantomLesionFromC2KeepsTheJunction) {
+  for (unsigned seed : {1u, 3u, 5u, 6u}) {
+    PhantomOptions o;
+    o.seed = seed;
+    o.lesions.push_back(PhantomLesion{2, 5, "dorsal", 0.6});
+    expectPhantomDiscs(o, "seed " + std::to_string(seed) + ", dorsal lesion C2-C5");
+  }
+}
+
 // A field of view that does not reach the foramen magnum: discs are found but not named, the
 // warning says how to name them, and a radiologist's C2-C3 point or disc list names them.
 TEST(Vertebrae, CropWithoutAnchorWarnsAndAcceptsGivenDiscs) {
