@@ -86,6 +86,11 @@ void to_json(nlohmann::json& j, const SeriesEntry& s) {
 
 Inventory scanInput(const std::string& path) { return scanInput(std::vector<std::string>{path}); }
 
+bool isWithin(const std::string& path, const std::string& input) {
+  if (input.empty() || path.compare(0, input.size(), input) != 0) return false;
+  return path.size() == input.size() || input.back() == '/' || path[input.size()] == '/';
+}
+
 Inventory scanInput(const std::vector<std::string>& paths) {
   if (paths.empty()) throw InputError("no input given");
   Inventory inventory;
@@ -139,7 +144,7 @@ Inventory scanInput(const std::vector<std::string>& paths) {
       std::vector<std::size_t> counts(paths.size(), 0);
       for (const DicomFrame& f : s.frames)
         for (std::size_t i = 0; i < paths.size(); ++i)
-          if (f.path == paths[i] || (f.path.rfind(paths[i], 0) == 0 && (paths[i].back() == '/' || f.path[paths[i].size()] == '/'))) {
+          if (isWithin(f.path, paths[i])) {
             ++counts[i];
             break;
           }

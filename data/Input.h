@@ -69,6 +69,10 @@ Inventory scanInput(const std::string& path);
 // A file reached through two inputs is read once. Throws InputError naming the input at fault.
 Inventory scanInput(const std::vector<std::string>& paths);
 
+// Whether a path is the given input or lies inside it (by its text, as the inputs were given:
+// "a/b" is inside "a" and "a/", not inside "a/bc").
+bool isWithin(const std::string& path, const std::string& input);
+
 struct SeriesChoice {
   std::size_t index = 0;
   std::string reason;

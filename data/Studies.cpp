@@ -231,7 +231,7 @@ Discovery discoverStudies(const std::vector<std::string>& inputs) {
     std::set<std::string>& folders = entry.second;
     for (auto it = folders.begin(); it != folders.end();) {
       const bool inside = std::any_of(folders.begin(), folders.end(), [&](const std::string& other) {
-        return other != *it && it->rfind(other, 0) == 0 && (*it)[other.size()] == '/';
+        return other != *it && isWithin(*it, other);
       });
       it = inside ? folders.erase(it) : std::next(it);
     }

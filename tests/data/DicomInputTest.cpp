@@ -63,6 +63,17 @@ std::string errorOf(const std::function<void()>& f) {
   return "(no InputError)";
 }
 
+// Which input a file came through (the note on an assembled series, batch's join of a study's
+// folders): by the path's text at a separator, never by a bare prefix.
+TEST(DicomInput, PathWithinInput) {
+  EXPECT_TRUE(isWithin("a/b/c.dcm", "a/b"));
+  EXPECT_TRUE(isWithin("a/b/c.dcm", "a/b/"));
+  EXPECT_TRUE(isWithin("a/b", "a/b"));
+  EXPECT_FALSE(isWithin("a/bc/d.dcm", "a/b"));
+  EXPECT_FALSE(isWithin("a", "a/b"));
+  EXPECT_FALSE(isWithin("a/b", ""));
+}
+
 TEST(DicomInput, SortsByPositionNotByFileName) {
   TempDir dir;
   DicomWriteOptions options = test::uidSeeded("shuffled");
