@@ -24,6 +24,11 @@ std::optional<fs::path> sharedData() {
   return std::nullopt;
 }
 
+bool runningInCi() {
+  const char* env = std::getenv("CORDSCOPE_CI");
+  return env && *env && std::string(env) != "0";
+}
+
 std::string quote(const std::string& text) {
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
