@@ -31,6 +31,16 @@ struct LesionOptions {
   double interior = 0.85;     // seeds: the whole voxel within this fraction of the cord's semi-axes
   double growWithin = 1.0;    // growth: the whole voxel inside the cord's outline (a voxel that
                               // straddles the edge is partly CSF: bright without a lesion)
+  // Edge voxels (centre inside the outline, the voxel not wholly): judged by n beyond their
+  // modelled partial volume with CSF, when at most this fraction of them lies outside the cord ...
+  double edgeMaxOutside = 0.5;
+  // ... and less this allowance for the model's error (an outline 0.5 mm off across a 3 mm
+  // voxel moves its CSF fraction by 0.17; the cord is not quite an ellipse; its course bends
+  // within a voxel) ...
+  double edgeModelError = 0.3;
+  // ... and not where a voxel spans more than this much of the cord's length (thick axial slabs:
+  // the outline changes within the voxel and the section model does not hold).
+  double edgeMaxAlongCordMm = 6.0;
   double joinGapMm = 10.0;    // fragments closer than this along the cord (about half a level)
                               // are one lesion
   double minLengthMm = 2.0;   // a lesion is kept when at least this long ...
