@@ -1142,6 +1142,16 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     o.orientation = "axial";
     o.sliceThicknessMm = 4;
   });
+  // Added after the set above was fixed (appended, so that every study above keeps its seed).
+  // A lateral lesion as bright as CSF on thick sagittal slices lies only in voxels that straddle
+  // the cord's edge (an unseen draw, random-11-16, lost all but its upper part; docs/lesions.md).
+  add("pam50-thick-lateral-csf-C2-C5", "pam50", [&](RealAnatomyOptions& o) {
+    o.sliceThicknessMm = 3.4;
+    o.lateralOffsetMm = 1.4;
+    o.noise = 0.05;
+    o.lesions = {lesion(2, 0.3, 5, 0.5, "lateral", 0.9, 6)};
+    o.lesions[0].rightSide = true;
+  });
   return set;
 }
 

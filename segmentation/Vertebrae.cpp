@@ -266,8 +266,10 @@ std::optional<double> chooseC2C3(const std::vector<Disc>& chain, const std::vect
   for (const NamingAnchor& a : anchors)
     if (!a.agrees)
       out.doubts.push_back("the " + a.name + " points to the disc named " + a.points + " as C2-C3");
-  if (anchors.size() == 1)
+  if (anchors.size() == 1) {
     out.doubts.push_back("the level names rest on one anchor only (the " + anchors.front().name + ")");
+    out.namingConfidence = std::min(out.namingConfidence, o.singleAnchorConfidence);
+  }
   if (out.namingConfidence < o.confidentNaming) {
     char text[160];
     std::snprintf(text, sizeof text, "naming confidence %.2f: the levels may be off by one", out.namingConfidence);

@@ -61,6 +61,10 @@ struct VertebraeOptions {
   double cervicalReachMm = 130;
   // Naming confidence below this is reported as a doubt (the levels may be off by one).
   double confidentNaming = 0.8;
+  // The posterior above assumes its anchors are right. Names that rest on one anchor, which
+  // nothing could cross-check, are given at most this: the anchor itself may be wrong (a cord's
+  // top at a lesion's lower end taken for the foramen magnum names every level five too high).
+  double singleAnchorConfidence = 0.5;
   std::optional<Vec3> c2c3;     // LPS: the C2-C3 disc, given by hand
   // LPS disc centres given by hand, value N = the disc at the top of vertebra N (3 = C2-C3).
   std::vector<std::pair<int, Vec3>> manualDiscs;
