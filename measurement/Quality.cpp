@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/Levels.h"
-#include "segmentation/ImageSampler.h"
-#include "segmentation/Statistics.h"
+#include "core/ImageSampler.h"
+#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {

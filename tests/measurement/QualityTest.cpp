@@ -15,7 +15,7 @@
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "measurement/Quality.h"
-#include "segmentation/ImageSampler.h"
+#include "core/ImageSampler.h"
 
 namespace cordscope {
 namespace {
