@@ -17,6 +17,7 @@
 
 #include "DicomStructure.h"
 #include "Error.h"
+#include "core/Geometry.h"
 
 // Headers are parsed with DCMTK, pixels decoded with GDCM. Why two libraries: Debian's GDCM is
 // built with assertions on and aborts the whole process on files truncated inside the header
@@ -37,7 +38,6 @@ bool hasDicomMagic(const std::filesystem::path& file) {
 namespace {
 
 namespace fs = std::filesystem;
-using Vec3 = std::array<double, 3>;
 
 // Values larger than this stay on disk during the header scan (pixel data above all).
 constexpr Uint32 kMaxHeaderValueBytes = 4096;
@@ -203,7 +203,7 @@ bool readPlane(DcmItem* positionItem, DcmItem* orientationItem, DcmItem* measure
     std::ostringstream why;
     why.precision(4);
     why << "image orientation is not orthonormal (row length " << rowLength << ", column length " << columnLength
-        << ", " << std::acos(std::clamp(cosine, -1.0, 1.0)) * 180 / 3.14159265358979 << " degrees apart)";
+        << ", " << std::acos(std::clamp(cosine, -1.0, 1.0)) * 180 / kPi << " degrees apart)";
     header.geometryProblem = why.str();
     return false;
   }

@@ -16,12 +16,12 @@
 #include "Input.h"
 #include "Levels.h"
 #include "Nifti.h"
+#include "core/Geometry.h"
 #include <itkImageRegionIteratorWithIndex.h>
 
 namespace cordscope {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 constexpr int kLowestVertebra = 13;  // T6: the model's column ends here, below any field of view
 
 // T2 TSE signal of each tissue, as a fraction of CSF (literature appearance, not measurements).
@@ -778,8 +778,6 @@ class Anatomy {
   std::array<double, 2> basion_{}, opisthion_{};
   std::vector<LesionExtent> lesions_;
 };
-
-using Vec3 = std::array<double, 3>;
 
 struct Grid {
   std::array<unsigned, 3> size{};

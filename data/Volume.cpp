@@ -1,4 +1,5 @@
 #include "Volume.h"
+#include "core/Geometry.h"
 
 #include <cmath>
 #include <set>
@@ -20,7 +21,7 @@ std::string toString(Orientation orientation) {
 Orientation classifyOrientation(const Image::DirectionType& direction) {
   // LPS axes: x = left-right (sagittal normal), y = anterior-posterior (coronal normal),
   // z = inferior-superior (axial normal).
-  const double cos30 = std::cos(30.0 * M_PI / 180.0);
+  const double cos30 = std::cos(30.0 * kPi / 180.0);
   int best = 0;
   double bestAbs = 0.0;
   for (int axis = 0; axis < 3; ++axis) {

@@ -9,11 +9,10 @@
 #include "data/Levels.h"
 #include "core/ImageSampler.h"
 #include "core/Statistics.h"
+#include "core/Geometry.h"
 
 namespace cordscope {
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 // printf-style formatting for the messages (numbers with the decimals a reader needs).
 template <class... Args>

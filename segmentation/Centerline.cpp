@@ -1,4 +1,5 @@
 #include "segmentation/Centerline.h"
+#include "core/Geometry.h"
 
 #include <itkMultiThreaderBase.h>
 
@@ -600,7 +601,7 @@ Centerline findCenterline(const Volume& volume, const CenterlineOptions& options
       const Vec3 centre = toPoint(path.states[q].first, path.states[q].second);
       std::vector<double> ring;
       for (int j = 0; j < 16; ++j) {
-        const double t = 2 * 3.14159265358979 * j / 16;
+        const double t = 2 * kPi * j / 16;
         const Vec3 at = centre +
                         (std::cos(t) * (0.5 * options.cordApMm + 0.5 * options.csfRimMm)) * apAxis +
                         (std::sin(t) * (0.5 * options.cordRlMm + 0.5 * options.csfRimMm)) * lrAxis;

@@ -16,11 +16,11 @@
 #include "data/Phantom.h"
 #include "measurement/Quality.h"
 #include "core/ImageSampler.h"
+#include "core/Geometry.h"
 
 namespace cordscope {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 constexpr double kStep = 0.5;        // mm between cross-sections, as segmentCord makes them
 constexpr double kCordLength = 200;  // mm: C1 to T3
 
