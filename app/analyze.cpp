@@ -1,5 +1,6 @@
-// cordscope analyze: the whole pipeline for one study. Today: ingest, cord and canal segmentation,
-// discs and vertebral levels, lesions, craniocervical measurements; pictures arrive with issue 8.
+// cordscope analyze: the whole pipeline for one study - ingest, cord and canal segmentation, discs
+// and vertebral levels, lesions, craniocervical measurements, quality control, then the outputs
+// (masks, CSVs, pictures, report.html, report.json last).
 #include <unistd.h>
 
 #include <csignal>
