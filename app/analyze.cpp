@@ -1,42 +1,40 @@
 // cordscope analyze: the whole pipeline for one study - ingest, cord and canal segmentation, discs
 // and vertebral levels, lesions, craniocervical measurements, quality control, then the outputs
 // (masks, CSVs, pictures, report.html, report.json last).
+#include <itkMultiThreaderBase.h>
 #include <unistd.h>
-
-#include <csignal>
-#include <cstdlib>
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-
-#include <itkMultiThreaderBase.h>
 #include <opencv2/core.hpp>
+#include <sstream>
 
 #include "Command.h"
 #include "data/Error.h"
-#include "data/OutputFile.h"
 #include "data/Input.h"
 #include "data/Levels.h"
 #include "data/Nifti.h"
+#include "data/OutputFile.h"
 #include "data/Phantom.h"
-#include "segmentation/CordSegmentation.h"
 #include "measurement/Analysis.h"
 #include "measurement/CraniocervicalMetrics.h"
 #include "measurement/LesionMetrics.h"
 #include "measurement/LevelMetrics.h"
 #include "measurement/Quality.h"
-#include "visualization/Pictures.h"
-#include "visualization/Render3D.h"
-#include "visualization/HtmlReport.h"
+#include "segmentation/CordSegmentation.h"
 #include "segmentation/Lesions.h"
 #include "segmentation/Vertebrae.h"
 #include "version.h"
+#include "visualization/HtmlReport.h"
+#include "visualization/Pictures.h"
+#include "visualization/Render3D.h"
 
 namespace cordscope::app {
 namespace {
@@ -76,7 +74,7 @@ struct AnalyzeOptions {
   CraniocervicalRules craniocervical;
   bool render = true;  // the 3D view (--no-render skips it)
   bool quiet = false;
-  int threads = 0;     // 0: all cores
+  int threads = 0;         // 0: all cores
   bool anonymize = false;  // no names, IDs, dates or paths in the JSON (and the page built from it)
   std::string axial = "auto";  // the axial series for lesion patterns: auto, none, or a series
   double maxMemoryMb = kDefaultMaxMemoryMb;
@@ -91,7 +89,8 @@ Vec3 parseRasPoint(const std::string& text, const std::string& option) {
         !std::getline(in, extra, ',')) {
       const Vec3 point{-std::stod(a), -std::stod(b), std::stod(c)};
       // NaN or inf would anchor the level names nowhere.
-      if (std::isfinite(point[0]) && std::isfinite(point[1]) && std::isfinite(point[2])) return point;
+      if (std::isfinite(point[0]) && std::isfinite(point[1]) && std::isfinite(point[2]))
+        return point;
     }
   } catch (const std::exception&) {
   }
@@ -113,9 +112,9 @@ void writeLesionsCsv(const std::vector<Lesion>& lesions, const std::string& path
     out << l.id << ',' << l.lengthMm << ',' << (l.topLevel ? levelName(*l.topLevel) : "") << ','
         << (l.bottomLevel ? levelName(*l.bottomLevel) : "") << ','
         << (l.segmentsSpanned ? std::to_string(*l.segmentsSpanned) : "") << ','
-        << (l.segmentsEquivalent ? std::to_string(*l.segmentsEquivalent) : "") << ','
-        << l.volumeMm3 << ',' << l.maxAxialAreaMm2 << ',' << l.maxAxialDamageRatio << ','
-        << l.intensityRatio << ',' << l.pattern << ',' << perLevel << '\n';
+        << (l.segmentsEquivalent ? std::to_string(*l.segmentsEquivalent) : "") << ',' << l.volumeMm3
+        << ',' << l.maxAxialAreaMm2 << ',' << l.maxAxialDamageRatio << ',' << l.intensityRatio
+        << ',' << l.pattern << ',' << perLevel << '\n';
   }
   writeFileAtomically(path, out.str(), "the lesion table");
 }
@@ -141,8 +140,8 @@ void writeCenterlineCsv(const CordSegmentation& seg, const std::string& path) {
   for (const CrossSection& s : seg.sections)
     out << s.arcMm << ',' << -s.centre[0] << ',' << -s.centre[1] << ',' << s.centre[2] << ','
         << s.areaMm2 << ',' << s.apMm << ',' << s.rlMm << ',' << s.canalAreaMm2 << ','
-        << s.canalApMm << ',' << s.canalRlMm << ',' << (s.measured ? 1 : 0) << ',' << -s.anterior[0] << ','
-        << -s.anterior[1] << ',' << s.anterior[2] << '\n';
+        << s.canalApMm << ',' << s.canalRlMm << ',' << (s.measured ? 1 : 0) << ',' << -s.anterior[0]
+        << ',' << -s.anterior[1] << ',' << s.anterior[2] << '\n';
   writeFileAtomically(path, out.str(), "the centerline table");
 }
 
@@ -158,26 +157,26 @@ PhantomOptions demoPhantom() {
 }
 
 // "path": the input (the first, when several; all of them in "paths").
-nlohmann::json inputJson(const Volume& v, const SeriesEntry& s, const std::vector<std::string>& paths,
-                         const std::string& choice) {
+nlohmann::json inputJson(const Volume& v, const SeriesEntry& s,
+                         const std::vector<std::string>& paths, const std::string& choice) {
   const auto size = v.image->GetLargestPossibleRegion().GetSize();
   const auto spacing = v.image->GetSpacing();
   const auto& m = v.meta;
   nlohmann::json j = {{"kind", s.kind},
-          {"path", paths.front()},
-          {"series_instance_uid", m.seriesInstanceUid},
-          {"series_id", s.id},
-          {"series_description", m.seriesDescription},
-          {"series_choice", choice},
-          {"patient_age_years",
-           m.patientAgeYears ? nlohmann::json(*m.patientAgeYears) : nlohmann::json(nullptr)},
-          {"sex", m.patientSex},
-          {"study_date", m.studyDate},
-          {"size", {size[0], size[1], size[2]}},
-          {"spacing_mm", {spacing[0], spacing[1], spacing[2]}},
-          {"orientation", toString(v.orientation())},
-          {"axis_code", axisCode(v.image->GetDirection())},
-          {"metadata", m}};
+                      {"path", paths.front()},
+                      {"series_instance_uid", m.seriesInstanceUid},
+                      {"series_id", s.id},
+                      {"series_description", m.seriesDescription},
+                      {"series_choice", choice},
+                      {"patient_age_years", m.patientAgeYears ? nlohmann::json(*m.patientAgeYears)
+                                                              : nlohmann::json(nullptr)},
+                      {"sex", m.patientSex},
+                      {"study_date", m.studyDate},
+                      {"size", {size[0], size[1], size[2]}},
+                      {"spacing_mm", {spacing[0], spacing[1], spacing[2]}},
+                      {"orientation", toString(v.orientation())},
+                      {"axis_code", axisCode(v.image->GetDirection())},
+                      {"metadata", m}};
   if (paths.size() > 1) j["paths"] = paths;
   return j;
 }
@@ -189,7 +188,8 @@ class Progress {
   explicit Progress(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
   void stage(const std::string& name) {
     if (!enabled_) return;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     char text[96];
     std::snprintf(text, sizeof text, "[%d/%d %5.1f s] ", ++done_, kStages, seconds);
     std::cerr << "cordscope: " << text << name << "\n";
@@ -276,7 +276,8 @@ int runAnalyze(AnalyzeOptions options) {
 
   // An axial series of the same study: the lesions' pattern and cross-section where it covers
   // them (the sagittal keeps their length and levels).
-  nlohmann::json seriesUsed = {{"length_and_levels", volume.meta.seriesInstanceUid}, {"axial", nullptr}};
+  nlohmann::json seriesUsed = {{"length_and_levels", volume.meta.seriesInstanceUid},
+                               {"axial", nullptr}};
   std::vector<std::string> axialWarnings;
   std::vector<AxialOnlyLesion> axialOnly;
   if (options.axial != "none") {
@@ -285,7 +286,8 @@ int runAnalyze(AnalyzeOptions options) {
       axialIndex = chooseAxialCompanion(inventory, choice.index);
     } else {
       axialIndex = chooseSeries(inventory, options.axial).index;
-      if (*axialIndex == choice.index) throw UsageError("--axial names the series analysed; give another or none");
+      if (*axialIndex == choice.index)
+        throw UsageError("--axial names the series analysed; give another or none");
     }
     if (axialIndex) {
       start = clock::now();
@@ -303,21 +305,30 @@ int runAnalyze(AnalyzeOptions options) {
                           {"series_description", axialVolume.meta.seriesDescription},
                           {"cord_found", axial.cord.found},
                           {"quality", toString(axial.quality.verdict)}};
-      if (axial.cord.found && axial.quality.verdict != Verdict::Fail && axial.lesions.looked && cord.found) {
-        axialOnly = refineWithAxial(lesionMetrics, cord, vertebrae, axial.lesionMetrics, axial.cord, label);
+      if (axial.cord.found && axial.quality.verdict != Verdict::Fail && axial.lesions.looked &&
+          cord.found) {
+        axialOnly =
+            refineWithAxial(lesionMetrics, cord, vertebrae, axial.lesionMetrics, axial.cord, label);
         int refined = 0;
         for (const Lesion& l : lesionMetrics) refined += l.patternSource != "sagittal";
-        used["used_for"] = std::to_string(refined) + " lesion(s): pattern and largest cross-section";
+        used["used_for"] =
+            std::to_string(refined) + " lesion(s): pattern and largest cross-section";
         for (const AxialOnlyLesion& a : axialOnly)
           axialWarnings.push_back(
               "the axial series " + label + " shows a T2-hyperintense " + a.pattern + " lesion" +
-              (a.topLevel ? " at " + levelName(*a.topLevel) + (*a.bottomLevel != *a.topLevel ? "-" + levelName(*a.bottomLevel) : "") : "") +
+              (a.topLevel
+                   ? " at " + levelName(*a.topLevel) +
+                         (*a.bottomLevel != *a.topLevel ? "-" + levelName(*a.bottomLevel) : "")
+                   : "") +
               " that the sagittal series does not: check it on the axial images");
       } else {
         used["used_for"] = nullptr;
-        axialWarnings.push_back("the axial series " + label + " was not used: " +
-                                (axial.cord.found ? "its " + std::string(axial.lesions.looked ? "quality control failed" : "contrast does not show T2 lesions")
-                                                  : "no cord found in it"));
+        axialWarnings.push_back(
+            "the axial series " + label + " was not used: " +
+            (axial.cord.found
+                 ? "its " + std::string(axial.lesions.looked ? "quality control failed"
+                                                             : "contrast does not show T2 lesions")
+                 : "no cord found in it"));
       }
       // A lesion the axial series shows and the sagittal does not: the sagittal result (its
       // lesion count, length, segments) is incomplete, so the study is not a silent pass.
@@ -326,7 +337,8 @@ int runAnalyze(AnalyzeOptions options) {
             {"lesion_only_on_axial", Verdict::Check,
              "lesion only on the axial series: " + std::to_string(axialOnly.size()) +
                  " T2-hyperintense lesion(s) seen on " + label +
-                 " are not on the sagittal series, so the lesion findings (length, segments) are incomplete"});
+                 " are not on the sagittal series, so the lesion findings (length, segments) are "
+                 "incomplete"});
         quality.verdict = std::max(quality.verdict, Verdict::Check);
       }
       seriesUsed["axial"] = used;
@@ -343,8 +355,8 @@ int runAnalyze(AnalyzeOptions options) {
   writeNifti(lesions.mask.GetPointer(), (outDir / "lesion.nii.gz").string());
   writeLesionsCsv(lesionMetrics, (outDir / "lesions.csv").string());
   writeLevelMetricsCsv(levelMetrics, (outDir / "metrics.csv").string());
-  outputs.insert(outputs.end(), {"cord.nii.gz", "canal.nii.gz", "centerline.csv", "levels.nii.gz", "discs.csv",
-                                 "lesion.nii.gz", "lesions.csv", "metrics.csv"});
+  outputs.insert(outputs.end(), {"cord.nii.gz", "canal.nii.gz", "centerline.csv", "levels.nii.gz",
+                                 "discs.csv", "lesion.nii.gz", "lesions.csv", "metrics.csv"});
 
   start = clock::now();
   progress.stage("sagittal picture");
@@ -361,8 +373,9 @@ int runAnalyze(AnalyzeOptions options) {
   if (options.render && cord.found) {
     start = clock::now();
     progress.stage("3D view");
-    const Render3DResult rendered = writeRender3D({volume, cord, vertebrae, lesions, lesionMetrics, craniocervical},
-                                                  (outDir / "render3d.png").string());
+    const Render3DResult rendered =
+        writeRender3D({volume, cord, vertebrae, lesions, lesionMetrics, craniocervical},
+                      (outDir / "render3d.png").string());
     if (rendered.written)
       outputs.push_back("render3d.png");
     else
@@ -375,47 +388,54 @@ int runAnalyze(AnalyzeOptions options) {
   if (!lesions.looked) warnings.push_back("lesions: " + lesions.note);
   warnings.insert(warnings.end(), axialWarnings.begin(), axialWarnings.end());
   warnings.insert(warnings.end(), renderWarnings.begin(), renderWarnings.end());
-  if (cord.found) warnings.insert(warnings.end(), craniocervical.warnings.begin(), craniocervical.warnings.end());
-  nlohmann::json report{
-      {"schema", "cordscope.report/1"},
-      {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
-      {"input", inputJson(volume, inventory.series[choice.index], inventory.inputPaths, choice.reason)},
-      {"cord", [&] {
-         nlohmann::json j = cord;
-         j["levels"] = levelMetrics;
-         j["normative_reference"] = kNormativeCitation;
-         return j;
-       }()},
-      {"vertebrae", vertebrae},
-      {"lesions", lesionMetrics},
-      {"series_used", seriesUsed},
-      {"summary", summary},
-      {"craniocervical", craniocervical},
-      {"quality", quality},
-      {"warnings", warnings},
-      {"timings_s", timings}};
+  if (cord.found)
+    warnings.insert(warnings.end(), craniocervical.warnings.begin(), craniocervical.warnings.end());
+  nlohmann::json report{{"schema", "cordscope.report/1"},
+                        {"tool", {{"name", "cordscope"}, {"version", CORDSCOPE_VERSION}}},
+                        {"input", inputJson(volume, inventory.series[choice.index],
+                                            inventory.inputPaths, choice.reason)},
+                        {"cord",
+                         [&] {
+                           nlohmann::json j = cord;
+                           j["levels"] = levelMetrics;
+                           j["normative_reference"] = kNormativeCitation;
+                           return j;
+                         }()},
+                        {"vertebrae", vertebrae},
+                        {"lesions", lesionMetrics},
+                        {"series_used", seriesUsed},
+                        {"summary", summary},
+                        {"craniocervical", craniocervical},
+                        {"quality", quality},
+                        {"warnings", warnings},
+                        {"timings_s", timings}};
   if (options.anonymize) {
     // Identifiers out: the input's path, UIDs, patient ID, dates. Age and sex stay (cohort
     // measures, not identifiers).
     nlohmann::json& input = report["input"];
-    for (const char* key : {"path", "series_instance_uid", "series_id", "study_date"}) input[key] = nullptr;
+    for (const char* key : {"path", "series_instance_uid", "series_id", "study_date"})
+      input[key] = nullptr;
     input.erase("paths");
-    for (const char* key : {"patient_name", "patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
+    for (const char* key :
+         {"patient_name", "patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
       input["metadata"][key] = nullptr;
     report["anonymized"] = true;
     report["series_used"]["length_and_levels"] = nullptr;
-    if (report["series_used"]["axial"].is_object()) report["series_used"]["axial"]["series_instance_uid"] = nullptr;
+    if (report["series_used"]["axial"].is_object())
+      report["series_used"]["axial"]["series_instance_uid"] = nullptr;
     std::vector<std::string> kept;
     for (std::string w : report["warnings"].get<std::vector<std::string>>()) {
       for (const std::string& path : inventory.inputPaths)
-        for (std::size_t at; !path.empty() && (at = w.find(path)) != std::string::npos;) w.replace(at, path.size(), "INPUT");
+        for (std::size_t at; !path.empty() && (at = w.find(path)) != std::string::npos;)
+          w.replace(at, path.size(), "INPUT");
       kept.push_back(w);
     }
     report["warnings"] = kept;
   }
   progress.stage("report");
   writeHtmlReport(report,
-                  {{"Mid-sagittal plane, sagittal montage and axial cuts through the lesions", (outDir / "sagittal.png").string()},
+                  {{"Mid-sagittal plane, sagittal montage and axial cuts through the lesions",
+                    (outDir / "sagittal.png").string()},
                    {"3D view", (outDir / "render3d.png").string()}},
                   (outDir / "report.html").string());
   outputs.push_back("report.html");
@@ -440,12 +460,14 @@ int runAnalyze(AnalyzeOptions options) {
   // what was written.
   const auto size = volume.image->GetLargestPossibleRegion().GetSize();
   std::vector<std::string> lines = {
-      "study: '" + volume.meta.seriesDescription + "' " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
-      "x" + std::to_string(size[2]) + " " + toString(volume.orientation()) + "; cord " +
-      std::to_string(static_cast<int>(std::lround(cord.lengthMm))) + " mm, levels " +
-      (vertebrae.named && !vertebrae.levels.empty()
-           ? levelName(vertebrae.levels.front()) + "-" + levelName(vertebrae.levels.back()) + " (" + vertebrae.anchor + ")"
-           : std::string("not named")),
+      "study: '" + volume.meta.seriesDescription + "' " + std::to_string(size[0]) + "x" +
+          std::to_string(size[1]) + "x" + std::to_string(size[2]) + " " +
+          toString(volume.orientation()) + "; cord " +
+          std::to_string(static_cast<int>(std::lround(cord.lengthMm))) + " mm, levels " +
+          (vertebrae.named && !vertebrae.levels.empty()
+               ? levelName(vertebrae.levels.front()) + "-" + levelName(vertebrae.levels.back()) +
+                     " (" + vertebrae.anchor + ")"
+               : std::string("not named")),
       "quality: " + quality.headline()};
   for (const Finding& f : keyFindings(report))
     if (f.topic != "prognosis" && lines.size() < 5) lines.push_back(f.text);
@@ -467,7 +489,8 @@ Command analyzeCommand() {
   c.name = "analyze";
   c.summary = "analyse one study: cord, levels, lesions, atlantoaxial distances, report";
   c.usage =
-      "cordscope analyze INPUT [INPUT...] -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] [--c2c3 X,Y,Z] "
+      "cordscope analyze INPUT [INPUT...] -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] "
+      "[--c2c3 X,Y,Z] "
       "[--discs FILE] [--adi-female-cutoff] [--max-memory MB] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
@@ -489,10 +512,11 @@ Command analyzeCommand() {
         "a lesion spanning this many vertebral segments is flagged extensive (the B12 "
         "myelopathy reading)")("extensive-exclusive", po::bool_switch(),
                                "flag only lesions spanning more than --extensive-segments "
-                               "(default: that many or more)")(
-        "no-render", po::bool_switch(), "skip the 3D view (render3d.png)")(
+                               "(default: that many or more)")("no-render", po::bool_switch(),
+                                                               "skip the 3D view (render3d.png)")(
         "quiet", po::bool_switch(), "no progress lines")(
-        "anonymize", po::bool_switch(), "no names, IDs, dates or paths in report.json and report.html")(
+        "anonymize", po::bool_switch(),
+        "no names, IDs, dates or paths in report.json and report.html")(
         "axial", po::value<std::string>()->default_value("auto"),
         "axial series of the same study for the lesions' pattern and cross-section: auto (the "
         "T2-like one with most slices), none, or a series UID")(
@@ -505,20 +529,20 @@ Command analyzeCommand() {
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
-    return runAnalyze({vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{}, vm["output"].as<std::string>(),
-                       vm["series"].as<std::string>(), vm["demo"].as<bool>(),
-                       parseContrast(vm["contrast"].as<std::string>()),
-                       vm["c2c3"].as<std::string>(), vm["discs"].as<std::string>(),
-                       ExtensiveRule{vm["extensive-segments"].as<int>(),
-                                     !vm["extensive-exclusive"].as<bool>()},
-                       [&] {
-                         CraniocervicalRules rules;
-                         rules.femaleAdiCutoff = vm["adi-female-cutoff"].as<bool>();
-                         return rules;
-                       }(),
-                       !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>(),
-                       vm["anonymize"].as<bool>(), vm["axial"].as<std::string>(),
-                       vm["max-memory"].as<double>()});
+    return runAnalyze(
+        {vm.count("input") ? vm["input"].as<std::vector<std::string>>()
+                           : std::vector<std::string>{},
+         vm["output"].as<std::string>(), vm["series"].as<std::string>(), vm["demo"].as<bool>(),
+         parseContrast(vm["contrast"].as<std::string>()), vm["c2c3"].as<std::string>(),
+         vm["discs"].as<std::string>(),
+         ExtensiveRule{vm["extensive-segments"].as<int>(), !vm["extensive-exclusive"].as<bool>()},
+         [&] {
+           CraniocervicalRules rules;
+           rules.femaleAdiCutoff = vm["adi-female-cutoff"].as<bool>();
+           return rules;
+         }(),
+         !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>(),
+         vm["anonymize"].as<bool>(), vm["axial"].as<std::string>(), vm["max-memory"].as<double>()});
   };
   return c;
 }

@@ -21,9 +21,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "ChildProcess.h"
@@ -51,7 +51,9 @@ struct BatchOptions {
 };
 
 volatile sig_atomic_t stopSignal = 0;
-void onStop(int signal) { stopSignal = signal; }
+void onStop(int signal) {
+  stopSignal = signal;
+}
 
 // "K/N" (1 <= K <= N), else the Slurm job array's task, else the whole archive (1/1).
 std::pair<int, int> parseShard(const std::string& text) {
@@ -88,10 +90,11 @@ bool inShard(const std::string& key, std::pair<int, int> shard) {
 std::string failureReason(const fs::path& log, int status) {
   const std::string last = lastErrorLine(log.string());
   if (WIFSIGNALED(status))
-    return "the analysis crashed (signal " + std::to_string(WTERMSIG(status)) + ": " + strsignal(WTERMSIG(status)) + ")" +
-           (last.empty() ? "" : "; " + last);
+    return "the analysis crashed (signal " + std::to_string(WTERMSIG(status)) + ": " +
+           strsignal(WTERMSIG(status)) + ")" + (last.empty() ? "" : "; " + last);
   if (!last.empty()) return last;
-  return "the analysis exited with code " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  return "the analysis exited with code " +
+         std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 void readReportFields(const fs::path& path, StudyRecord& r);
@@ -109,17 +112,22 @@ void readReportFields(const fs::path& path, StudyRecord& r) {
   std::ifstream in(path);
   if (!in) return;
   const nlohmann::json j = nlohmann::json::parse(in);
-  const auto number = [](const nlohmann::json& v) { return v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt; };
+  const auto number = [](const nlohmann::json& v) {
+    return v.is_number() ? std::optional<double>(v.get<double>()) : std::nullopt;
+  };
   const nlohmann::json& input = j.value("input", nlohmann::json::object());
   r.ageYears = number(input.value("patient_age_years", nlohmann::json()));
   r.sex = input.value("sex", nlohmann::json()).is_string() ? input["sex"].get<std::string>() : "";
-  r.studyDate = input.value("study_date", nlohmann::json()).is_string() ? input["study_date"].get<std::string>() : "";
+  r.studyDate = input.value("study_date", nlohmann::json()).is_string()
+                    ? input["study_date"].get<std::string>()
+                    : "";
   const nlohmann::json& summary = j.value("summary", nlohmann::json::object());
   if (summary.value("lesions_assessed", false)) {
     r.lesionCount = summary.value("lesion_count", 0);
     if (summary.contains("max_segments_spanned") && summary["max_segments_spanned"].is_number())
       r.maxSegmentsSpanned = summary["max_segments_spanned"].get<int>();
-    if (summary.contains("extensive_ge7_segments") && summary["extensive_ge7_segments"].is_boolean())
+    if (summary.contains("extensive_ge7_segments") &&
+        summary["extensive_ge7_segments"].is_boolean())
       r.extensive = summary["extensive_ge7_segments"].get<bool>();
   }
   const nlohmann::json& cc = j.value("craniocervical", nlohmann::json::object());
@@ -127,11 +135,13 @@ void readReportFields(const fs::path& path, StudyRecord& r) {
   r.padiMm = number(cc.value("padi_mm", nlohmann::json()));
   r.csaMm2.clear();
   for (const auto& level : j["cord"].value("levels", nlohmann::json::array()))
-    if (level["csa_mm2"].is_number()) r.csaMm2[level["level"].get<std::string>()] = level["csa_mm2"];
+    if (level["csa_mm2"].is_number())
+      r.csaMm2[level["level"].get<std::string>()] = level["csa_mm2"];
   r.qualityVerdict.clear();
   r.qualityReasons.clear();
   const nlohmann::json& quality = j.value("quality", nlohmann::json::object());
-  if (quality.contains("verdict") && quality["verdict"].is_string()) r.qualityVerdict = quality["verdict"];
+  if (quality.contains("verdict") && quality["verdict"].is_string())
+    r.qualityVerdict = quality["verdict"];
   for (const auto& reason : quality.value("reasons", nlohmann::json::array()))
     if (reason.contains("code") && reason["code"].is_string())
       r.qualityReasons += (r.qualityReasons.empty() ? "" : ";") + reason["code"].get<std::string>();
@@ -144,7 +154,8 @@ std::string qualityFailure(const fs::path& path) {
   try {
     std::ifstream in(path);
     if (!in) return "";
-    const nlohmann::json quality = nlohmann::json::parse(in).value("quality", nlohmann::json::object());
+    const nlohmann::json quality =
+        nlohmann::json::parse(in).value("quality", nlohmann::json::object());
     if (quality.value("verdict", std::string()) != "fail") return "";
     std::string messages;
     for (const auto& reason : quality.value("reasons", nlohmann::json::array()))
@@ -166,14 +177,16 @@ void writeBidsDerivatives(const StudyJob& job, const fs::path& studyDir, const f
            {"lesion.nii.gz", "_label-lesion_seg.nii.gz"},
            {"levels.nii.gz", "_label-vertebrae_dseg.nii.gz"}})
     if (fs::exists(studyDir / from))
-      fs::copy_file(studyDir / from, dir / (job.bidsStem + suffix), fs::copy_options::overwrite_existing);
+      fs::copy_file(studyDir / from, dir / (job.bidsStem + suffix),
+                    fs::copy_options::overwrite_existing);
   const fs::path description = root / "dataset_description.json";
   if (!fs::exists(description)) {
     std::ofstream out(description);
     out << nlohmann::json{{"Name", "cordscope derivatives"},
                           {"BIDSVersion", "1.8.0"},
                           {"DatasetType", "derivative"},
-                          {"GeneratedBy", {{{"Name", "cordscope"}, {"Version", CORDSCOPE_VERSION}}}}}
+                          {"GeneratedBy",
+                           {{{"Name", "cordscope"}, {"Version", CORDSCOPE_VERSION}}}}}
                .dump(2)
         << "\n";
   }
@@ -189,22 +202,28 @@ struct Running {
 
 class ProgressBar {
  public:
-  ProgressBar(bool enabled, std::size_t total) : enabled_(enabled), total_(total), start_(std::chrono::steady_clock::now()) {}
-  void show(std::size_t done, std::size_t rejected, std::size_t failed, std::size_t running, int jobs) {
+  ProgressBar(bool enabled, std::size_t total)
+      : enabled_(enabled), total_(total), start_(std::chrono::steady_clock::now()) {}
+  void show(std::size_t done, std::size_t rejected, std::size_t failed, std::size_t running,
+            int jobs) {
     if (!enabled_) return;
     const std::size_t finished = done + rejected + failed;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     std::string eta = "--";
     if (finished > 0 && finished < total_) {
       const double left = elapsed / finished * (total_ - finished);
       char text[32];
-      std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+      std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(left) / 60,
+                    static_cast<int>(left) % 60);
       eta = text;
     }
     const int width = 30, filled = total_ ? static_cast<int>(width * finished / total_) : width;
-    std::fprintf(stderr, "\rcordscope batch [%s%s] %zu/%zu done, %zu rejected, %zu failed, %zu running (%d jobs), ETA %s   ",
-                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), finished, total_, rejected, failed,
-                 running, jobs, eta.c_str());
+    std::fprintf(stderr,
+                 "\rcordscope batch [%s%s] %zu/%zu done, %zu rejected, %zu failed, %zu running (%d "
+                 "jobs), ETA %s   ",
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                 finished, total_, rejected, failed, running, jobs, eta.c_str());
     std::fflush(stderr);
   }
   void end() {
@@ -219,7 +238,8 @@ class ProgressBar {
 };
 
 int runBatch(const BatchOptions& o) {
-  if (o.inputs.empty()) throw UsageError("batch needs at least one INPUT (DICOM folder, NIfTI file or BIDS dataset)");
+  if (o.inputs.empty())
+    throw UsageError("batch needs at least one INPUT (DICOM folder, NIfTI file or BIDS dataset)");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int jobs = o.jobs != 0 ? clampWorkers(o.jobs, "--jobs") : cores;
   const std::pair<int, int> shard = parseShard(o.shard);
@@ -229,7 +249,9 @@ int runBatch(const BatchOptions& o) {
   if (o.anonymize && store.meta("anonymized").value_or("0") != "1") {
     // Rows keyed by patient ID and date must not end up in a table presented as anonymised.
     if (!store.all().empty())
-      throw UsageError(store.path() + " already holds a batch that is not anonymised: use a new OUTDIR (or --db) for --anonymize");
+      throw UsageError(store.path() +
+                       " already holds a batch that is not anonymised: use a new OUTDIR (or --db) "
+                       "for --anonymize");
     store.setMeta("anonymized", "1");
   }
   const bool anonymized = store.meta("anonymized").value_or("0") == "1";
@@ -238,7 +260,8 @@ int runBatch(const BatchOptions& o) {
   // Salted keys: the salt is the store's own (or CORDSCOPE_ANON_SALT, so that the shards of one
   // archive on several machines agree).
   const char* saltOverride = std::getenv("CORDSCOPE_ANON_SALT");
-  const std::string salt = anonymized ? (saltOverride && *saltOverride ? std::string(saltOverride) : store.salt()) : "";
+  const std::string salt =
+      anonymized ? (saltOverride && *saltOverride ? std::string(saltOverride) : store.salt()) : "";
 
   // Anonymised: error texts lose the paths of the inputs (they may hold names or dates).
   std::vector<std::string> roots;
@@ -246,7 +269,8 @@ int runBatch(const BatchOptions& o) {
     roots.push_back(fs::absolute(input).lexically_normal().string());
     roots.push_back(input);
   }
-  std::sort(roots.begin(), roots.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::sort(roots.begin(), roots.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   // DICOM UIDs (study, series, instance) identify a patient's examination as well as a name.
   static const std::regex uid(R"(\b[0-9]+(\.[0-9]+){3,}\b)");
   const auto scrub = [&](std::string text) {
@@ -295,7 +319,8 @@ int runBatch(const BatchOptions& o) {
     }
     // A rejected study (quality control: fail) is analysed again only on request, like a failed
     // one: the same input and version give the same verdict.
-    if (same && (previous->status == "failed" || previous->status == "rejected") && !o.retryFailed) {
+    if (same && (previous->status == "failed" || previous->status == "rejected") &&
+        !o.retryFailed) {
       ++skipped;
       continue;
     }
@@ -315,9 +340,11 @@ int runBatch(const BatchOptions& o) {
     queue.push_back(&job);
   }
   note("batch: " + std::to_string(studies.size()) + " studies" +
-       (shard.second > 1 ? " in shard " + std::to_string(shard.first) + "/" + std::to_string(shard.second) : "") + ", " +
-       std::to_string(queue.size()) + " to analyse, " + std::to_string(skipped) + " already in the store, " +
-       std::to_string(jobs) + " jobs");
+       (shard.second > 1
+            ? " in shard " + std::to_string(shard.first) + "/" + std::to_string(shard.second)
+            : "") +
+       ", " + std::to_string(queue.size()) + " to analyse, " + std::to_string(skipped) +
+       " already in the store, " + std::to_string(jobs) + " jobs");
 
   struct sigaction action {};
   action.sa_handler = onStop;
@@ -338,7 +365,8 @@ int runBatch(const BatchOptions& o) {
     run.job = &job;
     run.dir = outDir / job.key;
     if (std::error_code error; !fs::create_directories(run.dir, error) && error)
-      throw OutputError(run.dir.string() + ": cannot create the study's output folder (" + error.message() + ")");
+      throw OutputError(run.dir.string() + ": cannot create the study's output folder (" +
+                        error.message() + ")");
     // A fresh row: nothing of an earlier analysis may stay attached to this one.
     const std::optional<StudyRecord> previous = store.find(job.key);
     run.record = StudyRecord{};
@@ -357,9 +385,12 @@ int runBatch(const BatchOptions& o) {
     r.finishedAt.clear();
     store.put(r);
     std::vector<std::string> args = {self, "analyze"};
-    if (job.inputs.empty()) args.push_back(job.input);
-    else args.insert(args.end(), job.inputs.begin(), job.inputs.end());
-    args.insert(args.end(), {"-o", run.dir.string(), "--quiet", "--threads", std::to_string(threadsPerJob)});
+    if (job.inputs.empty())
+      args.push_back(job.input);
+    else
+      args.insert(args.end(), job.inputs.begin(), job.inputs.end());
+    args.insert(args.end(),
+                {"-o", run.dir.string(), "--quiet", "--threads", std::to_string(threadsPerJob)});
     if (!job.series.empty()) args.insert(args.end(), {"--series", job.series});
     std::ostringstream memory;
     memory << o.maxMemoryMb;
@@ -374,7 +405,9 @@ int runBatch(const BatchOptions& o) {
     argv.push_back(nullptr);
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
-    if (pid < 0) throw Error(ExitCode::AnalysisFailed, std::string("cannot start a job: ") + std::strerror(errno));
+    if (pid < 0)
+      throw Error(ExitCode::AnalysisFailed,
+                  std::string("cannot start a job: ") + std::strerror(errno));
     if (pid == 0) {
       ::setpgid(0, 0);  // the terminal's Ctrl-C reaches the batch, which stops its jobs itself
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -386,10 +419,12 @@ int runBatch(const BatchOptions& o) {
         ::dup2(out, STDOUT_FILENO);
         ::dup2(out, STDERR_FILENO);
       }
-      if (const int none = ::open("/dev/null", O_RDONLY | O_CLOEXEC); none >= 0) ::dup2(none, STDIN_FILENO);
+      if (const int none = ::open("/dev/null", O_RDONLY | O_CLOEXEC); none >= 0)
+        ::dup2(none, STDIN_FILENO);
       // The running binary itself, even if its file is rebuilt during the batch.
       ::execv("/proc/self/exe", argv.data());
-      std::fprintf(stderr, "cordscope: error: cannot run %s: %s\n", self.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "cordscope: error: cannot run %s: %s\n", self.c_str(),
+                   std::strerror(errno));
       ::_exit(127);
     }
     ::setpgid(pid, pid);  // also here: the child may not have run yet when a stop comes
@@ -408,7 +443,8 @@ int runBatch(const BatchOptions& o) {
       stopAt = std::chrono::steady_clock::now();
       for (const auto& [pid, run] : running) ::kill(-pid, SIGTERM);
     }
-    while (!stopping && outputFailure.empty() && running.size() < static_cast<std::size_t>(jobs) && next < queue.size())
+    while (!stopping && outputFailure.empty() && running.size() < static_cast<std::size_t>(jobs) &&
+           next < queue.size())
       launch(*queue[next++]);
     if (!outputFailure.empty() && running.empty()) break;
     if (stopping && running.empty()) break;
@@ -428,8 +464,9 @@ int runBatch(const BatchOptions& o) {
         for (const auto& [child, run] : running) ::kill(-child, SIGKILL);
       if (o.studyTimeoutS > 0)
         for (auto& [child, run] : running)
-          if (!run.timedOut && std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count() >
-                                   o.studyTimeoutS) {
+          if (!run.timedOut &&
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - run.start).count() >
+                  o.studyTimeoutS) {
             run.timedOut = true;
             ::kill(-child, SIGKILL);
           }
@@ -449,17 +486,20 @@ int runBatch(const BatchOptions& o) {
     // Exit 1 with this run's report.json judged fail: analysed, and its result rejected. The
     // report was removed before the run, so the one there is this run's.
     const std::string qualityFail =
-        !stopping && WIFEXITED(status) && WEXITSTATUS(status) == static_cast<int>(ExitCode::AnalysisFailed)
+        !stopping && WIFEXITED(status) &&
+                WEXITSTATUS(status) == static_cast<int>(ExitCode::AnalysisFailed)
             ? qualityFailure(run.dir / "report.json")
             : "";
     if (succeeded || !qualityFail.empty()) readReport(run.dir / "report.json", r);
     if (run.timedOut) {
       r.status = "failed";
       std::ostringstream why;
-      why << "the analysis did not finish within --study-timeout " << o.studyTimeoutS << " s and was stopped";
+      why << "the analysis did not finish within --study-timeout " << o.studyTimeoutS
+          << " s and was stopped";
       r.error = why.str();
       ++failed;
-    } else if (!stopping && WIFEXITED(status) && WEXITSTATUS(status) == static_cast<int>(ExitCode::OutputFailed)) {
+    } else if (!stopping && WIFEXITED(status) &&
+               WEXITSTATUS(status) == static_cast<int>(ExitCode::OutputFailed)) {
       // Not the study's fault: left to be analysed again by the next run.
       r.status = "interrupted";
       r.error = scrub(failureReason(run.dir / "analyze.log", status));
@@ -500,16 +540,18 @@ int runBatch(const BatchOptions& o) {
     allFailed += r.status == "failed";
   }
   // Analysed = run to the end (done or rejected); failed = could not be analysed.
-  std::cout << "batch: " << done + rejected << " analysed, " << failed << " failed in this run, " << skipped
-            << " already in the store; quality of the analysed: " << verdicts["pass"] << " pass, " << verdicts["check"]
-            << " check, " << verdicts["fail"] << " fail (rejected); store " << allDone << " done, " << allRejected
-            << " rejected, " << allFailed << " failed of " << records.size() << "\n"
-            << "outputs in " << outDir.string() << ": cohort.csv, " << fs::path(store.path()).filename().string()
-            << ", one folder per study\n";
+  std::cout << "batch: " << done + rejected << " analysed, " << failed << " failed in this run, "
+            << skipped << " already in the store; quality of the analysed: " << verdicts["pass"]
+            << " pass, " << verdicts["check"] << " check, " << verdicts["fail"]
+            << " fail (rejected); store " << allDone << " done, " << allRejected << " rejected, "
+            << allFailed << " failed of " << records.size() << "\n"
+            << "outputs in " << outDir.string() << ": cohort.csv, "
+            << fs::path(store.path()).filename().string() << ", one folder per study\n";
   if (stopSignal) return 128 + stopSignal;
   if (!outputFailure.empty()) {
-    std::cerr << "cordscope: error: " << outDir.string() << ": the batch stopped, an output could not be written: "
-              << outputFailure << "; the studies not done are analysed by the next run\n";
+    std::cerr << "cordscope: error: " << outDir.string()
+              << ": the batch stopped, an output could not be written: " << outputFailure
+              << "; the studies not done are analysed by the next run\n";
     return static_cast<int>(ExitCode::OutputFailed);
   }
   // A script or scheduler must see that the cohort is incomplete without parsing the table.
@@ -524,20 +566,25 @@ Command batchCommand() {
   c.name = "batch";
   c.summary = "analyse every study of an archive in parallel into one table (resumable, shardable)";
   c.usage =
-      "cordscope batch INPUT... -o OUTDIR [--jobs N] [--db FILE] [--shard K/N] [--retry-failed] [--no-render] "
+      "cordscope batch INPUT... -o OUTDIR [--jobs N] [--db FILE] [--shard K/N] [--retry-failed] "
+      "[--no-render] "
       "[--anonymize] [--study-timeout S] [--max-memory MB]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
                     "DICOM folders, NIfTI files or BIDS datasets")(
-        "output,o", po::value<std::string>()->required(), "output folder (one subfolder per study)")(
-        "jobs,j", po::value<int>()->default_value(0), "studies analysed at once (default: the number of cores)")(
-        "db", po::value<std::string>()->default_value(""), "results store (default OUTDIR/cordscope.sqlite)")(
+        "output,o", po::value<std::string>()->required(),
+        "output folder (one subfolder per study)")(
+        "jobs,j", po::value<int>()->default_value(0),
+        "studies analysed at once (default: the number of cores)")(
+        "db", po::value<std::string>()->default_value(""),
+        "results store (default OUTDIR/cordscope.sqlite)")(
         "shard", po::value<std::string>()->default_value(""),
         "process only the K-th of N deterministic partitions (default: $SLURM_ARRAY_TASK_ID of "
         "$SLURM_ARRAY_TASK_COUNT under a Slurm job array, else all)")(
         "retry-failed", po::bool_switch(), "analyse again the studies that failed")(
         "no-render", po::bool_switch(), "skip the 3D views")(
-        "anonymize", po::bool_switch(), "study keys are salted hashes; no names, IDs or dates in CSV/JSON")(
+        "anonymize", po::bool_switch(),
+        "study keys are salted hashes; no names, IDs or dates in CSV/JSON")(
         "study-timeout", po::value<double>()->default_value(600),
         "seconds one study may take before it is stopped and recorded as failed (0: no limit)")(
         "max-memory", po::value<double>()->default_value(kDefaultMaxMemoryMb),

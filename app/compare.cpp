@@ -10,21 +10,20 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 
 #include "ChildProcess.h"
 #include "Command.h"
 #include "data/Csv.h"
 #include "data/Error.h"
-#include "data/OutputFile.h"
 #include "data/Input.h"
 #include "data/Nifti.h"
+#include "data/OutputFile.h"
 #include "measurement/FollowUp.h"
 #include "segmentation/Registration.h"
+#include "version.h"
 #include "visualization/ComparePicture.h"
 #include "visualization/HtmlReport.h"
-#include "version.h"
 
 namespace cordscope::app {
 namespace {
@@ -42,8 +41,9 @@ void analyseInto(const std::string& input, const fs::path& outDir, bool render) 
   const int status = runSelf(args, log);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   const std::string last = lastErrorLine(log);
-  throw Error(ExitCode::AnalysisFailed,
-              input + ": the analysis failed" + (last.empty() ? "" : ": " + last) + " (log: " + log + ")");
+  throw Error(
+      ExitCode::AnalysisFailed,
+      input + ": the analysis failed" + (last.empty() ? "" : ": " + last) + " (log: " + log + ")");
 }
 
 struct Loaded {
@@ -60,20 +60,25 @@ Loaded loadTimePoint(const fs::path& dir, int order) {
   if (!in) throw InputError((dir / "report.json").string() + ": not an analyze output folder");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::string checkReasons;
-  t.point = timePointFromReport(text, (dir / "report.json").string(), dir.string(), order, checkReasons);
+  t.point =
+      timePointFromReport(text, (dir / "report.json").string(), dir.string(), order, checkReasons);
   if (!checkReasons.empty()) warn(dir.string() + ": quality control: check: " + checkReasons);
   const json& input = t.point.report.value("input", json::object());
   t.centerline = readCenterlineCsv((dir / "centerline.csv").string());
   t.cord = readMask((dir / "cord.nii.gz").string());
   t.lesion = readMask((dir / "lesion.nii.gz").string());
   // The image itself (for the registration and the picture), from where the analysis read it.
-  const std::string path = input.contains("path") && input["path"].is_string() ? input["path"].get<std::string>() : "";
-  const std::string series = input.contains("series_id") && input["series_id"].is_string() ? input["series_id"].get<std::string>() : "";
+  const std::string path =
+      input.contains("path") && input["path"].is_string() ? input["path"].get<std::string>() : "";
+  const std::string series = input.contains("series_id") && input["series_id"].is_string()
+                                 ? input["series_id"].get<std::string>()
+                                 : "";
   if (path.empty()) {
     t.volumeNote = "its input path is not recorded (anonymised)";
   } else {
     try {
-      const bool dicom = input.contains("kind") && input["kind"].is_string() && input["kind"].get<std::string>() == "dicom";
+      const bool dicom = input.contains("kind") && input["kind"].is_string() &&
+                         input["kind"].get<std::string>() == "dicom";
       // A study read from several folders is read from all of them again.
       std::vector<std::string> paths{path};
       if (input.contains("paths") && input["paths"].is_array()) {
@@ -111,7 +116,8 @@ json alignmentCheck(const Loaded& base, const Loaded& follow, const RigidRegistr
         arc = b.arcMm;
       }
     if (best > 10) continue;  // outside the baseline's cord in view
-    if (const auto uBase = levelCoordinate(base.point.report, arc)) residuals.push_back(std::abs(*uBase - *uFollow));
+    if (const auto uBase = levelCoordinate(base.point.report, arc))
+      residuals.push_back(std::abs(*uBase - *uFollow));
   }
   if (!residuals.empty()) {
     std::sort(residuals.begin(), residuals.end());
@@ -134,7 +140,8 @@ std::string value(const json& j) {
 }
 
 int runCompare(const std::vector<std::string>& inputs, const std::string& outputDir, bool render) {
-  if (inputs.size() < 2) throw UsageError("compare needs a baseline and at least one follow-up (two or more studies)");
+  if (inputs.size() < 2)
+    throw UsageError("compare needs a baseline and at least one follow-up (two or more studies)");
   const fs::path outDir(outputDir);
   makeOutputDir(outputDir);
   std::vector<Loaded> points;
@@ -149,21 +156,26 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
     points.push_back(loadTimePoint(dir, static_cast<int>(k + 1)));
   }
   // Dates when every time point has one; else the order given.
-  if (std::all_of(points.begin(), points.end(), [](const Loaded& p) { return p.point.studyDate.size() == 8; }))
-    std::stable_sort(points.begin(), points.end(),
-                     [](const Loaded& a, const Loaded& b) { return a.point.studyDate < b.point.studyDate; });
+  if (std::all_of(points.begin(), points.end(),
+                  [](const Loaded& p) { return p.point.studyDate.size() == 8; }))
+    std::stable_sort(points.begin(), points.end(), [](const Loaded& a, const Loaded& b) {
+      return a.point.studyDate < b.point.studyDate;
+    });
   else
     note("study dates missing: time points taken in the order given");
   // Same dates (e.g. one study given twice): keep the arguments' order and say so in the labels.
   for (std::size_t k = 1; k < points.size(); ++k)
-    if (points[k].point.label == points[k - 1].point.label) points[k].point.label += " (" + std::to_string(k + 1) + ")";
+    if (points[k].point.label == points[k - 1].point.label)
+      points[k].point.label += " (" + std::to_string(k + 1) + ")";
 
   const Loaded& base = points.front();
   json comparisons = json::array();
   std::vector<std::string> summaries;
   std::ostringstream csv;
-  csv << "baseline,followup,months,class,pattern,baseline_id,followup_id,baseline_levels,followup_levels,"
-         "baseline_length_mm,followup_length_mm,length_change_mm,baseline_segments,followup_segments,segments_change,"
+  csv << "baseline,followup,months,class,pattern,baseline_id,followup_id,baseline_levels,followup_"
+         "levels,"
+         "baseline_length_mm,followup_length_mm,length_change_mm,baseline_segments,followup_"
+         "segments,segments_change,"
          "baseline_volume_mm3,followup_volume_mm3,volume_change_mm3,intensity_ratio_change\n";
   for (std::size_t k = 1; k < points.size(); ++k) {
     const Loaded& follow = points[k];
@@ -171,29 +183,36 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
     json j = c;
     RigidRegistration reg;
     if (base.volume && follow.volume)
-      reg = registerRigid(*base.volume, base.cord.GetPointer(), *follow.volume, follow.cord.GetPointer());
+      reg = registerRigid(*base.volume, base.cord.GetPointer(), *follow.volume,
+                          follow.cord.GetPointer());
     else
       reg.note = "not registered: " + (base.volume ? follow.volumeNote : base.volumeNote);
     j["alignment"] = alignmentCheck(base, follow, reg);
     j["alignment"]["method"] =
-        "vertebral-level coordinate along each cord (named discs), checked by rigid registration of the cord region";
+        "vertebral-level coordinate along each cord (named discs), checked by rigid registration "
+        "of the cord region";
     comparisons.push_back(j);
     summaries.push_back(c.summary);
     for (const LesionChange& l : c.lesions) {
       const auto levels = [](const json& lesion) {
         if (lesion.is_null() || !lesion["top_level"].is_string()) return std::string();
-        return lesion["top_level"].get<std::string>() + "-" + lesion["bottom_level"].get<std::string>();
+        return lesion["top_level"].get<std::string>() + "-" +
+               lesion["bottom_level"].get<std::string>();
       };
-      const auto field = [](const json& lesion, const char* key) { return lesion.is_null() ? std::string() : value(lesion[key]); };
+      const auto field = [](const json& lesion, const char* key) {
+        return lesion.is_null() ? std::string() : value(lesion[key]);
+      };
       const json lj = l;
-      csv << csvField(base.point.label) << "," << csvField(follow.point.label) << "," << value(j["months"]) << ","
-          << l.cls << "," << l.pattern << "," << value(lj["baseline_id"]) << "," << value(lj["followup_id"]) << ","
-          << levels(l.baseline) << "," << levels(l.followUp) << "," << field(l.baseline, "length_mm") << ","
-          << field(l.followUp, "length_mm") << "," << value(lj["change"]["length_mm"]) << ","
-          << field(l.baseline, "segments_spanned") << "," << field(l.followUp, "segments_spanned") << ","
-          << value(lj["change"]["segments"]) << "," << field(l.baseline, "volume_mm3") << ","
-          << field(l.followUp, "volume_mm3") << "," << value(lj["change"]["volume_mm3"]) << ","
-          << value(lj["change"]["intensity_ratio"]) << "\n";
+      csv << csvField(base.point.label) << "," << csvField(follow.point.label) << ","
+          << value(j["months"]) << "," << l.cls << "," << l.pattern << ","
+          << value(lj["baseline_id"]) << "," << value(lj["followup_id"]) << ","
+          << levels(l.baseline) << "," << levels(l.followUp) << ","
+          << field(l.baseline, "length_mm") << "," << field(l.followUp, "length_mm") << ","
+          << value(lj["change"]["length_mm"]) << "," << field(l.baseline, "segments_spanned") << ","
+          << field(l.followUp, "segments_spanned") << "," << value(lj["change"]["segments"]) << ","
+          << field(l.baseline, "volume_mm3") << "," << field(l.followUp, "volume_mm3") << ","
+          << value(lj["change"]["volume_mm3"]) << "," << value(lj["change"]["intensity_ratio"])
+          << "\n";
     }
   }
   // The course over all time points: the longest lesion's segments.
@@ -205,10 +224,12 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
     t.maxSegments = p.point.report["summary"].value("max_segments_spanned", json(0)).is_number()
                         ? p.point.report["summary"]["max_segments_spanned"].get<int>()
                         : 0;
-    for (const json& l : p.point.report.value("lesions", json::array())) t.totalLesionMm += l.value("length_mm", 0.0);
+    for (const json& l : p.point.report.value("lesions", json::array()))
+      t.totalLesionMm += l.value("length_mm", 0.0);
     trend.push_back(t);
   }
-  const bool dated = std::all_of(points.begin(), points.end(), [](const Loaded& p) { return p.point.studyDate.size() == 8; });
+  const bool dated = std::all_of(points.begin(), points.end(),
+                                 [](const Loaded& p) { return p.point.studyDate.size() == 8; });
   for (std::size_t k = 0; k < points.size(); ++k) {
     if (dated && k > 0) {
       const json& months = comparisons[k - 1]["months"];
@@ -216,18 +237,22 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
     } else {
       trend[k].x = static_cast<double>(k);
     }
-    trendJson.push_back({{"label", trend[k].label}, {"x", trend[k].x}, {"max_segments_spanned", trend[k].maxSegments},
+    trendJson.push_back({{"label", trend[k].label},
+                         {"x", trend[k].x},
+                         {"max_segments_spanned", trend[k].maxSegments},
                          {"total_lesion_mm", trend[k].totalLesionMm}});
   }
 
   std::vector<CompareColumn> columns;
   for (const Loaded& p : points)
-    columns.push_back({p.point.label, p.point.report, p.centerline, p.volume ? &*p.volume : nullptr, p.cord, p.lesion});
+    columns.push_back({p.point.label, p.point.report, p.centerline, p.volume ? &*p.volume : nullptr,
+                       p.cord, p.lesion});
   writeFileAtomically((outDir / "compare.csv").string(), csv.str(), "the comparison table");
   writeComparePicture(columns, (outDir / "compare.png").string());
   std::vector<std::string> outputs = {"compare.json", "compare.csv", "compare.png", "compare.html"};
   if (points.size() > 2) {
-    writeTrendChart(trend, dated ? "months since baseline" : "time point", (outDir / "trend.png").string());
+    writeTrendChart(trend, dated ? "months since baseline" : "time point",
+                    (outDir / "trend.png").string());
     outputs.push_back("trend.png");
   }
 
@@ -244,43 +269,62 @@ int runCompare(const std::vector<std::string>& inputs, const std::string& output
                                      {"output_dir", p.point.outputDir}});
   // compare.html: the sentences, the table, the pictures; self-contained.
   std::ostringstream html;
-  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cordscope follow-up</title>\n"
-       << "<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}"
-          "td,th{border:1px solid #bbb;padding:3px 7px}th{background:#eee}li{font-size:16px;margin:6px 0}"
-          "img{max-width:100%;border:1px solid #999}.small{color:#555;font-size:13px}</style></head><body>\n"
+  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cordscope "
+          "follow-up</title>\n"
+       << "<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:"
+          "collapse;font-size:13px}"
+          "td,th{border:1px solid #bbb;padding:3px "
+          "7px}th{background:#eee}li{font-size:16px;margin:6px 0}"
+          "img{max-width:100%;border:1px solid "
+          "#999}.small{color:#555;font-size:13px}</style></head><body>\n"
        << "<h1>cordscope follow-up</h1>\n<p class=\"small\">";
-  for (const Loaded& p : points) html << htmlEscape(p.point.label) << (&p == &points.back() ? "" : " &rarr; ");
+  for (const Loaded& p : points)
+    html << htmlEscape(p.point.label) << (&p == &points.back() ? "" : " &rarr; ");
   html << "</p>\n<h2>Findings</h2>\n<ul>\n";
   for (const std::string& s : summaries) html << "<li>" << htmlEscape(s) << "</li>\n";
-  html << "</ul>\n<h2>Lesions</h2>\n<table><tr><th>compared</th><th>class</th><th>pattern</th><th>before</th><th>after</th>"
-          "<th>length change (mm)</th><th>segments change</th><th>volume change (mm&sup3;)</th></tr>\n";
+  html << "</ul>\n<h2>Lesions</h2>\n<table><tr><th>compared</th><th>class</th><th>pattern</"
+          "th><th>before</th><th>after</th>"
+          "<th>length change (mm)</th><th>segments change</th><th>volume change "
+          "(mm&sup3;)</th></tr>\n";
   for (const json& c : comparisons)
     for (const json& l : c["lesions"]) {
       const auto extent = [](const json& lesion) {
         if (lesion.is_null()) return std::string("-");
         std::string t = lesion["top_level"].is_string()
-                            ? lesion["top_level"].get<std::string>() + "\u2013" + lesion["bottom_level"].get<std::string>()
+                            ? lesion["top_level"].get<std::string>() + "\u2013" +
+                                  lesion["bottom_level"].get<std::string>()
                             : "";
-        return t + " " + value(lesion["length_mm"]) + " mm, " + value(lesion["segments_spanned"]) + " seg";
+        return t + " " + value(lesion["length_mm"]) + " mm, " + value(lesion["segments_spanned"]) +
+               " seg";
       };
-      html << "<tr><td>" << htmlEscape(c["baseline"]["label"].get<std::string>() + " \u2192 " +
-                                       c["followup"]["label"].get<std::string>())
+      html << "<tr><td>"
+           << htmlEscape(c["baseline"]["label"].get<std::string>() + " \u2192 " +
+                         c["followup"]["label"].get<std::string>())
            << "</td><td><b>" << htmlEscape(l["class"].get<std::string>()) << "</b></td><td>"
-           << htmlEscape(l["pattern"].get<std::string>()) << "</td><td>" << htmlEscape(extent(l["baseline"])) << "</td><td>"
-           << htmlEscape(extent(l["followup"])) << "</td><td>" << value(l["change"]["length_mm"]) << "</td><td>"
-           << value(l["change"]["segments"]) << "</td><td>" << value(l["change"]["volume_mm3"]) << "</td></tr>\n";
+           << htmlEscape(l["pattern"].get<std::string>()) << "</td><td>"
+           << htmlEscape(extent(l["baseline"])) << "</td><td>" << htmlEscape(extent(l["followup"]))
+           << "</td><td>" << value(l["change"]["length_mm"]) << "</td><td>"
+           << value(l["change"]["segments"]) << "</td><td>" << value(l["change"]["volume_mm3"])
+           << "</td></tr>\n";
     }
-  html << "</table>\n<h2>Each time point at the same anatomical height</h2>\n<img alt=\"comparison\" src=\""
+  html << "</table>\n<h2>Each time point at the same anatomical height</h2>\n<img "
+          "alt=\"comparison\" src=\""
        << pngDataUri((outDir / "compare.png").string()) << "\">\n";
   if (points.size() > 2)
-    html << "<h2>Segments over time</h2>\n<img alt=\"trend\" src=\"" << pngDataUri((outDir / "trend.png").string()) << "\">\n";
-  html << "<h2>Method</h2>\n<ul class=\"small\"><li>Time points are aligned by the vertebral-level coordinate along each "
-          "cord (named discs), checked by a rigid registration of the cord region (ITK, Mattes mutual information).</li>"
-          "<li>Lesions are matched by overlap along the cord in that coordinate. A change counts only beyond the "
+    html << "<h2>Segments over time</h2>\n<img alt=\"trend\" src=\""
+         << pngDataUri((outDir / "trend.png").string()) << "\">\n";
+  html << "<h2>Method</h2>\n<ul class=\"small\"><li>Time points are aligned by the vertebral-level "
+          "coordinate along each "
+          "cord (named discs), checked by a rigid registration of the cord region (ITK, Mattes "
+          "mutual information).</li>"
+          "<li>Lesions are matched by overlap along the cord in that coordinate. A change counts "
+          "only beyond the "
           "measurement's repeatability on unchanged anatomy: length "
        << comparisons[0]["thresholds"]["length_mm"] << " mm, volume "
-       << static_cast<int>(std::lround(100 * comparisons[0]["thresholds"]["volume_fraction"].get<double>()))
-       << " %, cord area " << comparisons[0]["thresholds"]["csa_percent"] << " % (docs/followup.md).</li></ul>\n</body></html>\n";
+       << static_cast<int>(
+              std::lround(100 * comparisons[0]["thresholds"]["volume_fraction"].get<double>()))
+       << " %, cord area " << comparisons[0]["thresholds"]["csa_percent"]
+       << " % (docs/followup.md).</li></ul>\n</body></html>\n";
   writeFileAtomically((outDir / "compare.html").string(), html.str(), "the comparison page");
   // Last: a compare.json present means every output beside it is whole.
   writeFileAtomically((outDir / "compare.json").string(), report.dump(2) + "\n", "the comparison");
@@ -307,8 +351,9 @@ Command compareCommand() {
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
-    return runCompare(vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{},
-                      vm["output"].as<std::string>(), !vm["no-render"].as<bool>());
+    return runCompare(
+        vm.count("input") ? vm["input"].as<std::vector<std::string>>() : std::vector<std::string>{},
+        vm["output"].as<std::string>(), !vm["no-render"].as<bool>());
   };
   return c;
 }

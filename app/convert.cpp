@@ -23,7 +23,8 @@ int runConvert(const ConvertOptions& options) {
     throw UsageError("output " + options.output + " must end in .nii or .nii.gz");
   const Inventory inventory = scanInput(options.input);
   const SeriesChoice choice = chooseSeries(inventory, options.series);
-  checkMemory(inventory.inputPath, inventory.series[choice.index], options.maxMemoryMb, kConvertMemory);
+  checkMemory(inventory.inputPath, inventory.series[choice.index], options.maxMemoryMb,
+              kConvertMemory);
   const Volume volume = loadSeries(inventory, choice.index);
   for (const std::string& w : volume.warnings) warn(w);
   const auto parent = std::filesystem::path(options.output).parent_path();
@@ -31,8 +32,8 @@ int runConvert(const ConvertOptions& options) {
   writeNifti(volume.image.GetPointer(), options.output);
   writeSidecar(volume.meta, options.output);
   const auto size = volume.image->GetLargestPossibleRegion().GetSize();
-  note("wrote " + options.output + " (" + std::to_string(size[0]) + "x" + std::to_string(size[1]) + "x" +
-       std::to_string(size[2]) + ", series " + inventory.series[choice.index].id + ")");
+  note("wrote " + options.output + " (" + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
+       "x" + std::to_string(size[2]) + ", series " + inventory.series[choice.index].id + ")");
   return 0;
 }
 
@@ -48,14 +49,14 @@ Command convertCommand() {
                     "DICOM folder or file, or NIfTI file; several DICOM folders are read as one")(
         "output,o", po::value<std::string>()->required(), "output NIfTI file (.nii or .nii.gz)")(
         "series", po::value<std::string>()->default_value(""),
-        "Series Instance UID (or id from 'cordscope info') to convert; default: the series analyse would use")(
-        "max-memory", po::value<double>()->default_value(kDefaultMaxMemoryMb),
-        "MB the series may need; a larger one is refused before it is read (exit 3)");
+        "Series Instance UID (or id from 'cordscope info') to convert; default: the series analyse "
+        "would use")("max-memory", po::value<double>()->default_value(kDefaultMaxMemoryMb),
+                     "MB the series may need; a larger one is refused before it is read (exit 3)");
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
-    return runConvert({vm["input"].as<std::vector<std::string>>(), vm["output"].as<std::string>(), vm["series"].as<std::string>(),
-                       vm["max-memory"].as<double>()});
+    return runConvert({vm["input"].as<std::vector<std::string>>(), vm["output"].as<std::string>(),
+                       vm["series"].as<std::string>(), vm["max-memory"].as<double>()});
   };
   return c;
 }

@@ -17,7 +17,8 @@ struct InfoOptions {
   bool json = false;
 };
 
-void printText(const Inventory& inventory, const std::optional<SeriesChoice>& choice, const std::string& choiceError) {
+void printText(const Inventory& inventory, const std::optional<SeriesChoice>& choice,
+               const std::string& choiceError) {
   std::cout << "input: " << inventory.inputPath << " (" << inventory.filesSeen << " files read, "
             << inventory.filesSkipped << " skipped)\n";
   std::map<std::string, std::vector<std::size_t>> byStudy;
@@ -31,18 +32,20 @@ void printText(const Inventory& inventory, const std::optional<SeriesChoice>& ch
     const SeriesMetadata& m = inventory.series[byStudy[study].front()].meta;
     std::cout << "\nstudy " << (study.empty() ? "(none)" : study);
     if (!m.studyDate.empty()) std::cout << "  date " << m.studyDate;
-    if (m.patientAgeYears) std::cout << "  age " << std::fixed << std::setprecision(0) << *m.patientAgeYears << " y";
+    if (m.patientAgeYears)
+      std::cout << "  age " << std::fixed << std::setprecision(0) << *m.patientAgeYears << " y";
     if (!m.patientSex.empty()) std::cout << "  sex " << m.patientSex;
     std::cout << "\n";
     for (std::size_t i : byStudy[study]) {
       const SeriesEntry& s = inventory.series[i];
       const bool chosen = choice && choice->index == i;
       std::cout << (chosen ? "  * " : "    ") << "series " << s.id << "\n"
-                << "      '" << s.meta.seriesDescription << "'  " << (s.meta.modality.empty() ? "?" : s.meta.modality)
-                << "  " << toString(s.orientation) << " (" << axisCode(s.direction) << ")  " << s.size[0] << "x"
-                << s.size[1] << "x" << s.size[2] << "  " << std::setprecision(3) << std::defaultfloat
-                << s.spacing[0] << "x" << s.spacing[1] << "x" << s.spacing[2] << " mm  " << s.fileCount
-                << (s.fileCount == 1 ? " file" : " files");
+                << "      '" << s.meta.seriesDescription << "'  "
+                << (s.meta.modality.empty() ? "?" : s.meta.modality) << "  "
+                << toString(s.orientation) << " (" << axisCode(s.direction) << ")  " << s.size[0]
+                << "x" << s.size[1] << "x" << s.size[2] << "  " << std::setprecision(3)
+                << std::defaultfloat << s.spacing[0] << "x" << s.spacing[1] << "x" << s.spacing[2]
+                << " mm  " << s.fileCount << (s.fileCount == 1 ? " file" : " files");
       if (s.volumeCount > 1) std::cout << "  " << s.volumeCount << " volumes";
       if (s.meta.echoTimeMs) std::cout << "  TE " << *s.meta.echoTimeMs << " ms";
       if (s.meta.repetitionTimeMs) std::cout << "  TR " << *s.meta.repetitionTimeMs << " ms";
@@ -72,7 +75,8 @@ int runInfo(const InfoOptions& options) {
                      {"files_skipped", inventory.filesSkipped},
                      {"warnings", inventory.warnings},
                      {"series", inventory.series}};
-    j["analysed_series"] = choice ? nlohmann::json{{"id", inventory.series[choice->index].id}, {"reason", choice->reason}}
+    j["analysed_series"] = choice ? nlohmann::json{{"id", inventory.series[choice->index].id},
+                                                   {"reason", choice->reason}}
                                   : nlohmann::json(nullptr);
     if (!choice) j["analysed_series_error"] = choiceError;
     std::cout << j.dump(2) << "\n";

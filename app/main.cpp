@@ -1,27 +1,33 @@
 // cordscope: the front door. Parses the subcommand and its options, runs it, and maps errors to
 // exit codes: 0 success, 1 analysis failed, 2 usage error, 3 input unreadable (docs/errors.md).
-#include <cerrno>
-#include <iostream>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <filesystem>
+#include <iostream>
 #include <sstream>
 #include <thread>
-#include <filesystem>
 
 #include "Command.h"
-#include "data/Input.h"
 #include "data/Error.h"
+#include "data/Input.h"
 #include "version.h"
 
 namespace cordscope::app {
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {analyzeCommand(), batchCommand(), mergeCommand(), compareCommand(), infoCommand(), convertCommand(), phantomCommand()};
+  static const std::vector<Command> all = {analyzeCommand(), batchCommand(), mergeCommand(),
+                                           compareCommand(), infoCommand(),  convertCommand(),
+                                           phantomCommand()};
   return all;
 }
 
-void warn(const std::string& message) { std::cerr << "cordscope: warning: " << message << "\n"; }
-void note(const std::string& message) { std::cerr << "cordscope: " << message << "\n"; }
+void warn(const std::string& message) {
+  std::cerr << "cordscope: warning: " << message << "\n";
+}
+void note(const std::string& message) {
+  std::cerr << "cordscope: " << message << "\n";
+}
 
 void makeOutputDir(const std::string& dir, const std::string& option) {
   namespace fs = std::filesystem;
@@ -30,20 +36,23 @@ void makeOutputDir(const std::string& dir, const std::string& option) {
   if (fs::exists(dir, error) && !fs::is_directory(dir, error))
     throw UsageError(option + " " + dir + ": is a file, not a folder");
   fs::create_directories(dir, error);
-  if (error) throw OutputError(option + " " + dir + ": cannot create the folder (" + error.message() + ")");
+  if (error)
+    throw OutputError(option + " " + dir + ": cannot create the folder (" + error.message() + ")");
 }
 
-void checkMemory(const std::string& input, const SeriesEntry& series, double maxMemoryMb, const MemoryNeed& need) {
+void checkMemory(const std::string& input, const SeriesEntry& series, double maxMemoryMb,
+                 const MemoryNeed& need) {
   if (!std::isfinite(maxMemoryMb) || maxMemoryMb <= 0)
     throw UsageError("--max-memory must be a positive number of megabytes");
-  const double voxels =
-      static_cast<double>(series.size[0]) * static_cast<double>(series.size[1]) * static_cast<double>(series.size[2]);
+  const double voxels = static_cast<double>(series.size[0]) * static_cast<double>(series.size[1]) *
+                        static_cast<double>(series.size[2]);
   const double neededMb = need.fixedMb + voxels * need.bytesPerVoxel / 1e6;
   if (neededMb <= maxMemoryMb) return;
   std::ostringstream text;
   text.precision(3);
-  text << input << ": series " << series.id << " (" << series.size[0] << "x" << series.size[1] << "x"
-       << series.size[2] << ", " << voxels / 1e6 << " million voxels) needs about " << std::lround(neededMb) << " MB " << need.task << ", more than --max-memory " << maxMemoryMb
+  text << input << ": series " << series.id << " (" << series.size[0] << "x" << series.size[1]
+       << "x" << series.size[2] << ", " << voxels / 1e6 << " million voxels) needs about "
+       << std::lround(neededMb) << " MB " << need.task << ", more than --max-memory " << maxMemoryMb
        << " MB (raise it if the machine has the memory and the header is right)";
   throw InputError(text.str());
 }
@@ -53,8 +62,8 @@ int clampWorkers(int requested, const std::string& option) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (requested == 0) return cores;
   if (requested > 8 * cores) {
-    warn(option + " " + std::to_string(requested) + " is more than 8 x the " + std::to_string(cores) +
-         " cores: using " + std::to_string(8 * cores));
+    warn(option + " " + std::to_string(requested) + " is more than 8 x the " +
+         std::to_string(cores) + " cores: using " + std::to_string(8 * cores));
     return 8 * cores;
   }
   return requested;
@@ -65,7 +74,9 @@ namespace {
 void printOverview(std::ostream& out) {
   out << "cordscope " << CORDSCOPE_VERSION << " - cervical spinal cord MRI analysis\n\n"
       << "usage: cordscope COMMAND [options]\n\ncommands:\n";
-  for (const Command& c : commands()) out << "  " << c.name << std::string(10 - std::min<size_t>(9, c.name.size()), ' ') << c.summary << "\n";
+  for (const Command& c : commands())
+    out << "  " << c.name << std::string(10 - std::min<size_t>(9, c.name.size()), ' ') << c.summary
+        << "\n";
   out << "\n'cordscope COMMAND --help' describes a command. Exit codes: docs/errors.md.\n";
 }
 
@@ -76,9 +87,12 @@ int runCommand(const Command& command, int argc, char** argv) {
   command.declare(options, positional);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(),
+              vm);
     if (vm.count("help")) {
-      std::cout << "usage: " << command.usage << "\n\n" << command.summary << "\n\n" << options << "\n";
+      std::cout << "usage: " << command.usage << "\n\n"
+                << command.summary << "\n\n"
+                << options << "\n";
       return 0;
     }
     po::notify(vm);
@@ -117,9 +131,11 @@ int main(int argc, char** argv) {
   } catch (const std::filesystem::filesystem_error& e) {
     // A full or read-only disk met by a file system call of ours: an output failure.
     const int code = e.code().value();
-    if (e.code().category() == std::generic_category() || e.code().category() == std::system_category())
+    if (e.code().category() == std::generic_category() ||
+        e.code().category() == std::system_category())
       if (code == ENOSPC || code == EDQUOT || code == EROFS) {
-        std::cerr << "cordscope: error: " << e.path1().string() << ": cannot write (" << e.code().message() << ")\n";
+        std::cerr << "cordscope: error: " << e.path1().string() << ": cannot write ("
+                  << e.code().message() << ")\n";
         return static_cast<int>(ExitCode::OutputFailed);
       }
     std::cerr << "cordscope: error: internal failure: " << e.what() << "\n";

@@ -57,7 +57,8 @@ const Study& study(int which) {
   s->vertebrae = labelVertebrae(s->volume, s->cord, vo);
   s->lesions = segmentLesions(s->volume, s->cord);
   s->lesionMetrics = measureLesions(s->lesions, s->cord, s->vertebrae);
-  s->craniocervical = measureCraniocervical(s->landmarks, s->cord, s->vertebrae, s->volume.meta.patientSex);
+  s->craniocervical =
+      measureCraniocervical(s->landmarks, s->cord, s->vertebrae, s->volume.meta.patientSex);
   return *s;
 }
 
@@ -79,7 +80,8 @@ void CordAndCanal(benchmark::State& state) {
 void Craniocervical(benchmark::State& state) {
   const Study& s = study(static_cast<int>(state.range(0)));
   for (auto _ : state)
-    benchmark::DoNotOptimize(measureCraniocervical(findCraniocervical(s.volume, s.cord), s.cord, s.vertebrae, "F"));
+    benchmark::DoNotOptimize(
+        measureCraniocervical(findCraniocervical(s.volume, s.cord), s.cord, s.vertebrae, "F"));
 }
 
 void Levels(benchmark::State& state) {
@@ -99,14 +101,16 @@ void Lesions(benchmark::State& state) {
 
 void Measures(benchmark::State& state) {
   const Study& s = study(static_cast<int>(state.range(0)));
-  for (auto _ : state) benchmark::DoNotOptimize(measureLevels(s.cord, s.vertebrae, s.lesionMetrics));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(measureLevels(s.cord, s.vertebrae, s.lesionMetrics));
 }
 
 void Pictures2D(benchmark::State& state) {
   const Study& s = study(static_cast<int>(state.range(0)));
   const std::string path = (fs::temp_directory_path() / "cordscope-bench-sagittal.png").string();
   for (auto _ : state)
-    writeSagittalPicture({s.volume, s.cord, s.vertebrae, s.lesions, s.lesionMetrics, s.craniocervical}, path);
+    writeSagittalPicture(
+        {s.volume, s.cord, s.vertebrae, s.lesions, s.lesionMetrics, s.craniocervical}, path);
 }
 
 // The 3D view, private Xvfb included (as analyze pays for it without a display).
@@ -114,7 +118,8 @@ void Render3D(benchmark::State& state) {
   const Study& s = study(static_cast<int>(state.range(0)));
   const std::string path = (fs::temp_directory_path() / "cordscope-bench-render3d.png").string();
   for (auto _ : state) {
-    const Render3DResult r = writeRender3D({s.volume, s.cord, s.vertebrae, s.lesions, s.lesionMetrics, s.craniocervical}, path);
+    const Render3DResult r = writeRender3D(
+        {s.volume, s.cord, s.vertebrae, s.lesions, s.lesionMetrics, s.craniocervical}, path);
     if (!r.written) state.SkipWithError(r.skipped.c_str());
   }
 }

@@ -25,12 +25,18 @@ inline double dot(const Vec3& a, const Vec3& b) {
 inline Vec3 cross(const Vec3& a, const Vec3& b) {
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
-inline double norm(const Vec3& a) { return std::sqrt(dot(a, a)); }
+inline double norm(const Vec3& a) {
+  return std::sqrt(dot(a, a));
+}
 inline Vec3 normalized(const Vec3& a) {
   const double n = norm(a);
   return n > 0 ? (1.0 / n) * a : a;
 }
-inline Vec3 rasFromLps(const Vec3& p) { return {-p[0], -p[1], p[2]}; }
-inline Vec3 lpsFromRas(const Vec3& p) { return rasFromLps(p); }
+inline Vec3 rasFromLps(const Vec3& p) {
+  return {-p[0], -p[1], p[2]};
+}
+inline Vec3 lpsFromRas(const Vec3& p) {
+  return rasFromLps(p);
+}
 
 }  // namespace cordscope

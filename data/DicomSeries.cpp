@@ -53,7 +53,9 @@ void quietLibraries() {
 }
 
 std::string trim(std::string s) {
-  const auto isPad = [](char c) { return c == ' ' || c == '\0' || c == '\t' || c == '\r' || c == '\n'; };
+  const auto isPad = [](char c) {
+    return c == ' ' || c == '\0' || c == '\t' || c == '\r' || c == '\n';
+  };
   while (!s.empty() && isPad(s.back())) s.pop_back();
   std::size_t start = 0;
   while (start < s.size() && isPad(s[start])) ++start;
@@ -70,13 +72,18 @@ std::string validUtf8(const std::string& in) {
   const std::size_t n = in.size();
   for (std::size_t i = 0; i < n;) {
     const unsigned char c = b[i];
-    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    std::size_t length = c < 0x80           ? 1
+                         : (c >> 5) == 0x6  ? 2
+                         : (c >> 4) == 0xE  ? 3
+                         : (c >> 3) == 0x1E ? 4
+                                            : 0;
     bool ok = length > 0 && i + length <= n;
     for (std::size_t k = 1; ok && k < length; ++k) ok = (b[i + k] & 0xC0) == 0x80;
     // No overlong forms or surrogates.
     if (ok && length == 2) ok = c >= 0xC2;
     if (ok && length == 3) ok = !(c == 0xE0 && b[i + 1] < 0xA0) && !(c == 0xED && b[i + 1] >= 0xA0);
-    if (ok && length == 4) ok = c <= 0xF4 && !(c == 0xF0 && b[i + 1] < 0x90) && !(c == 0xF4 && b[i + 1] >= 0x90);
+    if (ok && length == 4)
+      ok = c <= 0xF4 && !(c == 0xF0 && b[i + 1] < 0x90) && !(c == 0xF4 && b[i + 1] >= 0x90);
     if (ok) {
       out.append(in, i, length);
       i += length;
@@ -109,7 +116,9 @@ std::vector<double> numbers(const std::string& value) {
   return out;
 }
 
-std::vector<double> numbers(DcmItem& item, const DcmTagKey& tag) { return numbers(text(item, tag)); }
+std::vector<double> numbers(DcmItem& item, const DcmTagKey& tag) {
+  return numbers(text(item, tag));
+}
 
 // First value of a numeric element of any VR (DS, IS, FD, UL, US ...).
 std::optional<double> number(DcmItem& item, const DcmTagKey& tag) {
@@ -164,7 +173,9 @@ struct FileHeader {
 Vec3 cross(const Vec3& a, const Vec3& b) {
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+double dot(const Vec3& a, const Vec3& b) {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
 
 Vec3 sliceNormal(const std::array<double, 6>& c) {
   Vec3 n = cross({c[0], c[1], c[2]}, {c[3], c[4], c[5]});
@@ -174,7 +185,8 @@ Vec3 sliceNormal(const std::array<double, 6>& c) {
   return n;
 }
 
-bool readPlane(DcmItem* positionItem, DcmItem* orientationItem, DcmItem* measuresItem, FrameHeader& header) {
+bool readPlane(DcmItem* positionItem, DcmItem* orientationItem, DcmItem* measuresItem,
+               FrameHeader& header) {
   if (!positionItem || !orientationItem || !measuresItem) return false;
   const auto position = numbers(*positionItem, DCM_ImagePositionPatient);
   const auto cosines = numbers(*orientationItem, DCM_ImageOrientationPatient);
@@ -183,7 +195,8 @@ bool readPlane(DcmItem* positionItem, DcmItem* orientationItem, DcmItem* measure
   for (const auto* values : {&position, &cosines, &spacing})
     for (double v : *values)
       if (!std::isfinite(v)) {
-        header.geometryProblem = "image position, orientation or pixel spacing is not a finite number";
+        header.geometryProblem =
+            "image position, orientation or pixel spacing is not a finite number";
         return false;
       }
   if (!(spacing[0] > 0 && spacing[1] > 0)) {
@@ -198,12 +211,15 @@ bool readPlane(DcmItem* positionItem, DcmItem* orientationItem, DcmItem* measure
   // orthogonalising it would move the anatomy.
   const Vec3 row{cosines[0], cosines[1], cosines[2]}, column{cosines[3], cosines[4], cosines[5]};
   const double rowLength = std::sqrt(dot(row, row)), columnLength = std::sqrt(dot(column, column));
-  const double cosine = rowLength > 0 && columnLength > 0 ? dot(row, column) / (rowLength * columnLength) : 1;
-  if (std::abs(rowLength - 1) > 1e-3 || std::abs(columnLength - 1) > 1e-3 || std::abs(cosine) > 1e-3) {
+  const double cosine =
+      rowLength > 0 && columnLength > 0 ? dot(row, column) / (rowLength * columnLength) : 1;
+  if (std::abs(rowLength - 1) > 1e-3 || std::abs(columnLength - 1) > 1e-3 ||
+      std::abs(cosine) > 1e-3) {
     std::ostringstream why;
     why.precision(4);
-    why << "image orientation is not orthonormal (row length " << rowLength << ", column length " << columnLength
-        << ", " << std::acos(std::clamp(cosine, -1.0, 1.0)) * 180 / kPi << " degrees apart)";
+    why << "image orientation is not orthonormal (row length " << rowLength << ", column length "
+        << columnLength << ", " << std::acos(std::clamp(cosine, -1.0, 1.0)) * 180 / kPi
+        << " degrees apart)";
     header.geometryProblem = why.str();
     return false;
   }
@@ -228,7 +244,8 @@ void readMetadata(DcmItem& ds, FileHeader& file) {
   m.repetitionTimeMs = number(ds, DCM_RepetitionTime);
   m.sliceThicknessMm = number(ds, DCM_SliceThickness);
   m.magneticFieldStrengthT = number(ds, DCM_MagneticFieldStrength);
-  m.patientAgeYears = parsePatientAge(text(ds, DCM_PatientAge), text(ds, DCM_PatientBirthDate), m.studyDate);
+  m.patientAgeYears =
+      parsePatientAge(text(ds, DCM_PatientAge), text(ds, DCM_PatientBirthDate), m.studyDate);
   file.samplesPerPixel = ushortValue(ds, DCM_SamplesPerPixel);
 }
 
@@ -241,8 +258,10 @@ FrameHeader classicFrame(DcmItem& ds, const std::string& path) {
   if (auto v = number(ds, DCM_RescaleSlope)) h.frame.slope = *v;
   if (auto v = number(ds, DCM_RescaleIntercept)) h.frame.intercept = *v;
   if (auto v = number(ds, DCM_InstanceNumber)) h.frame.instanceNumber = static_cast<int>(*v);
-  if (auto v = number(ds, DCM_TemporalPositionIdentifier)) h.frame.temporalIndex = static_cast<int>(*v);
-  else if (auto a = number(ds, DCM_AcquisitionNumber)) h.frame.temporalIndex = static_cast<int>(*a);
+  if (auto v = number(ds, DCM_TemporalPositionIdentifier))
+    h.frame.temporalIndex = static_cast<int>(*v);
+  else if (auto a = number(ds, DCM_AcquisitionNumber))
+    h.frame.temporalIndex = static_cast<int>(*a);
   h.frame.sopInstanceUid = text(ds, DCM_SOPInstanceUID);
   if (auto v = number(ds, DCM_EchoNumbers)) h.echoNumber = static_cast<int>(*v);
   if (auto v = number(ds, DCM_EchoTime)) h.echoTime = *v;
@@ -278,7 +297,8 @@ std::vector<FrameHeader> enhancedFrames(DcmItem& ds, const std::string& path) {
       if (auto v = number(*pvt, DCM_RescaleIntercept)) h.frame.intercept = *v;
     }
     if (DcmItem* content = functionalGroup(item, shared, DCM_FrameContentSequence))
-      if (auto v = number(*content, DCM_TemporalPositionIndex)) h.frame.temporalIndex = static_cast<int>(*v);
+      if (auto v = number(*content, DCM_TemporalPositionIndex))
+        h.frame.temporalIndex = static_cast<int>(*v);
     if (DcmItem* echo = functionalGroup(item, shared, DCM_MREchoSequence))
       if (auto v = number(*echo, DCM_EffectiveEchoTime)) h.echoTime = *v;
     if (DcmItem* type = functionalGroup(item, shared, DCM_MRImageFrameTypeSequence))
@@ -294,7 +314,8 @@ void liftEnhancedTiming(DcmItem& ds, FileHeader& file) {
   if (!file.meta.echoTimeMs && !file.frames.empty() && file.frames.front().echoTime >= 0)
     file.meta.echoTimeMs = file.frames.front().echoTime;
   if (!file.meta.repetitionTimeMs)
-    if (DcmItem* timing = functionalGroup(nullptr, shared, DCM_MRTimingAndRelatedParametersSequence))
+    if (DcmItem* timing =
+            functionalGroup(nullptr, shared, DCM_MRTimingAndRelatedParametersSequence))
       file.meta.repetitionTimeMs = number(*timing, DCM_RepetitionTime);
   if (!file.meta.sliceThicknessMm)
     if (DcmItem* measures = functionalGroup(nullptr, shared, DCM_PixelMeasuresSequence))
@@ -313,8 +334,8 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
     return false;
   }
   DcmFileFormat format;
-  const OFCondition status =
-      format.loadFile(path.string().c_str(), EXS_Unknown, EGL_noChange, kMaxHeaderValueBytes, ERM_autoDetect);
+  const OFCondition status = format.loadFile(path.string().c_str(), EXS_Unknown, EGL_noChange,
+                                             kMaxHeaderValueBytes, ERM_autoDetect);
   if (status.bad()) {
     // Without the "DICM" marker most failures are simply files that are not DICOM at all.
     why = hasDicomMagic(path) ? "truncated or damaged DICOM (" + std::string(status.text()) + ")"
@@ -331,7 +352,8 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
   }
   // GDCM asserts - aborting the process - on a RescaleSlope of 0 (found by fuzz_dicom_folder),
   // and a slope or intercept that is not a number makes every pixel value meaningless.
-  for (const auto& [tag, name] : {std::pair{DCM_RescaleSlope, "RescaleSlope"}, std::pair{DCM_RescaleIntercept, "RescaleIntercept"}}) {
+  for (const auto& [tag, name] : {std::pair{DCM_RescaleSlope, "RescaleSlope"},
+                                  std::pair{DCM_RescaleIntercept, "RescaleIntercept"}}) {
     const std::string raw = text(ds, tag);
     if (raw.empty()) continue;
     const auto value = number(ds, tag);
@@ -347,7 +369,8 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
   {
     const unsigned rows = ushortValue(ds, DCM_Rows), columns = ushortValue(ds, DCM_Columns);
     const unsigned bits = ushortValue(ds, DCM_BitsAllocated);
-    const unsigned samples = ds.tagExists(DCM_SamplesPerPixel) ? ushortValue(ds, DCM_SamplesPerPixel) : 1;
+    const unsigned samples =
+        ds.tagExists(DCM_SamplesPerPixel) ? ushortValue(ds, DCM_SamplesPerPixel) : 1;
     const std::optional<double> declaredFrames = number(ds, DCM_NumberOfFrames);
     const double frames = declaredFrames.value_or(1.0);
     if (rows == 0 || columns == 0) {
@@ -369,8 +392,8 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
     DcmSequenceOfItems* perFrame = nullptr;
     if (ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, perFrame).good() && perFrame &&
         static_cast<double>(perFrame->card()) != frames) {
-      why = "NumberOfFrames " + formatMm(frames) + " disagrees with its " + std::to_string(perFrame->card()) +
-            " per-frame functional groups";
+      why = "NumberOfFrames " + formatMm(frames) + " disagrees with its " +
+            std::to_string(perFrame->card()) + " per-frame functional groups";
       return false;
     }
     const double declared = static_cast<double>(rows) * columns * frames * samples * (bits / 8);
@@ -379,15 +402,17 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
     const Uint32 length = pixels ? pixels->getLength() : 0;
     const bool encapsulated = DcmXfer(ds.getOriginalXfer()).isEncapsulated();
     if (!encapsulated && length != DCM_UndefinedLength && static_cast<double>(length) < declared) {
-      why = "pixel data shorter than declared (" + std::to_string(length) + " bytes for " + std::to_string(rows) + " x " +
-            std::to_string(columns) + " x " + formatMm(frames) + " frames of " + std::to_string(bits) + " bits)";
+      why = "pixel data shorter than declared (" + std::to_string(length) + " bytes for " +
+            std::to_string(rows) + " x " + std::to_string(columns) + " x " + formatMm(frames) +
+            " frames of " + std::to_string(bits) + " bits)";
       return false;
     }
     // Compressed pixel data: MR compresses a few to some tens of times; far more than that is a
     // header that lies.
     const double fileBytes = static_cast<double>(fs::file_size(path));
     if (encapsulated && declared > 200.0 * fileBytes) {
-      why = "declares " + formatMm(declared / 1e6) + " MB of pixels in a " + formatMm(fileBytes / 1e6) + " MB file";
+      why = "declares " + formatMm(declared / 1e6) + " MB of pixels in a " +
+            formatMm(fileBytes / 1e6) + " MB file";
       return false;
     }
   }
@@ -446,7 +471,8 @@ void buildStack(std::vector<FrameHeader> frames, SeriesEntry& entry) {
   std::stable_sort(frames.begin(), frames.end(), [&](const FrameHeader& a, const FrameHeader& b) {
     const double da = along(a), db = along(b);
     if (std::abs(da - db) > 1e-3) return da < db;
-    if (a.frame.temporalIndex != b.frame.temporalIndex) return a.frame.temporalIndex < b.frame.temporalIndex;
+    if (a.frame.temporalIndex != b.frame.temporalIndex)
+      return a.frame.temporalIndex < b.frame.temporalIndex;
     return a.frame.instanceNumber < b.frame.instanceNumber;
   });
 
@@ -498,28 +524,32 @@ void buildStack(std::vector<FrameHeader> frames, SeriesEntry& entry) {
   } else {
     std::vector<double> gaps;
     for (std::size_t i = 1; i < n; ++i)
-      gaps.push_back(dot(entry.frames[i].position, sliceAxis) - dot(entry.frames[i - 1].position, sliceAxis));
+      gaps.push_back(dot(entry.frames[i].position, sliceAxis) -
+                     dot(entry.frames[i - 1].position, sliceAxis));
     std::vector<double> sorted = gaps;
     std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
     const double median = sorted[sorted.size() / 2];
     const auto [lo, hi] = std::minmax_element(gaps.begin(), gaps.end());
-    sliceSpacing = (dot(entry.frames.back().position, sliceAxis) - dot(entry.frames.front().position, sliceAxis)) /
+    sliceSpacing = (dot(entry.frames.back().position, sliceAxis) -
+                    dot(entry.frames.front().position, sliceAxis)) /
                    static_cast<double>(n - 1);
     const double variation = (*hi - *lo) / median;
     if (variation > 0.10) {
       const std::size_t at = static_cast<std::size_t>(hi - gaps.begin());
       if (*hi > 1.5 * median)
-        entry.problems.push_back("missing slice(s): a gap of " + formatMm(*hi) + " mm after slice " +
-                                 std::to_string(at + 1) + " where the spacing is " + formatMm(median) +
-                                 " mm (" + entry.frames[at].path + ")");
+        entry.problems.push_back("missing slice(s): a gap of " + formatMm(*hi) +
+                                 " mm after slice " + std::to_string(at + 1) +
+                                 " where the spacing is " + formatMm(median) + " mm (" +
+                                 entry.frames[at].path + ")");
       else
-        entry.problems.push_back("slice spacing varies from " + formatMm(*lo) + " to " + formatMm(*hi) +
-                                 " mm (more than 10 %); refusing to stack");
+        entry.problems.push_back("slice spacing varies from " + formatMm(*lo) + " to " +
+                                 formatMm(*hi) + " mm (more than 10 %); refusing to stack");
     } else if (variation > 0.01) {
       entry.notes.push_back("slice spacing varies from " + formatMm(*lo) + " to " + formatMm(*hi) +
                             " mm; using the mean " + formatMm(sliceSpacing) + " mm");
     }
-    // Slices whose positions drift within the plane are sheared (gantry tilt): warn, use the normal.
+    // Slices whose positions drift within the plane are sheared (gantry tilt): warn, use the
+    // normal.
     double shear = 0;
     for (std::size_t i = 1; i < n; ++i) {
       Vec3 d;
@@ -527,8 +557,9 @@ void buildStack(std::vector<FrameHeader> frames, SeriesEntry& entry) {
       shear = std::max(shear, std::hypot(dot(d, rowDir), dot(d, columnDir)));
     }
     if (shear > 0.01 * n)
-      entry.notes.push_back("slice positions drift " + formatMm(shear) +
-                            " mm within the slice plane (sheared stack); geometry uses the slice normal");
+      entry.notes.push_back(
+          "slice positions drift " + formatMm(shear) +
+          " mm within the slice plane (sheared stack); geometry uses the slice normal");
   }
   entry.spacing = {first.pixelSpacing[1], first.pixelSpacing[0], sliceSpacing};
   for (int r = 0; r < 3; ++r) {
@@ -546,7 +577,8 @@ void scanFiles(const std::vector<fs::path>& files, Inventory& inventory) {
   quietLibraries();
   struct Group {
     SeriesMetadata meta;
-    std::map<std::string, std::vector<FrameHeader>> stacks;  // by stackKey, in first-seen order index
+    std::map<std::string, std::vector<FrameHeader>>
+        stacks;  // by stackKey, in first-seen order index
     std::vector<std::string> order;
     std::map<std::string, std::set<std::string>> filesPerStack;
     bool enhanced = false;
@@ -571,7 +603,8 @@ void scanFiles(const std::vector<fs::path>& files, Inventory& inventory) {
                                    std::to_string(file.samplesPerPixel) + " samples per pixel)");
       continue;
     }
-    const std::string uid = file.meta.seriesInstanceUid.empty() ? "(no series UID)" : file.meta.seriesInstanceUid;
+    const std::string uid =
+        file.meta.seriesInstanceUid.empty() ? "(no series UID)" : file.meta.seriesInstanceUid;
     auto [it, inserted] = groups.try_emplace(uid);
     if (inserted) {
       it->second.meta = file.meta;
@@ -580,14 +613,17 @@ void scanFiles(const std::vector<fs::path>& files, Inventory& inventory) {
     it->second.enhanced = it->second.enhanced || file.enhanced;
     for (FrameHeader& frame : file.frames) {
       if (!frame.geometryComplete) {
-        inventory.warnings.push_back("skipped frame " + std::to_string(frame.frame.frame + 1) + " of " +
-                                     path.string() + ": " +
-                                     (frame.geometryProblem.empty() ? "no image position, orientation or pixel spacing"
-                                                                    : frame.geometryProblem));
+        inventory.warnings.push_back("skipped frame " + std::to_string(frame.frame.frame + 1) +
+                                     " of " + path.string() + ": " +
+                                     (frame.geometryProblem.empty()
+                                          ? "no image position, orientation or pixel spacing"
+                                          : frame.geometryProblem));
         continue;
       }
-      if (!frame.frame.sopInstanceUid.empty() && !seenSops.insert(frame.frame.sopInstanceUid).second) {
-        inventory.warnings.push_back("skipped " + path.string() + ": duplicate of SOP Instance UID " +
+      if (!frame.frame.sopInstanceUid.empty() &&
+          !seenSops.insert(frame.frame.sopInstanceUid).second) {
+        inventory.warnings.push_back("skipped " + path.string() +
+                                     ": duplicate of SOP Instance UID " +
                                      frame.frame.sopInstanceUid);
         continue;
       }
@@ -603,11 +639,12 @@ void scanFiles(const std::vector<fs::path>& files, Inventory& inventory) {
     Group& group = groups[uid];
     int part = 0;
     const std::string splitReason =
-        group.order.size() > 1 ? "series mixes " +
-                                     describeSplit(group.stacks[group.order.front()].front(),
-                                                   group.stacks[group.order.back()].front()) +
-                                     "; split into " + std::to_string(group.order.size()) + " stacks"
-                               : "";
+        group.order.size() > 1
+            ? "series mixes " +
+                  describeSplit(group.stacks[group.order.front()].front(),
+                                group.stacks[group.order.back()].front()) +
+                  "; split into " + std::to_string(group.order.size()) + " stacks"
+            : "";
     for (const std::string& key : group.order) {
       SeriesEntry entry;
       entry.kind = "dicom";
@@ -678,8 +715,7 @@ void noteInterleavedSeries(Inventory& inventory) {
       if (i != j && interleaves(all[i], all[j]))
         all[i].notes.push_back(
             "the slices of " + label(all[i]) + " interleave with those of " + label(all[j]) +
-            " on the same grid (" +
-            formatMm(all[i].spacing[2]) +
+            " on the same grid (" + formatMm(all[i].spacing[2]) +
             " mm apart each, half that together): the two halves of one acquisition or a repeat "
             "shifted by half a slice; they are not mixed - this series alone has gaps between "
             "its slices (give --series to analyse the other)");
@@ -719,7 +755,8 @@ Volume loadSeries(const SeriesEntry& series) {
 
   // Frames of one multi-frame file are decoded once.
   std::map<std::string, std::vector<std::size_t>> slicesPerFile;
-  for (std::size_t k = 0; k < series.frames.size(); ++k) slicesPerFile[series.frames[k].path].push_back(k);
+  for (std::size_t k = 0; k < series.frames.size(); ++k)
+    slicesPerFile[series.frames[k].path].push_back(k);
 
   for (const auto& [path, slices] : slicesPerFile) {
     gdcm::ImageReader reader;
@@ -729,27 +766,47 @@ Volume loadSeries(const SeriesEntry& series) {
     std::vector<char> pixels(decoded.GetBufferLength());
     if (!decoded.GetBuffer(pixels.data()))
       throw InputError(path + ": cannot decode the pixel data (transfer syntax " +
-                       std::string(gdcm::TransferSyntax::GetTSString(decoded.GetTransferSyntax())) + ")");
+                       std::string(gdcm::TransferSyntax::GetTSString(decoded.GetTransferSyntax())) +
+                       ")");
     const gdcm::PixelFormat format = decoded.GetPixelFormat();
     const std::size_t bytesPerPixel = format.GetPixelSize();
     for (std::size_t k : slices) {
       const DicomFrame& frame = series.frames[k];
-      const std::size_t offset = static_cast<std::size_t>(frame.frame) * framePixels * bytesPerPixel;
+      const std::size_t offset =
+          static_cast<std::size_t>(frame.frame) * framePixels * bytesPerPixel;
       if (offset + framePixels * bytesPerPixel > pixels.size())
-        throw InputError(path + ": pixel data too short for frame " + std::to_string(frame.frame + 1));
+        throw InputError(path + ": pixel data too short for frame " +
+                         std::to_string(frame.frame + 1));
       const char* raw = pixels.data() + offset;
       float* out = buffer + k * framePixels;
       switch (format.GetScalarType()) {
-        case gdcm::PixelFormat::UINT8: convertFrame<std::uint8_t>(raw, framePixels, frame.slope, frame.intercept, out); break;
-        case gdcm::PixelFormat::INT8: convertFrame<std::int8_t>(raw, framePixels, frame.slope, frame.intercept, out); break;
-        case gdcm::PixelFormat::UINT16: convertFrame<std::uint16_t>(raw, framePixels, frame.slope, frame.intercept, out); break;
-        case gdcm::PixelFormat::INT16: convertFrame<std::int16_t>(raw, framePixels, frame.slope, frame.intercept, out); break;
-        case gdcm::PixelFormat::UINT32: convertFrame<std::uint32_t>(raw, framePixels, frame.slope, frame.intercept, out); break;
-        case gdcm::PixelFormat::INT32: convertFrame<std::int32_t>(raw, framePixels, frame.slope, frame.intercept, out); break;
-        case gdcm::PixelFormat::FLOAT32: convertFrame<float>(raw, framePixels, frame.slope, frame.intercept, out); break;
-        case gdcm::PixelFormat::FLOAT64: convertFrame<double>(raw, framePixels, frame.slope, frame.intercept, out); break;
+        case gdcm::PixelFormat::UINT8:
+          convertFrame<std::uint8_t>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
+        case gdcm::PixelFormat::INT8:
+          convertFrame<std::int8_t>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
+        case gdcm::PixelFormat::UINT16:
+          convertFrame<std::uint16_t>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
+        case gdcm::PixelFormat::INT16:
+          convertFrame<std::int16_t>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
+        case gdcm::PixelFormat::UINT32:
+          convertFrame<std::uint32_t>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
+        case gdcm::PixelFormat::INT32:
+          convertFrame<std::int32_t>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
+        case gdcm::PixelFormat::FLOAT32:
+          convertFrame<float>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
+        case gdcm::PixelFormat::FLOAT64:
+          convertFrame<double>(raw, framePixels, frame.slope, frame.intercept, out);
+          break;
         default:
-          throw InputError(path + ": unsupported pixel format " + std::string(format.GetScalarTypeAsString()));
+          throw InputError(path + ": unsupported pixel format " +
+                           std::string(format.GetScalarTypeAsString()));
       }
     }
   }

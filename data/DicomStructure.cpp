@@ -17,7 +17,8 @@ constexpr std::uint32_t kUndefined = 0xFFFFFFFFu;
 // Sequential reads with seeks over values; every read is checked, so a short file just ends.
 class Reader {
  public:
-  explicit Reader(const std::filesystem::path& path) : file_(std::fopen(path.c_str(), "rb"), &std::fclose) {
+  explicit Reader(const std::filesystem::path& path)
+      : file_(std::fopen(path.c_str(), "rb"), &std::fclose) {
     if (file_) {
       std::fseek(file_.get(), 0, SEEK_END);
       size_ = static_cast<std::uint64_t>(std::max(0L, std::ftell(file_.get())));
@@ -46,13 +47,16 @@ class Reader {
   std::uint16_t u16(bool big) {
     unsigned char b[2] = {0, 0};
     read(b, 2);
-    return big ? static_cast<std::uint16_t>(b[0] << 8 | b[1]) : static_cast<std::uint16_t>(b[1] << 8 | b[0]);
+    return big ? static_cast<std::uint16_t>(b[0] << 8 | b[1])
+               : static_cast<std::uint16_t>(b[1] << 8 | b[0]);
   }
   std::uint32_t u32(bool big) {
     unsigned char b[4] = {0, 0, 0, 0};
     read(b, 4);
-    return big ? (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3])
-               : (std::uint32_t{b[3]} << 24 | std::uint32_t{b[2]} << 16 | std::uint32_t{b[1]} << 8 | b[0]);
+    return big ? (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 |
+                  b[3])
+               : (std::uint32_t{b[3]} << 24 | std::uint32_t{b[2]} << 16 | std::uint32_t{b[1]} << 8 |
+                  b[0]);
   }
 
  private:
@@ -62,7 +66,8 @@ class Reader {
 
 // VRs whose explicit-VR header has two reserved bytes and a 32-bit length.
 bool hasLongLength(const char vr[2]) {
-  static const char* const kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
+  static const char* const kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                      "SV", "UC", "UN", "UR", "UT", "UV"};
   for (const char* v : kLong)
     if (vr[0] == v[0] && vr[1] == v[1]) return true;
   return false;
@@ -100,7 +105,8 @@ std::size_t sequenceNestingDepth(const std::filesystem::path& path, std::size_t 
       if (element == 0x0010 && length < 256) {
         syntax.resize(length);
         in.read(syntax.data(), length);
-        while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' ')) syntax.pop_back();
+        while (!syntax.empty() && (syntax.back() == '\0' || syntax.back() == ' '))
+          syntax.pop_back();
       } else {
         in.seek(in.position() + length);
       }
@@ -149,7 +155,8 @@ std::size_t sequenceNestingDepth(const std::filesystem::path& path, std::size_t 
       }
       continue;
     }
-    if (open.empty() && group == 0x7FE0 && element == 0x0010) break;  // pixel data: the end of the header
+    if (open.empty() && group == 0x7FE0 && element == 0x0010)
+      break;  // pixel data: the end of the header
     char vr[2] = {0, 0};
     std::uint32_t length = 0;
     bool sequence = false;

@@ -12,7 +12,7 @@
 namespace cordscope {
 
 struct DicomWriteOptions {
-  std::string uidSeed;          // UIDs are derived from it: the same seed gives the same UIDs
+  std::string uidSeed;  // UIDs are derived from it: the same seed gives the same UIDs
   std::string patientName = "PHANTOM^CORDSCOPE";
   std::string patientBirthDate;  // YYYYMMDD, optional
   std::string studyTime = "120000";
@@ -20,7 +20,7 @@ struct DicomWriteOptions {
   std::string fileNamePrefix = "IM";
   bool shuffleFileNames = false;  // file names not in slice order (a real-world quirk)
   unsigned shuffleSeed = 0;
-  int temporalPosition = 0;       // > 0 writes TemporalPositionIdentifier (4D test series)
+  int temporalPosition = 0;  // > 0 writes TemporalPositionIdentifier (4D test series)
   int instanceNumberOffset = 0;
 };
 

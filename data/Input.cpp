@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "DicomSeries.h"
@@ -32,15 +32,17 @@ bool isKnownNonImage(const fs::path& file) {
 
 bool isLocalizer(const SeriesMetadata& m) {
   const std::string text = upper(m.seriesDescription + " " + m.protocolName + " " + m.imageType);
-  for (const char* word : {"LOCALIZER", "LOCALISER", "SCOUT", "SURVEY", "AAHSCOUT", "3-PLANE", "TRI-PILOT"})
+  for (const char* word :
+       {"LOCALIZER", "LOCALISER", "SCOUT", "SURVEY", "AAHSCOUT", "3-PLANE", "TRI-PILOT"})
     if (text.find(word) != std::string::npos) return true;
   return false;
 }
 
 std::string describe(const SeriesEntry& s) {
   std::ostringstream out;
-  out << s.id << " ('" << s.meta.seriesDescription << "', " << (s.meta.modality.empty() ? "?" : s.meta.modality)
-      << ", " << toString(s.orientation) << ", " << s.size[0] << "x" << s.size[1] << "x" << s.size[2];
+  out << s.id << " ('" << s.meta.seriesDescription << "', "
+      << (s.meta.modality.empty() ? "?" : s.meta.modality) << ", " << toString(s.orientation)
+      << ", " << s.size[0] << "x" << s.size[1] << "x" << s.size[2];
   if (!s.loadable()) out << ", not loadable: " << s.problems.front();
   out << ")";
   return out.str();
@@ -56,17 +58,21 @@ std::string listing(const Inventory& inventory) {
 
 bool looksT2Weighted(const SeriesMetadata& meta) {
   const std::string text = upper(meta.seriesDescription + " " + meta.protocolName);
-  const bool t2Word = text.find("T2") != std::string::npos && text.find("T2*") == std::string::npos &&
-                      text.find("T2STAR") == std::string::npos && text.find("T2_STAR") == std::string::npos;
-  const bool otherWord = text.find("T1") != std::string::npos || text.find("FLAIR") != std::string::npos;
+  const bool t2Word =
+      text.find("T2") != std::string::npos && text.find("T2*") == std::string::npos &&
+      text.find("T2STAR") == std::string::npos && text.find("T2_STAR") == std::string::npos;
+  const bool otherWord =
+      text.find("T1") != std::string::npos || text.find("FLAIR") != std::string::npos;
   if (t2Word && !otherWord) return true;
   // Long TE and long TR is T2 weighting whatever the series is called.
-  return meta.echoTimeMs && meta.repetitionTimeMs && *meta.echoTimeMs >= 60 && *meta.repetitionTimeMs >= 1500;
+  return meta.echoTimeMs && meta.repetitionTimeMs && *meta.echoTimeMs >= 60 &&
+         *meta.repetitionTimeMs >= 1500;
 }
 
 void to_json(nlohmann::json& j, const SeriesEntry& s) {
   nlohmann::json direction = nlohmann::json::array();
-  for (int r = 0; r < 3; ++r) direction.push_back({s.direction[r][0], s.direction[r][1], s.direction[r][2]});
+  for (int r = 0; r < 3; ++r)
+    direction.push_back({s.direction[r][0], s.direction[r][1], s.direction[r][2]});
   j = nlohmann::json{{"id", s.id},
                      {"kind", s.kind},
                      {"metadata", s.meta},
@@ -84,7 +90,9 @@ void to_json(nlohmann::json& j, const SeriesEntry& s) {
   if (!s.splitReason.empty()) j["split_reason"] = s.splitReason;
 }
 
-Inventory scanInput(const std::string& path) { return scanInput(std::vector<std::string>{path}); }
+Inventory scanInput(const std::string& path) {
+  return scanInput(std::vector<std::string>{path});
+}
 
 bool isWithin(const std::string& path, const std::string& input) {
   if (input.empty() || path.compare(0, input.size(), input) != 0) return false;
@@ -95,7 +103,8 @@ Inventory scanInput(const std::vector<std::string>& paths) {
   if (paths.empty()) throw InputError("no input given");
   Inventory inventory;
   inventory.inputPaths = paths;
-  for (const std::string& path : paths) inventory.inputPath += (inventory.inputPath.empty() ? "" : " + ") + path;
+  for (const std::string& path : paths)
+    inventory.inputPath += (inventory.inputPath.empty() ? "" : " + ") + path;
 
   std::vector<fs::path> dicomCandidates;
   std::vector<std::string> niftiFiles;
@@ -122,8 +131,10 @@ Inventory scanInput(const std::vector<std::string>& paths) {
         if (!nifti && isKnownNonImage(file)) continue;
         ++found;
         if (!firstTime(file)) continue;
-        if (nifti) niftiFiles.push_back(file.string());
-        else dicomCandidates.push_back(file);
+        if (nifti)
+          niftiFiles.push_back(file.string());
+        else
+          dicomCandidates.push_back(file);
       }
       if (found == 0) throw InputError(path + ": no DICOM or NIfTI files in this folder");
     } else if (!firstTime(path)) {
@@ -156,8 +167,8 @@ Inventory scanInput(const std::vector<std::string>& paths) {
           parts += (parts.empty() ? "" : ", ") + paths[i] + " (" + std::to_string(counts[i]) + ")";
         }
       if (inputsUsed > 1)
-        s.notes.push_back("series " + s.id + " assembled by its UIDs from the frames of " + std::to_string(inputsUsed) +
-                          " inputs: " + parts);
+        s.notes.push_back("series " + s.id + " assembled by its UIDs from the frames of " +
+                          std::to_string(inputsUsed) + " inputs: " + parts);
     }
   for (const std::string& file : niftiFiles) {
     ++inventory.filesSeen;
@@ -176,8 +187,9 @@ Inventory scanInput(const std::vector<std::string>& paths) {
       if (why.rfind("skipped ", 0) == 0) why = why.substr(8);
       throw InputError(why);
     }
-    throw InputError(inventory.inputPath + ": no DICOM or NIfTI image among " + std::to_string(inventory.filesSeen) +
-                     " files" + (inventory.warnings.empty() ? "" : " (" + inventory.warnings.front() + ")"));
+    throw InputError(inventory.inputPath + ": no DICOM or NIfTI image among " +
+                     std::to_string(inventory.filesSeen) + " files" +
+                     (inventory.warnings.empty() ? "" : " (" + inventory.warnings.front() + ")"));
   }
   return inventory;
 }
@@ -192,47 +204,59 @@ SeriesChoice chooseSeries(const Inventory& inventory, const std::string& request
       for (std::size_t i = 0; i < all.size(); ++i)
         if (all[i].meta.seriesInstanceUid == requested) matches.push_back(i);
     if (matches.empty())
-      throw InputError(inventory.inputPath + ": no series " + requested + "; found: " + listing(inventory));
+      throw InputError(inventory.inputPath + ": no series " + requested +
+                       "; found: " + listing(inventory));
     if (matches.size() > 1)
       throw InputError(inventory.inputPath + ": series " + requested + " was split into " +
-                       std::to_string(matches.size()) + " stacks (" + all[matches.front()].splitReason +
+                       std::to_string(matches.size()) + " stacks (" +
+                       all[matches.front()].splitReason +
                        "); choose one of: " + listing(inventory));
     const SeriesEntry& s = all[matches.front()];
-    if (!s.loadable()) throw InputError(inventory.inputPath + ": series " + s.id + " cannot be loaded: " + s.problems.front());
+    if (!s.loadable())
+      throw InputError(inventory.inputPath + ": series " + s.id +
+                       " cannot be loaded: " + s.problems.front());
     return {matches.front(), "requested with --series"};
   }
 
   std::vector<std::size_t> usable;
   for (std::size_t i = 0; i < all.size(); ++i)
-    if (all[i].loadable() && all[i].meta.modality == "MR" && !isLocalizer(all[i].meta)) usable.push_back(i);
+    if (all[i].loadable() && all[i].meta.modality == "MR" && !isLocalizer(all[i].meta))
+      usable.push_back(i);
   if (usable.empty()) {
     bool anyMr = false;
     for (const auto& s : all) anyMr = anyMr || s.meta.modality == "MR";
-    throw InputError(inventory.inputPath + ": no usable MR volume" +
-                     (anyMr ? "" : " (cordscope analyses MR; found modality " + all.front().meta.modality + ")") +
-                     "; found: " + listing(inventory));
+    throw InputError(
+        inventory.inputPath + ": no usable MR volume" +
+        (anyMr ? ""
+               : " (cordscope analyses MR; found modality " + all.front().meta.modality + ")") +
+        "; found: " + listing(inventory));
   }
   if (usable.size() == 1) return {usable.front(), "the only loadable MR series"};
 
   std::vector<std::size_t> sagittalT2;
   for (std::size_t i : usable)
-    if (all[i].orientation == Orientation::Sagittal && looksT2Weighted(all[i].meta)) sagittalT2.push_back(i);
+    if (all[i].orientation == Orientation::Sagittal && looksT2Weighted(all[i].meta))
+      sagittalT2.push_back(i);
   if (sagittalT2.empty())
-    throw InputError(inventory.inputPath + ": " + std::to_string(usable.size()) +
-                     " MR series and none is a sagittal T2; choose one with --series: " + listing(inventory));
+    throw InputError(
+        inventory.inputPath + ": " + std::to_string(usable.size()) +
+        " MR series and none is a sagittal T2; choose one with --series: " + listing(inventory));
   // Among several sagittal T2 series: original over derived, then the finest in-plane pixels and
   // the most slices, then the earliest series number.
   const auto rank = [&](std::size_t i) {
     const SeriesEntry& s = all[i];
     const bool derived = upper(s.meta.imageType).find("DERIVED") != std::string::npos;
-    return std::make_tuple(derived, s.spacing[0] * s.spacing[1], -static_cast<double>(s.size[2]), s.meta.seriesNumber);
+    return std::make_tuple(derived, s.spacing[0] * s.spacing[1], -static_cast<double>(s.size[2]),
+                           s.meta.seriesNumber);
   };
-  const std::size_t best = *std::min_element(sagittalT2.begin(), sagittalT2.end(),
-                                             [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); });
+  const std::size_t best =
+      *std::min_element(sagittalT2.begin(), sagittalT2.end(),
+                        [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); });
   std::ostringstream reason;
   reason << "sagittal T2-weighted ('" << all[best].meta.seriesDescription << "'";
   if (all[best].meta.echoTimeMs) reason << ", TE " << *all[best].meta.echoTimeMs << " ms";
-  if (all[best].meta.repetitionTimeMs) reason << ", TR " << *all[best].meta.repetitionTimeMs << " ms";
+  if (all[best].meta.repetitionTimeMs)
+    reason << ", TR " << *all[best].meta.repetitionTimeMs << " ms";
   reason << ") among " << usable.size() << " MR series";
   return {best, reason.str()};
 }

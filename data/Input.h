@@ -36,16 +36,16 @@ struct SeriesEntry {
   std::string kind;  // "dicom" or "nifti"
   SeriesMetadata meta;
   Orientation orientation = Orientation::Oblique;
-  std::array<std::size_t, 3> size{};   // columns, rows, slices
-  std::array<double, 3> spacing{};     // mm, same order
+  std::array<std::size_t, 3> size{};  // columns, rows, slices
+  std::array<double, 3> spacing{};    // mm, same order
   Image::DirectionType direction;
   Image::PointType origin;
   std::size_t fileCount = 0;
-  unsigned volumeCount = 1;            // > 1 for 4D series (repeated slice positions)
-  std::vector<std::string> problems;   // why it cannot be loaded; empty when loadable
-  std::vector<std::string> notes;      // warnings that do not stop loading
-  std::vector<DicomFrame> frames;      // DICOM: the frames of the first volume, sorted along the normal
-  std::string splitReason;             // why a Series Instance UID was split, if it was
+  unsigned volumeCount = 1;           // > 1 for 4D series (repeated slice positions)
+  std::vector<std::string> problems;  // why it cannot be loaded; empty when loadable
+  std::vector<std::string> notes;     // warnings that do not stop loading
+  std::vector<DicomFrame> frames;  // DICOM: the frames of the first volume, sorted along the normal
+  std::string splitReason;         // why a Series Instance UID was split, if it was
 
   bool loadable() const { return problems.empty(); }
 };

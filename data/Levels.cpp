@@ -30,6 +30,8 @@ int parseLevel(const std::string& name) {
   throw UsageError("'" + name + "' is not a vertebral level (C1..C7, T1..T12, L1..L5)");
 }
 
-std::string discName(int lowerVertebra) { return levelName(lowerVertebra - 1) + "-" + levelName(lowerVertebra); }
+std::string discName(int lowerVertebra) {
+  return levelName(lowerVertebra - 1) + "-" + levelName(lowerVertebra);
+}
 
 }  // namespace cordscope

@@ -6,8 +6,8 @@
 
 namespace cordscope {
 
-std::string levelName(int level);           // 3 -> "C3", 8 -> "T1", 21 -> "L1"
-int parseLevel(const std::string& name);     // "C3" / "c3" -> 3; throws UsageError when not a level
-std::string discName(int lowerVertebra);     // 3 -> "C2-C3", 8 -> "C7-T1"
+std::string levelName(int level);         // 3 -> "C3", 8 -> "T1", 21 -> "L1"
+int parseLevel(const std::string& name);  // "C3" / "c3" -> 3; throws UsageError when not a level
+std::string discName(int lowerVertebra);  // 3 -> "C2-C3", 8 -> "C7-T1"
 
 }  // namespace cordscope

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,10 +20,8 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <vector>
-#include <zlib.h>
-
 #include <sstream>
+#include <vector>
 
 #include "Error.h"
 #include "OutputFile.h"
@@ -63,7 +62,8 @@ class StderrCapture {
     // "** ERROR: x" and "** ERROR (function): x" -> "x".
     if (text.rfind("** ", 0) == 0) text = text.substr(3);
     if (text.rfind("ERROR: ", 0) == 0) text = text.substr(7);
-    if (text.rfind("ERROR (", 0) == 0 && text.find("): ") != std::string::npos) text = text.substr(text.find("): ") + 3);
+    if (text.rfind("ERROR (", 0) == 0 && text.find("): ") != std::string::npos)
+      text = text.substr(text.find("): ") + 3);
     return text;
   }
 
@@ -77,7 +77,8 @@ std::string shortWriteReason(const std::string& path, std::uintmax_t missing) {
   struct statvfs fs {};
   const std::string folder = std::filesystem::path(path).parent_path().string();
   if (::statvfs(folder.empty() ? "." : folder.c_str(), &fs) == 0 &&
-      (static_cast<std::uintmax_t>(fs.f_bavail) * fs.f_frsize < missing || (fs.f_files > 0 && fs.f_favail == 0)))
+      (static_cast<std::uintmax_t>(fs.f_bavail) * fs.f_frsize < missing ||
+       (fs.f_files > 0 && fs.f_favail == 0)))
     return std::strerror(ENOSPC);
   return missing == 0 ? "the file was not created" : "the file came out short";
 }
@@ -113,10 +114,11 @@ constexpr TextKey kTextKeys[] = {{"Modality", &SeriesMetadata::modality},
                                  {"SeriesInstanceUID", &SeriesMetadata::seriesInstanceUid},
                                  {"StudyInstanceUID", &SeriesMetadata::studyInstanceUid},
                                  {"PatientSex", &SeriesMetadata::patientSex}};
-constexpr NumberKey kNumberKeys[] = {{"EchoTime", &SeriesMetadata::echoTimeMs, 1000.0},
-                                     {"RepetitionTime", &SeriesMetadata::repetitionTimeMs, 1000.0},
-                                     {"SliceThickness", &SeriesMetadata::sliceThicknessMm, 1.0},
-                                     {"MagneticFieldStrength", &SeriesMetadata::magneticFieldStrengthT, 1.0}};
+constexpr NumberKey kNumberKeys[] = {
+    {"EchoTime", &SeriesMetadata::echoTimeMs, 1000.0},
+    {"RepetitionTime", &SeriesMetadata::repetitionTimeMs, 1000.0},
+    {"SliceThickness", &SeriesMetadata::sliceThicknessMm, 1.0},
+    {"MagneticFieldStrength", &SeriesMetadata::magneticFieldStrengthT, 1.0}};
 
 void readSidecar(const std::string& niftiPath, SeriesMetadata& meta) {
   std::ifstream in(stripNiftiExtension(niftiPath) + ".json");
@@ -126,11 +128,14 @@ void readSidecar(const std::string& niftiPath, SeriesMetadata& meta) {
   for (const TextKey& k : kTextKeys)
     if (j.contains(k.key) && j[k.key].is_string()) meta.*k.field = j[k.key].get<std::string>();
   for (const NumberKey& k : kNumberKeys)
-    if (j.contains(k.key) && j[k.key].is_number()) meta.*k.field = j[k.key].get<double>() * k.metadataPerSidecarUnit;
-  if (j.contains("SeriesNumber") && j["SeriesNumber"].is_number_integer()) meta.seriesNumber = j["SeriesNumber"].get<int>();
+    if (j.contains(k.key) && j[k.key].is_number())
+      meta.*k.field = j[k.key].get<double>() * k.metadataPerSidecarUnit;
+  if (j.contains("SeriesNumber") && j["SeriesNumber"].is_number_integer())
+    meta.seriesNumber = j["SeriesNumber"].get<int>();
   if (j.contains("ImageType") && j["ImageType"].is_array())
     for (const auto& part : j["ImageType"])
-      if (part.is_string()) meta.imageType += (meta.imageType.empty() ? "" : "\\") + part.get<std::string>();
+      if (part.is_string())
+        meta.imageType += (meta.imageType.empty() ? "" : "\\") + part.get<std::string>();
   if (j.contains("PatientAge") && j["PatientAge"].is_string())
     meta.patientAgeYears = parsePatientAge(j["PatientAge"].get<std::string>(), "", "");
 }
@@ -159,33 +164,49 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
       // Anything else reached ITK's reader unchecked: a 397-byte file declaring 400 x 400 x 24591
       // voxels made it allocate 2 GB (found by fuzz_nifti). NIfTI-2 (540) is not read by ITK 5.2.
       const bool nifti2 = size == 540 || u == 0x1C020000u;
-      throw InputError(path + (nifti2 ? ": a NIfTI-2 header, which this build does not read; save it as NIfTI-1 "
-                                        "(e.g. nibabel's Nifti1Image)"
-                                      : ": not a NIfTI file (its header size is not 348)"));
+      throw InputError(
+          path + (nifti2 ? ": a NIfTI-2 header, which this build does not read; save it as NIfTI-1 "
+                           "(e.g. nibabel's Nifti1Image)"
+                         : ": not a NIfTI file (its header size is not 348)"));
     }
   }
   // ITK reads a 348-byte header without the NIfTI magic as Analyze 7.5, whose orientation it
   // guesses: the left-right of the result is then anyone's guess.
   if (std::memcmp(h + 344, "n+1", 4) != 0 && std::memcmp(h + 344, "ni1", 4) != 0)
-    throw InputError(path + ": not a NIfTI-1 file (no 'n+1' magic): an Analyze 7.5 header, which holds no "
+    throw InputError(path +
+                     ": not a NIfTI-1 file (no 'n+1' magic): an Analyze 7.5 header, which holds no "
                      "orientation; convert the original with its orientation (dcm2niix)");
   const auto read = [&](std::size_t offset, std::size_t bytes, void* out) {
     unsigned char b[8];
     for (std::size_t k = 0; k < bytes; ++k) b[k] = h[offset + (swap ? bytes - 1 - k : k)];
     std::memcpy(out, b, bytes);
   };
-  const auto i16 = [&](std::size_t o) { std::int16_t v; read(o, 2, &v); return v; };
-  const auto f32 = [&](std::size_t o) { float v; read(o, 4, &v); return static_cast<double>(v); };
+  const auto i16 = [&](std::size_t o) {
+    std::int16_t v;
+    read(o, 2, &v);
+    return v;
+  };
+  const auto f32 = [&](std::size_t o) {
+    float v;
+    read(o, 4, &v);
+    return static_cast<double>(v);
+  };
   const int rank = i16(40);
-  if (rank < 1 || rank > 7) throw InputError(path + ": NIfTI header declares " + std::to_string(rank) + " dimensions (1 to 7 allowed)");
+  if (rank < 1 || rank > 7)
+    throw InputError(path + ": NIfTI header declares " + std::to_string(rank) +
+                     " dimensions (1 to 7 allowed)");
   double voxels = 1;
   for (int d = 1; d <= rank; ++d) {
     const int n = i16(40 + 2 * d);
-    if (n < 1) throw InputError(path + ": NIfTI header declares dimension " + std::to_string(d) + " of size " + std::to_string(n));
+    if (n < 1)
+      throw InputError(path + ": NIfTI header declares dimension " + std::to_string(d) +
+                       " of size " + std::to_string(n));
     voxels *= n;
   }
   const int bitpix = i16(72);
-  if (bitpix <= 0 || bitpix % 8 != 0) throw InputError(path + ": NIfTI header declares " + std::to_string(bitpix) + " bits per voxel");
+  if (bitpix <= 0 || bitpix % 8 != 0)
+    throw InputError(path + ": NIfTI header declares " + std::to_string(bitpix) +
+                     " bits per voxel");
   // Geometry no scanner writes: a voxel of 0 or more than 10 m, a corner a kilometre away, a
   // matrix that squashes space. ITK would replace a 0 voxel size by 1 mm, and its SVD of an
   // sform like (6e12, 1e-38, ...) never returns (found by fuzz_nifti: a 361-byte file hung it).
@@ -197,54 +218,72 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
   };
   for (int d = 1; d <= std::min(rank, 3); ++d) {
     const double pixdim = f32(76 + 4 * d);
-    if (!std::isfinite(pixdim)) throw InputError(path + ": NIfTI voxel size (pixdim) is not a number");
+    if (!std::isfinite(pixdim))
+      throw InputError(path + ": NIfTI voxel size (pixdim) is not a number");
     if (std::abs(pixdim) < kMinVoxelMm || std::abs(pixdim) > kMaxVoxelMm)
-      throw InputError(path + ": NIfTI voxel size (pixdim[" + std::to_string(d) + "]) is " + g(pixdim) +
-                       " mm, not a voxel size");
+      throw InputError(path + ": NIfTI voxel size (pixdim[" + std::to_string(d) + "]) is " +
+                       g(pixdim) + " mm, not a voxel size");
   }
   const bool qform = i16(252) > 0, sform = i16(254) > 0;
   if (!qform && !sform)
-    notes.push_back("no orientation in the NIfTI header (qform and sform codes 0): the voxel axes were taken "
-                    "to point right, anterior and superior (NIfTI's fallback), so left and right, the plane "
-                    "and the direction of the levels may be wrong");
+    notes.push_back(
+        "no orientation in the NIfTI header (qform and sform codes 0): the voxel axes were taken "
+        "to point right, anterior and superior (NIfTI's fallback), so left and right, the plane "
+        "and the direction of the levels may be wrong");
   if (qform)
     for (std::size_t o : {256u, 260u, 264u, 268u, 272u, 276u, 76u})
-      if (!std::isfinite(f32(o))) throw InputError(path + ": NIfTI orientation (qform) holds a value that is not a number");
+      if (!std::isfinite(f32(o)))
+        throw InputError(path + ": NIfTI orientation (qform) holds a value that is not a number");
   if (qform) {
     for (std::size_t o : {256u, 260u, 264u})
-      if (std::abs(f32(o)) > 1.0 + 1e-3) throw InputError(path + ": NIfTI orientation (qform) is not a rotation (quaternion component " + g(f32(o)) + ")");
+      if (std::abs(f32(o)) > 1.0 + 1e-3)
+        throw InputError(path +
+                         ": NIfTI orientation (qform) is not a rotation (quaternion component " +
+                         g(f32(o)) + ")");
     for (std::size_t o : {268u, 272u, 276u})
-      if (std::abs(f32(o)) > kMaxOffsetMm) throw InputError(path + ": NIfTI position (qoffset) is more than a kilometre away");
+      if (std::abs(f32(o)) > kMaxOffsetMm)
+        throw InputError(path + ": NIfTI position (qoffset) is more than a kilometre away");
   }
   if (sform) {
     for (std::size_t o = 280; o < 328; o += 4)
-      if (!std::isfinite(f32(o))) throw InputError(path + ": NIfTI orientation (sform) holds a value that is not a number");
+      if (!std::isfinite(f32(o)))
+        throw InputError(path + ": NIfTI orientation (sform) holds a value that is not a number");
     // Columns: the voxel axes in mm; last column: the position of the first voxel.
     double m[3][3];
     for (int r = 0; r < 3; ++r) {
       for (int c = 0; c < 3; ++c) m[r][c] = f32(280 + 16 * r + 4 * c);
-      if (std::abs(f32(280 + 16 * r + 12)) > kMaxOffsetMm) throw InputError(path + ": NIfTI position (sform) is more than a kilometre away");
+      if (std::abs(f32(280 + 16 * r + 12)) > kMaxOffsetMm)
+        throw InputError(path + ": NIfTI position (sform) is more than a kilometre away");
     }
     double product = 1;
     for (int c = 0; c < 3; ++c) {
       const double length = std::sqrt(m[0][c] * m[0][c] + m[1][c] * m[1][c] + m[2][c] * m[2][c]);
       if (length < kMinVoxelMm || length > kMaxVoxelMm)
-        throw InputError(path + ": NIfTI orientation (sform) makes a voxel edge " + g(length) + " mm long");
+        throw InputError(path + ": NIfTI orientation (sform) makes a voxel edge " + g(length) +
+                         " mm long");
       product *= length;
     }
-    const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+    const double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+                       m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
                        m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
     // |det| = the voxel's volume; against the product of its edges it is the sine of how far the
     // axes are from lying in one plane.
     if (std::abs(det) < 1e-3 * product)
-      throw InputError(path + ": NIfTI orientation (sform) puts the voxel axes (nearly) in one plane");
+      throw InputError(path +
+                       ": NIfTI orientation (sform) puts the voxel axes (nearly) in one plane");
   }
   const double offset = std::max(348.0, f32(108));
   const double needed = offset + voxels * (bitpix / 8);
   const auto fileBytes = static_cast<double>(std::filesystem::file_size(path));
   const auto mb = [](double bytes) {
-    const char* unit = bytes >= 1e9 ? " GB" : bytes >= 1e6 ? " MB" : bytes >= 1e3 ? " kB" : " bytes";
-    const double scaled = bytes >= 1e9 ? bytes / 1e9 : bytes >= 1e6 ? bytes / 1e6 : bytes >= 1e3 ? bytes / 1e3 : bytes;
+    const char* unit = bytes >= 1e9   ? " GB"
+                       : bytes >= 1e6 ? " MB"
+                       : bytes >= 1e3 ? " kB"
+                                      : " bytes";
+    const double scaled = bytes >= 1e9   ? bytes / 1e9
+                          : bytes >= 1e6 ? bytes / 1e6
+                          : bytes >= 1e3 ? bytes / 1e3
+                                         : bytes;
     char text[32];
     std::snprintf(text, sizeof text, scaled < 10 && bytes >= 1e3 ? "%.1f" : "%.0f", scaled);
     return std::string(text) + unit;
@@ -253,7 +292,8 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
     // Deflate cannot expand more than about 1032:1, and the gzip trailer holds the uncompressed
     // size (modulo 2^32).
     if (needed > 1032.0 * fileBytes)
-      throw InputError(path + ": NIfTI header declares " + mb(needed) + " of data, more than a " + mb(fileBytes) +
+      throw InputError(path + ": NIfTI header declares " + mb(needed) + " of data, more than a " +
+                       mb(fileBytes) +
                        " gzip file can hold: the header is wrong or the file is cut short");
     // The stream itself must hold the declared data: a .nii.gz cut short reads without error in
     // ITK, the missing voxels silently zero. Decompressing once more costs a few tens of ms on
@@ -264,16 +304,19 @@ std::vector<std::string> checkNiftiHeader(const std::string& path) {
     std::vector<char> chunk(1 << 20);
     double total = 0;
     int n = 0;
-    while (total < needed && (n = gzread(stream, chunk.data(), static_cast<unsigned>(chunk.size()))) > 0) total += n;
+    while (total < needed &&
+           (n = gzread(stream, chunk.data(), static_cast<unsigned>(chunk.size()))) > 0)
+      total += n;
     int code = Z_OK;
     gzerror(stream, &code);
     gzclose(stream);
     if (total < needed)
-      throw InputError(path + ": truncated: the NIfTI header declares " + mb(needed) + " of data, the gzip stream holds " +
-                       mb(total) + (code != Z_OK && code != Z_STREAM_END ? " before it breaks off" : ""));
+      throw InputError(path + ": truncated: the NIfTI header declares " + mb(needed) +
+                       " of data, the gzip stream holds " + mb(total) +
+                       (code != Z_OK && code != Z_STREAM_END ? " before it breaks off" : ""));
   } else if (fileBytes < needed) {
-    throw InputError(path + ": truncated: the NIfTI header declares " + mb(needed) + " of data, the file holds " +
-                     mb(fileBytes));
+    throw InputError(path + ": truncated: the NIfTI header declares " + mb(needed) +
+                     " of data, the file holds " + mb(fileBytes));
   }
   return notes;
 }
@@ -294,7 +337,8 @@ itk::NiftiImageIO::Pointer openHeader(const std::string& path, bool checked = fa
     io->ReadImageInformation();
   } catch (const itk::ExceptionObject& e) {
     const std::string library = chatter.release();
-    throw InputError(path + ": cannot read the NIfTI header (" + (library.empty() ? std::string(e.GetDescription()) : library) + ")");
+    throw InputError(path + ": cannot read the NIfTI header (" +
+                     (library.empty() ? std::string(e.GetDescription()) : library) + ")");
   }
   return io;
 }
@@ -311,7 +355,8 @@ typename TImage::Pointer readAs(const std::string& path, bool checked = false) {
   } catch (const itk::ExceptionObject& e) {
     if (const std::string library = chatter.release(); !library.empty())
       throw InputError(path + ": cannot read the NIfTI image (" + library + ")");
-    throw InputError(path + ": cannot read the NIfTI image (" + std::string(e.GetDescription()) + ")");
+    throw InputError(path + ": cannot read the NIfTI image (" + std::string(e.GetDescription()) +
+                     ")");
   }
   return reader->GetOutput();
 }
@@ -332,7 +377,8 @@ void gzipFile(const std::string& from, const std::string& to) {
     if (out) gzclose(out);
     std::error_code ignored;
     std::filesystem::remove(partial, ignored);
-    throw OutputError(to + ": cannot write the image (" + (error ? std::strerror(error) : why) + ")");
+    throw OutputError(to + ": cannot write the image (" + (error ? std::strerror(error) : why) +
+                      ")");
   };
   if (!in || !out) fail("cannot open it");
   std::vector<char> buffer(1 << 20);
@@ -372,7 +418,7 @@ void writeAs(const TImage* image, const std::string& path) {
     discard();
     const std::string library = chatter.release();
     throw OutputError(path + ": cannot write the image (" +
-                                              (library.empty() ? std::string(e.GetDescription()) : library) + ")");
+                      (library.empty() ? std::string(e.GetDescription()) : library) + ")");
   }
   const std::string library = chatter.release();
   // The voxels begin at vox_offset (bytes 108-111 of the header, a float).
@@ -384,7 +430,8 @@ void writeAs(const TImage* image, const std::string& path) {
     in.read(reinterpret_cast<char*>(&offset), sizeof offset);
     if (in && std::isfinite(offset) && offset >= 348)
       expected = static_cast<std::uintmax_t>(offset) +
-                 image->GetLargestPossibleRegion().GetNumberOfPixels() * sizeof(typename TImage::PixelType);
+                 image->GetLargestPossibleRegion().GetNumberOfPixels() *
+                     sizeof(typename TImage::PixelType);
   }
   std::error_code ec;
   const std::uintmax_t actual = std::filesystem::file_size(plain, ec);
@@ -392,7 +439,7 @@ void writeAs(const TImage* image, const std::string& path) {
     discard();
     const std::uintmax_t missing = ec ? 0 : expected > actual ? expected - actual : 1;
     throw OutputError(path + ": cannot write the image (" + shortWriteReason(path, missing) +
-                                              (library.empty() ? "" : "; " + library) + ")");
+                      (library.empty() ? "" : "; " + library) + ")");
   }
   try {
     if (compressed) {
@@ -432,7 +479,9 @@ void writeSidecar(const SeriesMetadata& meta, const std::string& niftiPath) {
   writeFileAtomically(path, out.str(), "the sidecar");
 }
 
-bool isNiftiPath(const std::string& path) { return endsWith(path, ".nii") || endsWith(path, ".nii.gz"); }
+bool isNiftiPath(const std::string& path) {
+  return endsWith(path, ".nii") || endsWith(path, ".nii.gz");
+}
 
 SeriesEntry scanNifti(const std::string& path) {
   if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
@@ -446,7 +495,8 @@ SeriesEntry scanNifti(const std::string& path) {
   entry.meta.modality = "MR";
   readSidecar(path, entry.meta);
   if (entry.meta.seriesDescription.empty())
-    entry.meta.seriesDescription = std::filesystem::path(stripNiftiExtension(path)).filename().string();
+    entry.meta.seriesDescription =
+        std::filesystem::path(stripNiftiExtension(path)).filename().string();
   const unsigned dims = io->GetNumberOfDimensions();
   for (unsigned d = 3; d < dims; ++d)
     if (io->GetDimensions(d) > 1) entry.volumeCount *= io->GetDimensions(d);
@@ -456,13 +506,15 @@ SeriesEntry scanNifti(const std::string& path) {
     entry.problems.push_back("4D NIfTI with " + std::to_string(entry.volumeCount) +
                              " volumes; extract one 3D volume first");
   if (io->GetNumberOfComponents() != 1)
-    entry.problems.push_back("vector image (" + std::to_string(io->GetNumberOfComponents()) + " components)");
+    entry.problems.push_back("vector image (" + std::to_string(io->GetNumberOfComponents()) +
+                             " components)");
   for (unsigned a = 0; a < 3; ++a) {
     entry.size[a] = a < dims ? io->GetDimensions(a) : 1;
     entry.spacing[a] = a < dims ? io->GetSpacing(a) : 1.0;
     entry.origin[a] = a < dims ? io->GetOrigin(a) : 0.0;
     const auto column = io->GetDirection(std::min(a, dims - 1));
-    for (unsigned r = 0; r < 3; ++r) entry.direction[r][a] = r < column.size() ? column[r] : (r == a);
+    for (unsigned r = 0; r < 3; ++r)
+      entry.direction[r][a] = r < column.size() ? column[r] : (r == a);
   }
   entry.orientation = classifyOrientation(entry.direction);
   return entry;
@@ -497,8 +549,12 @@ void writeNifti(const Image* image, const std::string& path, NiftiStorage storag
   writeAs<Image>(image, path);
 }
 
-void writeNifti(const Mask* mask, const std::string& path) { writeAs<Mask>(mask, path); }
-void writeNifti(const LabelImage* labels, const std::string& path) { writeAs<LabelImage>(labels, path); }
+void writeNifti(const Mask* mask, const std::string& path) {
+  writeAs<Mask>(mask, path);
+}
+void writeNifti(const LabelImage* labels, const std::string& path) {
+  writeAs<LabelImage>(labels, path);
+}
 
 namespace {
 
@@ -522,7 +578,8 @@ typename TImage::Pointer readLabelled(const std::string& path, const char* what)
     const double v = std::nearbyint(static_cast<double>(in[i]));
     if (!(v >= 0 && v <= top))
       throw InputError(path + ": not a " + what + ": a voxel holds " + std::to_string(in[i]) +
-                       " (expected whole numbers 0-" + std::to_string(static_cast<long>(top)) + ")");
+                       " (expected whole numbers 0-" + std::to_string(static_cast<long>(top)) +
+                       ")");
     to[i] = static_cast<Pixel>(v);
   }
   return out;
@@ -530,7 +587,11 @@ typename TImage::Pointer readLabelled(const std::string& path, const char* what)
 
 }  // namespace
 
-Mask::Pointer readMask(const std::string& path) { return readLabelled<Mask>(path, "mask"); }
-LabelImage::Pointer readLabels(const std::string& path) { return readLabelled<LabelImage>(path, "label image"); }
+Mask::Pointer readMask(const std::string& path) {
+  return readLabelled<Mask>(path, "mask");
+}
+LabelImage::Pointer readLabels(const std::string& path) {
+  return readLabelled<LabelImage>(path, "label image");
+}
 
 }  // namespace cordscope

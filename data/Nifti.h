@@ -21,7 +21,8 @@ Volume readNifti(const std::string& path);
 // whole number in range (as scanners store them), and float32 otherwise.
 enum class NiftiStorage { Auto, Float32 };
 
-void writeNifti(const Image* image, const std::string& path, NiftiStorage storage = NiftiStorage::Auto);
+void writeNifti(const Image* image, const std::string& path,
+                NiftiStorage storage = NiftiStorage::Auto);
 void writeNifti(const Mask* mask, const std::string& path);
 void writeNifti(const LabelImage* labels, const std::string& path);
 

@@ -9,20 +9,23 @@
 namespace cordscope {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what, int error, const std::string& partial) {
+[[noreturn]] void fail(const std::string& path, const std::string& what, int error,
+                       const std::string& partial) {
   std::remove(partial.c_str());
-  throw OutputError(
-              path + ": cannot write " + what + " (" + (error ? std::strerror(error) : "unknown error") + ")");
+  throw OutputError(path + ": cannot write " + what + " (" +
+                    (error ? std::strerror(error) : "unknown error") + ")");
 }
 
 }  // namespace
 
-void writeFileAtomically(const std::string& path, const std::string& bytes, const std::string& what) {
+void writeFileAtomically(const std::string& path, const std::string& bytes,
+                         const std::string& what) {
   const std::string partial = path + kPartialSuffix;
   errno = 0;
   std::FILE* file = std::fopen(partial.c_str(), "wb");
   if (!file) fail(path, what, errno, partial);
-  const bool written = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+  const bool written =
+      bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
   int error = written ? 0 : errno;
   // fflush and fclose report what the buffered writes could not do (ENOSPC, EDQUOT, EIO).
   if (std::fflush(file) != 0 && !error) error = errno ? errno : EIO;

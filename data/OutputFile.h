@@ -12,8 +12,10 @@ namespace cordscope {
 inline constexpr const char* kPartialSuffix = ".cordscope-partial";
 
 // Writes `bytes` to `path` as above. `what` names the file's role in the message ("the report").
-// Throws Error (ExitCode::AnalysisFailed): "PATH: cannot write the report (No space left on device)".
-void writeFileAtomically(const std::string& path, const std::string& bytes, const std::string& what);
+// Throws Error (ExitCode::AnalysisFailed): "PATH: cannot write the report (No space left on
+// device)".
+void writeFileAtomically(const std::string& path, const std::string& bytes,
+                         const std::string& what);
 
 // Renames a finished temporary over its target, or throws as above (and removes the temporary).
 void commitPartial(const std::string& partial, const std::string& path, const std::string& what);

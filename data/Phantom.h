@@ -46,12 +46,12 @@ struct PhantomOptions {
   double sliceGapMm = 0;
   unsigned matrix = 400;
   std::optional<unsigned> slices;  // default: 15 sagittal, or enough axial slices to cover C1-T2
-  double tiltDeg = 0;               // oblique acquisition: grid rotated about the AP axis
-  double noise = 0.03;              // Rician sigma as a fraction of the cord signal
-  double bias = 0.15;               // amplitude of a smooth coil-sensitivity field
+  double tiltDeg = 0;              // oblique acquisition: grid rotated about the AP axis
+  double noise = 0.03;             // Rician sigma as a fraction of the cord signal
+  double bias = 0.15;              // amplitude of a smooth coil-sensitivity field
   bool shuffleFiles = false;
   std::string studyDate = "20240115";
-  std::string seriesDescription;   // default "T2 TSE SAG" / "T2 TSE AX"
+  std::string seriesDescription;  // default "T2 TSE SAG" / "T2 TSE AX"
   double dicomEchoTimeMs = 100, dicomRepetitionTimeMs = 3000;
 };
 
@@ -68,6 +68,7 @@ PhantomStudy makePhantom(const PhantomOptions& options);
 // Writes OUTDIR/dicom/ (classic MR series), OUTDIR/truth.json and OUTDIR/truth/*.nii.gz. The truth
 // masks are on exactly the grid `cordscope convert OUTDIR/dicom` produces (the series is read
 // back and the masks are placed voxel by voxel in world space).
-void writePhantom(const PhantomStudy& study, const PhantomOptions& options, const std::string& outDir);
+void writePhantom(const PhantomStudy& study, const PhantomOptions& options,
+                  const std::string& outDir);
 
 }  // namespace cordscope

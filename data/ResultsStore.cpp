@@ -8,20 +8,21 @@
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 
 #include "data/Csv.h"
 #include "data/Error.h"
-#include "data/OutputFile.h"
 #include "data/Levels.h"
+#include "data/OutputFile.h"
 
 namespace cordscope {
 namespace {
 
 constexpr const char* kColumns =
-    "key, kind, input, series, fingerprint, output_dir, status, error, analyses, started_at, finished_at, "
-    "seconds, peak_memory_mb, age_years, sex, study_date, lesion_count, max_segments_spanned, extensive, "
+    "key, kind, input, series, fingerprint, output_dir, status, error, analyses, started_at, "
+    "finished_at, "
+    "seconds, peak_memory_mb, age_years, sex, study_date, lesion_count, max_segments_spanned, "
+    "extensive, "
     "adi_mm, padi_mm, csa_json, quality_verdict, quality_reasons";
 // Columns added after the first stores were written: a store without them gains them when opened
 // read-write, and reads as NULL for them when opened read-only (a shard of an older batch).
@@ -34,9 +35,12 @@ Error storeError(sqlite3* db, const std::string& path, const std::string& doing 
   const int code = db ? sqlite3_errcode(db) & 0xff : SQLITE_NOMEM;
   const int system = db ? sqlite3_system_errno(db) : 0;
   std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-  if (system != 0 && why.find(std::strerror(system)) == std::string::npos) why += " (" + std::string(std::strerror(system)) + ")";
-  const bool output = code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN || code == SQLITE_READONLY;
-  return Error(output ? ExitCode::OutputFailed : ExitCode::AnalysisFailed, path + ": " + doing + ": " + why);
+  if (system != 0 && why.find(std::strerror(system)) == std::string::npos)
+    why += " (" + std::string(std::strerror(system)) + ")";
+  const bool output = code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN ||
+                      code == SQLITE_READONLY;
+  return Error(output ? ExitCode::OutputFailed : ExitCode::AnalysisFailed,
+               path + ": " + doing + ": " + why);
 }
 
 // A prepared statement that finalises itself.
@@ -53,7 +57,9 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-void bindText(sqlite3_stmt* s, int i, const std::string& v) { sqlite3_bind_text(s, i, v.c_str(), -1, SQLITE_TRANSIENT); }
+void bindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.c_str(), -1, SQLITE_TRANSIENT);
+}
 template <class T>
 void bindOptional(sqlite3_stmt* s, int i, const std::optional<T>& v) {
   if (!v)
@@ -118,7 +124,8 @@ std::string numberText(const std::optional<double>& v, int decimals) {
 }  // namespace
 
 ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
-  const int flags = mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int flags =
+      mode == Mode::ReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     const Error error = storeError(db_, path, "cannot open the results store");
     sqlite3_close(db_);
@@ -133,14 +140,20 @@ ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
   try {
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
-    exec("CREATE TABLE IF NOT EXISTS studies (key TEXT PRIMARY KEY, kind TEXT, input TEXT, series TEXT, "
-         "fingerprint TEXT, output_dir TEXT, status TEXT NOT NULL, error TEXT, analyses INTEGER NOT NULL DEFAULT 0, "
-         "started_at TEXT, finished_at TEXT, seconds REAL, peak_memory_mb REAL, age_years REAL, sex TEXT, "
-         "study_date TEXT, lesion_count INTEGER, max_segments_spanned INTEGER, extensive INTEGER, adi_mm REAL, "
-         "padi_mm REAL, csa_json TEXT, quality_verdict TEXT, quality_reasons TEXT)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS studies (key TEXT PRIMARY KEY, kind TEXT, input TEXT, series "
+        "TEXT, "
+        "fingerprint TEXT, output_dir TEXT, status TEXT NOT NULL, error TEXT, analyses INTEGER NOT "
+        "NULL DEFAULT 0, "
+        "started_at TEXT, finished_at TEXT, seconds REAL, peak_memory_mb REAL, age_years REAL, sex "
+        "TEXT, "
+        "study_date TEXT, lesion_count INTEGER, max_segments_spanned INTEGER, extensive INTEGER, "
+        "adi_mm REAL, "
+        "padi_mm REAL, csa_json TEXT, quality_verdict TEXT, quality_reasons TEXT)");
     exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)");
     for (const char* column : kAddedColumns)
-      if (!hasColumn(column)) exec(std::string("ALTER TABLE studies ADD COLUMN ") + column + " TEXT");
+      if (!hasColumn(column))
+        exec(std::string("ALTER TABLE studies ADD COLUMN ") + column + " TEXT");
     select_ = selectColumns();
   } catch (...) {
     sqlite3_close(db_);
@@ -149,7 +162,9 @@ ResultsStore::ResultsStore(const std::string& path, Mode mode) : path_(path) {
   }
 }
 
-ResultsStore::~ResultsStore() { sqlite3_close(db_); }
+ResultsStore::~ResultsStore() {
+  sqlite3_close(db_);
+}
 
 bool ResultsStore::hasColumn(const std::string& column) const {
   Statement s(db_, "SELECT name FROM pragma_table_info('studies')", path_);
@@ -226,8 +241,7 @@ void ResultsStore::put(const StudyRecord& r) {
   bindText(s.get(), i++, r.csaMm2.empty() ? std::string() : nlohmann::json(r.csaMm2).dump());
   bindText(s.get(), i++, r.qualityVerdict);
   bindText(s.get(), i++, r.qualityReasons);
-  if (sqlite3_step(s.get()) != SQLITE_DONE)
-    throw storeError(db_, path_);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) throw storeError(db_, path_);
 }
 
 std::optional<std::string> ResultsStore::meta(const std::string& name) const {
@@ -241,14 +255,14 @@ void ResultsStore::setMeta(const std::string& name, const std::string& value) {
   Statement s(db_, "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", path_);
   bindText(s.get(), 1, name);
   bindText(s.get(), 2, value);
-  if (sqlite3_step(s.get()) != SQLITE_DONE)
-    throw storeError(db_, path_);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) throw storeError(db_, path_);
 }
 
 std::string ResultsStore::salt() {
   if (const auto existing = meta("salt")) return *existing;
   unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw Error(ExitCode::AnalysisFailed, "cannot draw a random salt");
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    throw Error(ExitCode::AnalysisFailed, "cannot draw a random salt");
   std::string hex;
   for (const unsigned char b : bytes) {
     static const char* digits = "0123456789abcdef";
@@ -259,27 +273,29 @@ std::string ResultsStore::salt() {
   return hex;
 }
 
-void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path, bool anonymized) {
+void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path,
+                    bool anonymized) {
   std::ostringstream out;
-  out << "study_key,status,quality_verdict,quality_reasons,kind,age_years,sex" << (anonymized ? "" : ",study_date,input")
+  out << "study_key,status,quality_verdict,quality_reasons,kind,age_years,sex"
+      << (anonymized ? "" : ",study_date,input")
       << ",lesion_count,max_segments_spanned,extensive_ge7_segments,adi_mm,padi_mm";
   for (int level = 1; level <= 9; ++level) out << ",csa_" << levelName(level) << "_mm2";
   out << ",seconds,peak_memory_mb,analyses,error\n";
   for (const StudyRecord& r : records) {
-    out << csvField(r.key) << "," << r.status << "," << csvField(r.qualityVerdict) << "," << csvField(r.qualityReasons)
-        << "," << r.kind << "," << numberText(r.ageYears, 1) << ","
+    out << csvField(r.key) << "," << r.status << "," << csvField(r.qualityVerdict) << ","
+        << csvField(r.qualityReasons) << "," << r.kind << "," << numberText(r.ageYears, 1) << ","
         << csvField(r.sex);
     if (!anonymized) out << "," << csvField(r.studyDate) << "," << csvField(r.input);
     out << "," << (r.lesionCount ? std::to_string(*r.lesionCount) : "") << ","
         << (r.maxSegmentsSpanned ? std::to_string(*r.maxSegmentsSpanned) : "") << ","
-        << (r.extensive ? (*r.extensive ? "true" : "false") : "") << "," << numberText(r.adiMm, 2) << ","
-        << numberText(r.padiMm, 2);
+        << (r.extensive ? (*r.extensive ? "true" : "false") : "") << "," << numberText(r.adiMm, 2)
+        << "," << numberText(r.padiMm, 2);
     for (int level = 1; level <= 9; ++level) {
       const auto it = r.csaMm2.find(levelName(level));
       out << "," << (it == r.csaMm2.end() ? "" : numberText(it->second, 2));
     }
-    out << "," << numberText(r.seconds, 2) << "," << numberText(r.peakMemoryMb, 1) << "," << r.analyses << ","
-        << csvField(r.error) << "\n";
+    out << "," << numberText(r.seconds, 2) << "," << numberText(r.peakMemoryMb, 1) << ","
+        << r.analyses << "," << csvField(r.error) << "\n";
   }
   writeFileAtomically(path, out.str(), "the cohort table");
 }

@@ -19,12 +19,13 @@ struct StudyRecord {
   // "running", "done", "failed" (not analysed to the end: unreadable input, a crash),
   // "rejected" (analysed, but its quality control verdict is fail), "interrupted"
   std::string status;
-  std::string error;   // why it failed; for a rejected study, the quality control's fail reasons
+  std::string error;  // why it failed; for a rejected study, the quality control's fail reasons
   // The analysis' quality control (report.json "quality"): "pass", "check", "fail", or empty when
   // there is no verdict (not analysed to the end, or analysed by a version without one); the
   // reasons' codes, ";"-separated.
   std::string qualityVerdict, qualityReasons;
-  int analyses = 0;    // times an analysis of this study was started (a skipped study keeps its count)
+  int analyses =
+      0;  // times an analysis of this study was started (a skipped study keeps its count)
   std::string startedAt, finishedAt;  // UTC ISO 8601
   double seconds = 0, peakMemoryMb = 0;
   // Demographics and summary measures (from the study's report.json); absent when unknown.
@@ -39,7 +40,8 @@ struct StudyRecord {
 class ResultsStore {
  public:
   enum class Mode { ReadWrite, ReadOnly };
-  // Opens (creating when needed, read-write) the store; throws Error naming the file when it cannot.
+  // Opens (creating when needed, read-write) the store; throws Error naming the file when it
+  // cannot.
   explicit ResultsStore(const std::string& path, Mode mode = Mode::ReadWrite);
   ~ResultsStore();
   ResultsStore(const ResultsStore&) = delete;
@@ -65,8 +67,10 @@ class ResultsStore {
 };
 
 // cohort.csv: one row per study (key, status, quality verdict and reason codes, demographics,
-// summary measures, CSA per level C1-T2, error). With `anonymized`, no input path, study date or other identifier is written.
-void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path, bool anonymized);
+// summary measures, CSA per level C1-T2, error). With `anonymized`, no input path, study date or
+// other identifier is written.
+void writeCohortCsv(const std::vector<StudyRecord>& records, const std::string& path,
+                    bool anonymized);
 
 // UTC now, ISO 8601.
 std::string utcNow();

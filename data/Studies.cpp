@@ -29,7 +29,8 @@ std::string fileStamp(const std::string& path) {
 
 std::string sanitize(const std::string& text) {
   std::string out;
-  for (const char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  for (const char c : text)
+    out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
   while (!out.empty() && (out.front() == '.' || out.front() == '_')) out.erase(out.begin());
   return out.empty() ? "study" : out.substr(0, 80);
 }
@@ -37,7 +38,8 @@ std::string sanitize(const std::string& text) {
 std::string niftiStem(const fs::path& path) {
   std::string name = path.filename().string();
   for (const char* ext : {".nii.gz", ".nii"})
-    if (name.size() > std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
+    if (name.size() > std::strlen(ext) &&
+        name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
       return name.substr(0, name.size() - std::strlen(ext));
   return name;
 }
@@ -71,7 +73,8 @@ bool isBidsDataset(const fs::path& dir) {
 void discoverBids(const fs::path& root, Discovery& out) {
   std::vector<fs::path> anatDirs;
   for (const auto& subject : fs::directory_iterator(root)) {
-    if (!subject.is_directory() || subject.path().filename().string().rfind("sub-", 0) != 0) continue;
+    if (!subject.is_directory() || subject.path().filename().string().rfind("sub-", 0) != 0)
+      continue;
     if (fs::is_directory(subject.path() / "anat")) anatDirs.push_back(subject.path() / "anat");
     for (const auto& session : fs::directory_iterator(subject.path()))
       if (session.is_directory() && session.path().filename().string().rfind("ses-", 0) == 0 &&
@@ -91,12 +94,14 @@ void discoverBids(const fs::path& root, Discovery& out) {
       job.key = sanitize(job.bidsStem);
       out.studies.push_back(job);
     }
-  if (anatDirs.empty()) out.warnings.push_back(root.string() + ": a BIDS dataset without sub-*/[ses-*/]anat folders");
+  if (anatDirs.empty())
+    out.warnings.push_back(root.string() + ": a BIDS dataset without sub-*/[ses-*/]anat folders");
 }
 
 // The job of one DICOM study from its series: read from the deepest folder common to its files
 // (or `fallback`), the series `analyze` would choose, a fingerprint of its files.
-StudyJob dicomStudyJob(const std::string& studyUid, const std::vector<const SeriesEntry*>& series, const fs::path& fallback) {
+StudyJob dicomStudyJob(const std::string& studyUid, const std::vector<const SeriesEntry*>& series,
+                       const fs::path& fallback) {
   Inventory one;
   std::vector<std::string> stamps;
   fs::path common;
@@ -109,7 +114,8 @@ StudyJob dicomStudyJob(const std::string& studyUid, const std::vector<const Seri
         common = folder;
       } else {
         fs::path shared;
-        for (auto a = common.begin(), b = folder.begin(); a != common.end() && b != folder.end() && *a == *b; ++a, ++b)
+        for (auto a = common.begin(), b = folder.begin();
+             a != common.end() && b != folder.end() && *a == *b; ++a, ++b)
           shared /= *a;
         common = shared;
       }
@@ -157,7 +163,8 @@ void discoverScanned(const fs::path& input, Discovery& out) {
     if (s.kind == "nifti") {
       // Masks and label maps beside the images (segmentations, truth) are not studies.
       if (isLabelFile(s.id))
-        out.warnings.push_back(s.id + ": a label image (few distinct values), not a study; skipped");
+        out.warnings.push_back(s.id +
+                               ": a label image (few distinct values), not a study; skipped");
       else
         out.studies.push_back(niftiJob(s.id));
       continue;
@@ -171,23 +178,26 @@ void discoverScanned(const fs::path& input, Discovery& out) {
     for (const SeriesEntry& s : inventory.series)
       for (const DicomFrame& f : s.frames) readable.insert(fs::path(f.path).parent_path().string());
     std::map<std::string, std::vector<std::pair<std::string, std::string>>> byFolder;
-    for (const auto& [file, why] : inventory.unreadable) byFolder[fs::path(file).parent_path().string()].push_back({file, why});
+    for (const auto& [file, why] : inventory.unreadable)
+      byFolder[fs::path(file).parent_path().string()].push_back({file, why});
     for (const auto& [folder, files] : byFolder) {
       if (readable.count(folder)) continue;
       StudyJob job;
       job.kind = "invalid";
       job.input = folder;
-      job.key = sanitize(fs::path(folder).filename().string()) + "_" + sha256Hex(folder).substr(0, 8);
+      job.key =
+          sanitize(fs::path(folder).filename().string()) + "_" + sha256Hex(folder).substr(0, 8);
       job.fileCount = files.size();
-      job.problem = std::to_string(files.size()) + " unreadable file(s) in " + folder + ", e.g. " + files.front().first +
-                    ": " + files.front().second;
+      job.problem = std::to_string(files.size()) + " unreadable file(s) in " + folder + ", e.g. " +
+                    files.front().first + ": " + files.front().second;
       std::string stamps;
       for (const auto& f : files) stamps += fileStamp(f.first) + "\n";
       job.fingerprint = sha256Hex(stamps);
       out.studies.push_back(job);
     }
   }
-  for (const auto& [studyUid, series] : byStudy) out.studies.push_back(dicomStudyJob(studyUid, series, input));
+  for (const auto& [studyUid, series] : byStudy)
+    out.studies.push_back(dicomStudyJob(studyUid, series, input));
 }
 
 }  // namespace
@@ -230,9 +240,9 @@ Discovery discoverStudies(const std::vector<std::string>& inputs) {
     const std::string studyUid = entry.first;  // a plain variable: lambdas below capture it
     std::set<std::string>& folders = entry.second;
     for (auto it = folders.begin(); it != folders.end();) {
-      const bool inside = std::any_of(folders.begin(), folders.end(), [&](const std::string& other) {
-        return other != *it && isWithin(*it, other);
-      });
+      const bool inside = std::any_of(
+          folders.begin(), folders.end(),
+          [&](const std::string& other) { return other != *it && isWithin(*it, other); });
       it = inside ? folders.erase(it) : std::next(it);
     }
     if (folders.size() < 2) continue;
@@ -250,18 +260,23 @@ Discovery discoverStudies(const std::vector<std::string>& inputs) {
     } catch (const Error& e) {
       joined.kind = "dicom";
       joined.studyUid = studyUid;
-      joined.problem = std::string("study ") + studyUid + " split across inputs (" + where + ") could not be read together: " + e.what();
+      joined.problem = std::string("study ") + studyUid + " split across inputs (" + where +
+                       ") could not be read together: " + e.what();
     }
     joined.inputs = parts;
     joined.input = "";
-    for (const std::string& folder : parts) joined.input += (joined.input.empty() ? "" : " + ") + folder;
-    out.warnings.push_back("study " + studyUid + " is split across " + std::to_string(parts.size()) + " inputs (" + where +
-                           "): its parts are read together as one study of " + std::to_string(joined.fileCount) + " files");
+    for (const std::string& folder : parts)
+      joined.input += (joined.input.empty() ? "" : " + ") + folder;
+    out.warnings.push_back("study " + studyUid + " is split across " +
+                           std::to_string(parts.size()) + " inputs (" + where +
+                           "): its parts are read together as one study of " +
+                           std::to_string(joined.fileCount) + " files");
     // The parts' jobs give way to the whole (its key is theirs: patient, date, study UID).
     std::string key;
     out.studies.erase(std::remove_if(out.studies.begin(), out.studies.end(),
                                      [&](const StudyJob& j) {
-                                       if (j.kind != "dicom" || j.studyUid != studyUid) return false;
+                                       if (j.kind != "dicom" || j.studyUid != studyUid)
+                                         return false;
                                        key = j.key;
                                        return true;
                                      }),
@@ -274,10 +289,13 @@ Discovery discoverStudies(const std::vector<std::string>& inputs) {
   for (const StudyJob& j : out.studies) ++count[j.key];
   for (StudyJob& j : out.studies)
     if (count[j.key] > 1) j.key += "_" + sha256Hex(j.input + "|" + j.series).substr(0, 8);
-  std::sort(out.studies.begin(), out.studies.end(), [](const StudyJob& a, const StudyJob& b) { return a.key < b.key; });
+  std::sort(out.studies.begin(), out.studies.end(),
+            [](const StudyJob& a, const StudyJob& b) { return a.key < b.key; });
   // The same study reached through two inputs is one job.
   out.studies.erase(std::unique(out.studies.begin(), out.studies.end(),
-                                [](const StudyJob& a, const StudyJob& b) { return a.key == b.key && a.input == b.input; }),
+                                [](const StudyJob& a, const StudyJob& b) {
+                                  return a.key == b.key && a.input == b.input;
+                                }),
                     out.studies.end());
   return out;
 }

@@ -21,21 +21,22 @@
 namespace cordscope {
 
 struct StudyJob {
-  std::string key;          // readable and unique in the batch; folder name of its outputs
-  std::string kind;         // "dicom", "nifti", "bids", or "invalid"
-  std::string input;        // what `analyze` reads: a folder or a file (several joined by " + ")
+  std::string key;    // readable and unique in the batch; folder name of its outputs
+  std::string kind;   // "dicom", "nifti", "bids", or "invalid"
+  std::string input;  // what `analyze` reads: a folder or a file (several joined by " + ")
   std::vector<std::string> inputs;  // the folders of a study split across inputs; empty: `input`
-  std::string series;       // DICOM: the series to analyse (`--series`)
-  std::string studyUid;     // DICOM: the Study Instance UID
-  std::string fingerprint;  // SHA-256 of its files' paths, sizes, modification times (and SOP Instance UIDs)
+  std::string series;               // DICOM: the series to analyse (`--series`)
+  std::string studyUid;             // DICOM: the Study Instance UID
+  std::string fingerprint;  // SHA-256 of its files' paths, sizes, modification times (and SOP
+                            // Instance UIDs)
   std::size_t fileCount = 0;
-  std::string problem;      // non-empty: it cannot be analysed; recorded as failed without running
+  std::string problem;  // non-empty: it cannot be analysed; recorded as failed without running
   std::string bidsRelativeDir;  // BIDS: e.g. sub-01/ses-02/anat
   std::string bidsStem;         // BIDS: file name without .nii[.gz], e.g. sub-01_ses-02_T2w
 };
 
 struct Discovery {
-  std::vector<StudyJob> studies;   // sorted by key
+  std::vector<StudyJob> studies;      // sorted by key
   std::vector<std::string> warnings;  // skipped files and the like
 };
 

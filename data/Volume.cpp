@@ -1,19 +1,24 @@
 #include "Volume.h"
-#include "core/Geometry.h"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
-#include <nlohmann/json.hpp>
+
+#include "core/Geometry.h"
 
 namespace cordscope {
 
 std::string toString(Orientation orientation) {
   switch (orientation) {
-    case Orientation::Sagittal: return "sagittal";
-    case Orientation::Coronal: return "coronal";
-    case Orientation::Axial: return "axial";
-    case Orientation::Oblique: return "oblique";
+    case Orientation::Sagittal:
+      return "sagittal";
+    case Orientation::Coronal:
+      return "coronal";
+    case Orientation::Axial:
+      return "axial";
+    case Orientation::Oblique:
+      return "oblique";
   }
   return "oblique";
 }
@@ -82,11 +87,24 @@ std::optional<double> parsePatientAge(const std::string& patientAge, const std::
       const char unit = used < patientAge.size() ? patientAge[used] : 'Y';
       double years = NAN;
       switch (unit) {
-        case 'Y': case 'y': years = value; break;
-        case 'M': case 'm': years = value / 12.0; break;
-        case 'W': case 'w': years = value * 7.0 / 365.25; break;
-        case 'D': case 'd': years = value / 365.25; break;
-        default: break;
+        case 'Y':
+        case 'y':
+          years = value;
+          break;
+        case 'M':
+        case 'm':
+          years = value / 12.0;
+          break;
+        case 'W':
+        case 'w':
+          years = value * 7.0 / 365.25;
+          break;
+        case 'D':
+        case 'd':
+          years = value / 365.25;
+          break;
+        default:
+          break;
       }
       // "999Y" is valid DICOM syntax and no one's age: an age is 0-130 years or unknown (then
       // the dates may still tell).

@@ -3,12 +3,12 @@
 // origin + direction * diag(spacing) * index, in millimetres. NIfTI files are RAS on disk; the
 // conversion happens only in Nifti.cpp.
 #pragma once
-#include "core/Image.h"
-
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/Image.h"
 
 namespace cordscope {
 
@@ -25,18 +25,18 @@ Orientation classifyOrientation(const Image::DirectionType& direction);
 std::string axisCode(const Image::DirectionType& direction);
 
 struct SeriesMetadata {
-  std::string patientName;                 // for reading: "Family, Given Middle" from DICOM's PN, UTF-8
+  std::string patientName;  // for reading: "Family, Given Middle" from DICOM's PN, UTF-8
   std::string patientId;
-  std::string patientSex;                  // "M", "F", "O" or empty
-  std::optional<double> patientAgeYears;   // PatientAge, else StudyDate - PatientBirthDate
+  std::string patientSex;                 // "M", "F", "O" or empty
+  std::optional<double> patientAgeYears;  // PatientAge, else StudyDate - PatientBirthDate
   std::string studyInstanceUid;
   std::string seriesInstanceUid;
-  std::string studyDate;                   // YYYYMMDD as in DICOM, empty when unknown
+  std::string studyDate;  // YYYYMMDD as in DICOM, empty when unknown
   std::string seriesDescription;
   std::string protocolName;
-  std::string modality;                    // "MR" for what cordscope analyses
+  std::string modality;  // "MR" for what cordscope analyses
   std::string manufacturer;
-  std::string imageType;                   // DICOM ImageType, backslash separated
+  std::string imageType;  // DICOM ImageType, backslash separated
   int seriesNumber = 0;
   std::optional<double> echoTimeMs;
   std::optional<double> repetitionTimeMs;
@@ -47,8 +47,8 @@ struct SeriesMetadata {
 struct Volume {
   Image::Pointer image;
   SeriesMetadata meta;
-  std::string sourcePath;            // file or folder it was read from
-  std::string sourceKind;            // "dicom" or "nifti"
+  std::string sourcePath;             // file or folder it was read from
+  std::string sourceKind;             // "dicom" or "nifti"
   std::vector<std::string> warnings;  // things a user should know about how it was read
 
   Orientation orientation() const { return classifyOrientation(image->GetDirection()); }
@@ -70,6 +70,8 @@ void to_json(nlohmann::json& j, const SeriesMetadata& m);
 // thousands (noise alone gives every voxel its own value).
 constexpr std::size_t kMaxLabelValues = 16;
 std::size_t distinctValuesUpTo17(const Image& image);
-inline bool isLabelImage(const Image& image) { return distinctValuesUpTo17(image) <= kMaxLabelValues; }
+inline bool isLabelImage(const Image& image) {
+  return distinctValuesUpTo17(image) <= kMaxLabelValues;
+}
 
 }  // namespace cordscope

@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::error_code ignored;
   std::filesystem::remove_all(folder, ignored);
   std::filesystem::create_directories(folder);
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size), separator("\nCORDSCOPE-FILE\n");
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size),
+      separator("\nCORDSCOPE-FILE\n");
   std::size_t start = 0;
   for (int n = 0; n < 4 && start <= bytes.size(); ++n) {
     std::size_t end = bytes.find(separator, start);

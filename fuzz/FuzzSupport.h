@@ -3,18 +3,20 @@
 // answer the command line prints with exit 3); anything else (another exception, a crash, a
 // sanitizer report, a hang, an allocation beyond libFuzzer's -rss_limit_mb) is a finding.
 #pragma once
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 namespace cordscope::fuzz {
 
 inline const std::filesystem::path& scratch() {
   static const std::filesystem::path dir = [] {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cordscope-fuzz-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "cordscope-fuzz-XXXXXX").string();
     if (!::mkdtemp(pattern.data())) std::abort();
     std::atexit([] {
       std::error_code ignored;
@@ -25,7 +27,8 @@ inline const std::filesystem::path& scratch() {
   return dir;
 }
 
-inline void writeFile(const std::filesystem::path& path, const std::uint8_t* data, std::size_t size) {
+inline void writeFile(const std::filesystem::path& path, const std::uint8_t* data,
+                      std::size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
 }

@@ -23,12 +23,13 @@ Analysis analyzeStudy(const Volume& volume, const AnalysisOptions& options) {
   VertebraeOptions vertebrae = options.vertebrae;
   anchorOnLandmarks(vertebrae, a.landmarks);
   a.vertebrae = labelVertebrae(volume, a.cord, vertebrae);
-  a.craniocervical =
-      measureCraniocervical(a.landmarks, a.cord, a.vertebrae, volume.meta.patientSex, options.craniocervical);
+  a.craniocervical = measureCraniocervical(a.landmarks, a.cord, a.vertebrae, volume.meta.patientSex,
+                                           options.craniocervical);
   stage("lesions", "vertebrae_s");
   a.lesions = segmentLesions(volume, a.cord, options.lesions);
   a.lesionMetrics = measureLesions(a.lesions, a.cord, a.vertebrae, options.involvement);
-  a.summary = summariseLesions(a.lesions, a.lesionMetrics, options.extensive, volume.meta.patientAgeYears);
+  a.summary =
+      summariseLesions(a.lesions, a.lesionMetrics, options.extensive, volume.meta.patientAgeYears);
   a.summary.involvement = options.involvement;
   stage("measures per level", "lesions_s");
   a.levelMetrics = measureLevels(a.cord, a.vertebrae, a.lesionMetrics);

@@ -9,8 +9,9 @@
 namespace cordscope {
 namespace {
 
-
-double distance(const Vec3& a, const Vec3& b) { return norm(a - b); }
+double distance(const Vec3& a, const Vec3& b) {
+  return norm(a - b);
+}
 
 // A direction's component in the mid-sagittal plane (the angles are defined there).
 Vec3 inPlane(const Vec3& d, const CraniocervicalLandmarks& l) {
@@ -67,14 +68,19 @@ CraniocervicalMeasures measureCraniocervical(const CraniocervicalLandmarks& l,
     std::string missing;
     int found = 0;
     for (const auto& [name, present] : landmarks) {
-      if (present) ++found;
-      else missing += (missing.empty() ? "" : ", ") + std::string(name);
+      if (present)
+        ++found;
+      else
+        missing += (missing.empty() ? "" : ", ") + std::string(name);
     }
-    m.quality = std::to_string(found) + " of " + std::to_string(landmarks.size()) +
-                " landmark groups found" + (missing.empty() ? "" : " (not found: " + missing + ")") +
-                "; atlantodental joint seen over " + std::to_string(static_cast<int>(std::lround(l.atlasRowsMm))) +
-                " mm" + (l.lowContrast ? ", in low bone contrast (read by valleys and peaks: less sure)" : "") +
-                "; automatic, on the plane of the upper cord's course: check the lines on the sagittal picture";
+    m.quality =
+        std::to_string(found) + " of " + std::to_string(landmarks.size()) +
+        " landmark groups found" + (missing.empty() ? "" : " (not found: " + missing + ")") +
+        "; atlantodental joint seen over " +
+        std::to_string(static_cast<int>(std::lround(l.atlasRowsMm))) + " mm" +
+        (l.lowContrast ? ", in low bone contrast (read by valleys and peaks: less sure)" : "") +
+        "; automatic, on the plane of the upper cord's course: check the lines on the sagittal "
+        "picture";
   }
 
   if (l.c1AnteriorArchPosteriorCortex && l.densAnteriorCortex) {
@@ -115,10 +121,12 @@ CraniocervicalMeasures measureCraniocervical(const CraniocervicalLandmarks& l,
     const Vec3 cordAxis = inPlane(below->centre - cord.sections.front().centre, l);
     const double bend = std::acos(std::clamp(dot(medullaAxis, cordAxis), -1.0, 1.0)) * 180 / kPi;
     m.cervicomedullaryAngleDeg = 180 - bend;
-    m.flags["cervicomedullary_angle_below_135"] = *m.cervicomedullaryAngleDeg < rules.cervicomedullaryAngleDeg;
+    m.flags["cervicomedullary_angle_below_135"] =
+        *m.cervicomedullaryAngleDeg < rules.cervicomedullaryAngleDeg;
   } else {
     m.warnings.push_back(
-        "craniocervical: the medulla is not distinct above the cord in view; cervicomedullary angle "
+        "craniocervical: the medulla is not distinct above the cord in view; cervicomedullary "
+        "angle "
         "not measured");
   }
 
@@ -131,7 +139,9 @@ CraniocervicalMeasures measureCraniocervical(const CraniocervicalLandmarks& l,
     m.flags["cranial_settling_mcrae"] = *m.densTipBelowMcRaeMm < 0;
   } else {
     m.warnings.push_back(std::string("craniocervical: ") +
-                         (!l.densTip ? "the dens tip" : !l.basion ? "the basion" : "the opisthion") +
+                         (!l.densTip  ? "the dens tip"
+                          : !l.basion ? "the basion"
+                                      : "the opisthion") +
                          " was not found; McRae's line not measured");
   }
 
@@ -179,8 +189,9 @@ void to_json(nlohmann::json& j, const CraniocervicalMeasures& m) {
        {"cord_ap_mm", value(m.cordApMm)},
        {"cord_rl_mm", value(m.cordRlMm)},
        {"canal_ap_mm", value(m.canalApMm)},
-       {"compression_ratio", m.compressionRatio ? nlohmann::json(std::round(*m.compressionRatio * 1000) / 1000)
-                                                : nlohmann::json(nullptr)},
+       {"compression_ratio", m.compressionRatio
+                                 ? nlohmann::json(std::round(*m.compressionRatio * 1000) / 1000)
+                                 : nlohmann::json(nullptr)},
        {"cervicomedullary_angle_deg", value(m.cervicomedullaryAngleDeg)},
        {"dens_tip_below_mcrae_mm", value(m.densTipBelowMcRaeMm)},
        {"ranawat_mm", value(m.ranawatMm)},

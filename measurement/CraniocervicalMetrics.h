@@ -16,9 +16,9 @@
 namespace cordscope {
 
 struct CraniocervicalRules {
-  double adiMm = 3.0;             // aas_anterior: ADI above this (adults, men)
-  double adiFemaleMm = 2.5;       // ... and this for women, when femaleAdiCutoff is set
-  bool femaleAdiCutoff = false;   // use adiFemaleMm when the patient's sex is F
+  double adiMm = 3.0;            // aas_anterior: ADI above this (adults, men)
+  double adiFemaleMm = 2.5;      // ... and this for women, when femaleAdiCutoff is set
+  bool femaleAdiCutoff = false;  // use adiFemaleMm when the patient's sex is F
   double ranawatMaleMm = 15, ranawatFemaleMm = 13;  // ranawat_low below these
   double padiRiskMm = 14, padiCriticalMm = 10;      // Boden 1993
   double sacCompressionMm = 13;                     // SAC <= 13 mm: cord compression in RA
@@ -32,9 +32,9 @@ struct CraniocervicalMeasures {
   std::optional<double> cervicomedullaryAngleDeg;
   std::optional<double> densTipBelowMcRaeMm;  // signed: positive when the tip is below the line
   std::optional<double> ranawatMm;
-  std::map<std::string, bool> flags;  // only the flags whose value could be measured
+  std::map<std::string, bool> flags;               // only the flags whose value could be measured
   double adiCutoffMm = 3.0, ranawatCutoffMm = 15;  // the cut-offs applied
-  std::string sex;                    // as used for the cut-offs ("F", "M" or empty)
+  std::string sex;                                 // as used for the cut-offs ("F", "M" or empty)
   std::vector<std::string> warnings;
   std::string quality;
   CraniocervicalLandmarks landmarks;

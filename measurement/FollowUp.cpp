@@ -20,17 +20,20 @@ std::vector<std::pair<double, double>> namedDiscs(const json& report) {
   if (!report["vertebrae"].is_object() || !report["vertebrae"].contains("discs")) return out;
   for (const json& d : report["vertebrae"]["discs"]) {
     // Unnamed discs (levels not named) carry a null name.
-    if (!d.is_object() || !d.contains("name") || !d["name"].is_string() || !d.contains("arc_mm") || !d["arc_mm"].is_number())
+    if (!d.is_object() || !d.contains("name") || !d["name"].is_string() || !d.contains("arc_mm") ||
+        !d["arc_mm"].is_number())
       continue;
     const std::string name = d["name"].get<std::string>();
     const auto dash = name.find('-');
     if (name.empty() || dash == std::string::npos) continue;
     try {
-      out.push_back({static_cast<double>(parseLevel(name.substr(dash + 1))), d["arc_mm"].get<double>()});
+      out.push_back(
+          {static_cast<double>(parseLevel(name.substr(dash + 1))), d["arc_mm"].get<double>()});
     } catch (const std::exception&) {
     }
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
   return out;
 }
 
@@ -59,13 +62,15 @@ std::string extentText(const json& lesion) {
   std::string out;
   if (lesion["top_level"].is_string() && lesion["bottom_level"].is_string()) {
     out = lesion["top_level"].get<std::string>();
-    if (lesion["bottom_level"] != lesion["top_level"]) out += "\u2013" + lesion["bottom_level"].get<std::string>();
+    if (lesion["bottom_level"] != lesion["top_level"])
+      out += "\u2013" + lesion["bottom_level"].get<std::string>();
   }
   if (lesion["segments_spanned"].is_number()) {
     const int n = lesion["segments_spanned"];
     out += (out.empty() ? "" : ", ") + std::to_string(n) + (n == 1 ? " segment" : " segments");
   } else if (lesion["length_mm"].is_number()) {
-    out += (out.empty() ? "" : ", ") + std::to_string(static_cast<int>(std::lround(lesion["length_mm"].get<double>()))) + " mm";
+    out += (out.empty() ? "" : ", ") +
+           std::to_string(static_cast<int>(std::lround(lesion["length_mm"].get<double>()))) + " mm";
   }
   return out;
 }
@@ -111,16 +116,17 @@ TimePoint timePointFromReport(const std::string& reportText, const std::string& 
     throw InputError(reportPath + ": not a readable report (" + e.what() + ")");
   }
   const auto block = [](const json& object, const char* key) {
-    return object.is_object() && object.contains(key) && object[key].is_object() ? object[key] : json::object();
+    return object.is_object() && object.contains(key) && object[key].is_object() ? object[key]
+                                                                                 : json::object();
   };
   if (!t.report.is_object() || !t.report.contains("cord") || !t.report["cord"].is_object())
     throw InputError(reportPath + ": not a cordscope report (no cord block)");
   t.order = order;
   t.outputDir = dir;
   t.studyDate = text(block(t.report, "input"), "study_date");
-  t.label = t.studyDate.size() == 8
-                ? t.studyDate.substr(0, 4) + "-" + t.studyDate.substr(4, 2) + "-" + t.studyDate.substr(6, 2)
-                : "time point " + std::to_string(order);
+  t.label = t.studyDate.size() == 8 ? t.studyDate.substr(0, 4) + "-" + t.studyDate.substr(4, 2) +
+                                          "-" + t.studyDate.substr(6, 2)
+                                    : "time point " + std::to_string(order);
   const json& found = t.report["cord"].contains("found") ? t.report["cord"]["found"] : json(false);
   if (!found.is_boolean() || !found.get<bool>())
     throw InputError(dir + ": no cord was found at this time point; nothing to compare");
@@ -132,17 +138,20 @@ TimePoint timePointFromReport(const std::string& reportText, const std::string& 
     for (const json& reason : quality["reasons"])
       reasons += (reasons.empty() ? "" : "; ") + text(reason, "message");
   if (verdict == "fail")
-    throw InputError(dir + ": this time point failed its quality control (" + reasons + "); nothing to compare");
+    throw InputError(dir + ": this time point failed its quality control (" + reasons +
+                     "); nothing to compare");
   if (verdict == "check") checkReasons = reasons;
   return t;
 }
 
-Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, const FollowUpRules& rules) {
+Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow,
+                             const FollowUpRules& rules) {
   Comparison c;
   c.baseline = base;
   c.followUp = follow;
   c.rules = rules;
-  if (const auto d0 = days(base.studyDate), d1 = days(follow.studyDate); d0 && d1) c.months = (*d1 - *d0) / 30.4375;
+  if (const auto d0 = days(base.studyDate), d1 = days(follow.studyDate); d0 && d1)
+    c.months = (*d1 - *d0) / 30.4375;
 
   // Lesion extents in the level coordinate.
   struct Extent {
@@ -157,7 +166,9 @@ Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, con
       e.lesion = l;
       const auto top = number(l, "top_arc_mm"), bottom = number(l, "bottom_arc_mm");
       if (top && bottom)
-        if (const auto ut = levelCoordinate(t.report, *top), ub = levelCoordinate(t.report, *bottom); ut && ub) {
+        if (const auto ut = levelCoordinate(t.report, *top),
+            ub = levelCoordinate(t.report, *bottom);
+            ut && ub) {
           e.top = *ut;
           e.bottom = *ub;
           e.known = true;
@@ -176,10 +187,12 @@ Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, con
   for (std::size_t i = 0; i < before.size(); ++i)
     for (std::size_t j = 0; j < after.size(); ++j) {
       if (!before[i].known || !after[j].known) continue;
-      const double overlap = std::min(before[i].bottom, after[j].bottom) - std::max(before[i].top, after[j].top);
+      const double overlap =
+          std::min(before[i].bottom, after[j].bottom) - std::max(before[i].top, after[j].top);
       if (overlap > -0.25) pairs.push_back({overlap, i, j});
     }
-  std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
+  std::sort(pairs.begin(), pairs.end(),
+            [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
   for (const auto& [overlap, i, j] : pairs)
     if (!taken[i] && matchOf[j] < 0) {
       taken[i] = true;
@@ -202,14 +215,20 @@ Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, con
     change.followUpId = f.value("id", 0);
     change.followUp = f;
     change.overlapLevels = overlapOf[static_cast<std::size_t>(j - matchOf.begin())];
-    const double l0 = number(change.baseline, "length_mm").value_or(0), l1 = number(f, "length_mm").value_or(0);
-    const double v0 = number(change.baseline, "volume_mm3").value_or(0), v1 = number(f, "volume_mm3").value_or(0);
+    const double l0 = number(change.baseline, "length_mm").value_or(0),
+                 l1 = number(f, "length_mm").value_or(0);
+    const double v0 = number(change.baseline, "volume_mm3").value_or(0),
+                 v1 = number(f, "volume_mm3").value_or(0);
     change.lengthChangeMm = l1 - l0;
     change.volumeChangeMm3 = v1 - v0;
     if (v0 > 0) change.volumeChangeFraction = (v1 - v0) / v0;
-    if (const auto i0 = number(change.baseline, "intensity_ratio"), i1 = number(f, "intensity_ratio"); i0 && i1)
+    if (const auto i0 = number(change.baseline, "intensity_ratio"),
+        i1 = number(f, "intensity_ratio");
+        i0 && i1)
       change.intensityRatioChange = *i1 - *i0;
-    if (const auto s0 = number(change.baseline, "segments_spanned"), s1 = number(f, "segments_spanned"); s0 && s1)
+    if (const auto s0 = number(change.baseline, "segments_spanned"),
+        s1 = number(f, "segments_spanned");
+        s0 && s1)
       change.segmentsChange = static_cast<int>(*s1 - *s0);
     const double dl = *change.lengthChangeMm, dv = change.volumeChangeFraction.value_or(0);
     if (dl < -rules.lengthMm || (dv < -rules.volumeFraction && dl <= 0))
@@ -234,8 +253,9 @@ Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, con
   // Cord area per level.
   std::map<std::string, json> levels0, levels1;
   const auto levelsOf = [](const json& report) {
-    return report.contains("cord") && report["cord"].is_object() ? report["cord"].value("levels", json::array())
-                                                                 : json::array();
+    return report.contains("cord") && report["cord"].is_object()
+               ? report["cord"].value("levels", json::array())
+               : json::array();
   };
   for (const json& l : levelsOf(base.report)) levels0[text(l, "level")] = l;
   for (const json& l : levelsOf(follow.report)) levels1[text(l, "level")] = l;
@@ -253,28 +273,35 @@ Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, con
       change.lesionMmFollowUp = number(levels1[name], "lesion_mm").value_or(0);
     }
     if (change.csaBaseline && change.csaFollowUp && *change.csaBaseline > 0) {
-      change.csaChangePercent = 100 * (*change.csaFollowUp - *change.csaBaseline) / *change.csaBaseline;
+      change.csaChangePercent =
+          100 * (*change.csaFollowUp - *change.csaBaseline) / *change.csaBaseline;
       change.atrophy = *change.csaChangePercent < -rules.csaPercent;
     }
     c.levels.push_back(change);
   }
   const json& cc0 = base.report.value("craniocervical", json::object());
   const json& cc1 = follow.report.value("craniocervical", json::object());
-  if (const auto a0 = number(cc0, "adi_mm"), a1 = number(cc1, "adi_mm"); a0 && a1) c.adiChangeMm = *a1 - *a0;
-  if (const auto p0 = number(cc0, "padi_mm"), p1 = number(cc1, "padi_mm"); p0 && p1) c.padiChangeMm = *p1 - *p0;
+  if (const auto a0 = number(cc0, "adi_mm"), a1 = number(cc1, "adi_mm"); a0 && a1)
+    c.adiChangeMm = *a1 - *a0;
+  if (const auto p0 = number(cc0, "padi_mm"), p1 = number(cc1, "padi_mm"); p0 && p1)
+    c.padiChangeMm = *p1 - *p0;
 
   // The sentence: the longest baseline lesion's course, else the largest new one.
   const LesionChange* lead = nullptr;
   for (const LesionChange& l : c.lesions)
-    if (l.baselineId && (!lead || number(l.baseline, "length_mm").value_or(0) > number(lead->baseline, "length_mm").value_or(0)))
+    if (l.baselineId && (!lead || number(l.baseline, "length_mm").value_or(0) >
+                                      number(lead->baseline, "length_mm").value_or(0)))
       lead = &l;
   if (!lead)
     for (const LesionChange& l : c.lesions)
-      if (!lead || number(l.followUp, "length_mm").value_or(0) > number(lead->followUp, "length_mm").value_or(0)) lead = &l;
+      if (!lead || number(l.followUp, "length_mm").value_or(0) >
+                       number(lead->followUp, "length_mm").value_or(0))
+        lead = &l;
   std::string span;
   if (c.months) {
     char t[48];
-    std::snprintf(t, sizeof t, " over %.0f month%s", std::round(*c.months), std::lround(*c.months) == 1 ? "" : "s");
+    std::snprintf(t, sizeof t, " over %.0f month%s", std::round(*c.months),
+                  std::lround(*c.months) == 1 ? "" : "s");
     span = t;
   } else {
     span = " between " + base.label + " and " + follow.label;
@@ -284,14 +311,16 @@ Comparison compareTimePoints(const TimePoint& base, const TimePoint& follow, con
   } else if (lead->cls == "new") {
     c.summary = "New " + lead->pattern + " lesion " + extentText(lead->followUp) + span + ": new";
   } else if (lead->cls == "resolved") {
-    c.summary = capitalised(lead->pattern) + " lesion " + extentText(lead->baseline) + " \u2192 no lesion" + span + ": resolved";
+    c.summary = capitalised(lead->pattern) + " lesion " + extentText(lead->baseline) +
+                " \u2192 no lesion" + span + ": resolved";
   } else {
-    c.summary = capitalised(lead->pattern) + " lesion " + extentText(lead->baseline) + " \u2192 " + extentText(lead->followUp) +
-                span + ": " + lead->cls;
+    c.summary = capitalised(lead->pattern) + " lesion " + extentText(lead->baseline) + " \u2192 " +
+                extentText(lead->followUp) + span + ": " + lead->cls;
   }
   int others = 0;
   for (const LesionChange& l : c.lesions) others += &l != lead && l.cls != "stable";
-  if (others > 0) c.summary += " (" + std::to_string(others) + " other change" + (others == 1 ? "" : "s") + ")";
+  if (others > 0)
+    c.summary += " (" + std::to_string(others) + " other change" + (others == 1 ? "" : "s") + ")";
   return c;
 }
 
@@ -326,7 +355,10 @@ void to_json(json& j, const LevelChange& c) {
 void to_json(json& j, const Comparison& c) {
   const auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
   const auto point = [](const TimePoint& t) {
-    return json{{"label", t.label}, {"study_date", t.studyDate}, {"order", t.order}, {"output_dir", t.outputDir}};
+    return json{{"label", t.label},
+                {"study_date", t.studyDate},
+                {"order", t.order},
+                {"output_dir", t.outputDir}};
   };
   j = {{"baseline", point(c.baseline)},
        {"followup", point(c.followUp)},

@@ -70,11 +70,13 @@ struct Comparison {
   std::vector<LesionChange> lesions;
   std::vector<LevelChange> levels;
   std::optional<double> adiChangeMm, padiChangeMm;
-  std::string summary;  // "Dorsal lesion C2-T2, 8 segments -> C2-C6, 5 segments over 6 months: improved"
+  std::string
+      summary;  // "Dorsal lesion C2-T2, 8 segments -> C2-C6, 5 segments over 6 months: improved"
   FollowUpRules rules;
 };
 
-Comparison compareTimePoints(const TimePoint& baseline, const TimePoint& followUp, const FollowUpRules& rules = {});
+Comparison compareTimePoints(const TimePoint& baseline, const TimePoint& followUp,
+                             const FollowUpRules& rules = {});
 
 void to_json(nlohmann::json& j, const LesionChange& c);
 void to_json(nlohmann::json& j, const LevelChange& c);

@@ -6,12 +6,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "data/Levels.h"
 #include "core/Statistics.h"
+#include "data/Levels.h"
 
 namespace cordscope {
 namespace {
-
 
 // Heights of the levels between named discs (level N: from the disc at the top of vertebra N to
 // the next), and their median for levels whose discs are not both in view.
@@ -60,7 +59,8 @@ std::string patternOf(const std::vector<LesionVoxel>& voxels, const CordSegmenta
 std::string LevelInvolvement::text() const {
   char text[160];
   std::snprintf(text, sizeof text,
-                "a level counts when the lesion covers at least %.3g mm or %.3g %% of its height, whichever is less",
+                "a level counts when the lesion covers at least %.3g mm or %.3g %% of its height, "
+                "whichever is less",
                 minMm, 100 * minFraction);
   return text;
 }
@@ -84,7 +84,8 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
     provisional = true;
     for (const Disc& d : vertebrae.discs)
       if (!cord.topIsJunction || d.arcMm >= 30.0) named.push_back(d);
-    for (std::size_t k = 0; k < named.size(); ++k) named[k].lowerVertebra = 100 + static_cast<int>(k);
+    for (std::size_t k = 0; k < named.size(); ++k)
+      named[k].lowerVertebra = 100 + static_cast<int>(k);
   }
   // The disc ladder completed: discs missing between two given ones (labels 3 and 6 given) spaced
   // evenly; then virtual discs one typical height apart beyond the first and last, so that a
@@ -155,7 +156,8 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
     std::vector<double> damages;
     for (const auto& [section, n] : perSection) {
       double count = 0;
-      for (long k = static_cast<long>(section) - pool; k <= static_cast<long>(section) + pool; ++k) {
+      for (long k = static_cast<long>(section) - pool; k <= static_cast<long>(section) + pool;
+           ++k) {
         const auto it = perSection.find(static_cast<std::size_t>(std::max(0L, k)));
         if (k >= 0 && it != perSection.end()) count += it->second;
       }
@@ -193,11 +195,12 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
           last = k;
         }
       if (last < 0) {
-        first = last = static_cast<int>(std::max_element(covered.begin(), covered.end(),
-                                                         [](const LevelCoverage& a, const LevelCoverage& b) {
-                                                           return a.mm < b.mm;
-                                                         }) -
-                                        covered.begin());
+        first = last =
+            static_cast<int>(std::max_element(covered.begin(), covered.end(),
+                                              [](const LevelCoverage& a, const LevelCoverage& b) {
+                                                return a.mm < b.mm;
+                                              }) -
+                             covered.begin());
       }
       l.segmentsSpanned = last - first + 1;
       l.segmentsTouched = static_cast<int>(covered.size());
@@ -206,7 +209,8 @@ std::vector<Lesion> measureLesions(const LesionSegmentation& segmentation,
         l.bottomLevel = covered[last].level;
         l.perLevel = covered;
         for (int k = 0; k < static_cast<int>(covered.size()); ++k)
-          if ((k < first || k > last) && covered[k].mm > 0) l.levelsTouched.push_back(covered[k].level);
+          if ((k < first || k > last) && covered[k].mm > 0)
+            l.levelsTouched.push_back(covered[k].level);
       }
       l.segmentsEquivalent = equivalent;
     }
@@ -228,18 +232,22 @@ Vec3 pointAtArc(const CordSegmentation& cord, double arcMm) {
 
 }  // namespace
 
-std::vector<AxialOnlyLesion> refineWithAxial(std::vector<Lesion>& lesions, const CordSegmentation& sagittalCord,
+std::vector<AxialOnlyLesion> refineWithAxial(std::vector<Lesion>& lesions,
+                                             const CordSegmentation& sagittalCord,
                                              const VertebralLabels& sagittalLevels,
                                              const std::vector<Lesion>& axialLesions,
-                                             const CordSegmentation& axialCord, const std::string& axialSeries) {
+                                             const CordSegmentation& axialCord,
+                                             const std::string& axialSeries) {
   std::vector<AxialOnlyLesion> alone;
-  if (!sagittalCord.found || !axialCord.found || sagittalCord.sections.empty() || axialCord.sections.empty())
+  if (!sagittalCord.found || !axialCord.found || sagittalCord.sections.empty() ||
+      axialCord.sections.empty())
     return alone;
   const auto onSagittal = [&](double axialArc) {
     return arcAlongCord(sagittalCord.sections, pointAtArc(axialCord, axialArc));
   };
   // The axial series' cover along the sagittal cord.
-  double coverFrom = onSagittal(axialCord.sections.front().arcMm), coverTo = onSagittal(axialCord.sections.back().arcMm);
+  double coverFrom = onSagittal(axialCord.sections.front().arcMm),
+         coverTo = onSagittal(axialCord.sections.back().arcMm);
   if (coverFrom > coverTo) std::swap(coverFrom, coverTo);
   std::vector<std::pair<double, double>> axialExtents;
   for (const Lesion& a : axialLesions) {
@@ -322,7 +330,8 @@ void to_json(nlohmann::json& j, const Lesion& l) {
   };
   nlohmann::json perLevel = nlohmann::json::array();
   for (const LevelCoverage& c : l.perLevel)
-    perLevel.push_back({{"level", levelName(c.level)}, {"mm", c.mm}, {"level_height_mm", c.heightMm}});
+    perLevel.push_back(
+        {{"level", levelName(c.level)}, {"mm", c.mm}, {"level_height_mm", c.heightMm}});
   j = nlohmann::json{
       {"id", l.id},
       {"length_mm", l.lengthMm},
@@ -330,11 +339,14 @@ void to_json(nlohmann::json& j, const Lesion& l) {
       {"bottom_arc_mm", l.bottomArcMm},
       {"top_level", optionalLevel(l.topLevel)},
       {"bottom_level", optionalLevel(l.bottomLevel)},
-      {"segments_spanned", l.segmentsSpanned ? nlohmann::json(*l.segmentsSpanned) : nlohmann::json()},
+      {"segments_spanned",
+       l.segmentsSpanned ? nlohmann::json(*l.segmentsSpanned) : nlohmann::json()},
       {"segments_equivalent",
        l.segmentsEquivalent ? nlohmann::json(*l.segmentsEquivalent) : nlohmann::json()},
-      {"segments_touched", l.segmentsSpanned ? nlohmann::json(l.segmentsTouched) : nlohmann::json()},
-      {"levels_touched", [&] {
+      {"segments_touched",
+       l.segmentsSpanned ? nlohmann::json(l.segmentsTouched) : nlohmann::json()},
+      {"levels_touched",
+       [&] {
          nlohmann::json touched = nlohmann::json::array();
          for (int level : l.levelsTouched) touched.push_back(levelName(level));
          return touched;
@@ -345,7 +357,8 @@ void to_json(nlohmann::json& j, const Lesion& l) {
       {"intensity_ratio", l.intensityRatio},
       {"pattern", l.pattern},
       {"pattern_source", l.patternSource},
-      {"sagittal_pattern", l.sagittalPattern.empty() ? nlohmann::json() : nlohmann::json(l.sagittalPattern)},
+      {"sagittal_pattern",
+       l.sagittalPattern.empty() ? nlohmann::json() : nlohmann::json(l.sagittalPattern)},
       {"per_level", perLevel}};
 }
 
@@ -361,7 +374,8 @@ void to_json(nlohmann::json& j, const LesionSummary& s) {
               ? "No T2-hyperintense cord lesion was found."
               : std::string("The longest lesion spans ") + std::to_string(*s.maxSegmentsSpanned) +
                     " vertebral segment(s). Published series of vitamin B12 myelopathy report "
-                    "that demyelination spanning " + s.rule.text() +
+                    "that demyelination spanning " +
+                    s.rule.text() +
                     " segments is less likely to reverse with treatment; this lesion " +
                     (*s.extensive ? "meets" : "does not meet") + " that threshold.";
     } else {
@@ -381,10 +395,14 @@ void to_json(nlohmann::json& j, const LesionSummary& s) {
       {"max_segments_spanned",
        s.maxSegmentsSpanned ? nlohmann::json(*s.maxSegmentsSpanned) : nlohmann::json()},
       {"extensive_ge7_segments", s.extensive ? nlohmann::json(*s.extensive) : nlohmann::json()},
-      {"extensive_rule", {{"segments", s.rule.segments}, {"inclusive", s.rule.inclusive},
-                          {"reads", s.rule.text() + " segments"}}},
-      {"level_involvement", {{"min_mm", s.involvement.minMm}, {"min_fraction", s.involvement.minFraction},
-                             {"reads", s.involvement.text()}}},
+      {"extensive_rule",
+       {{"segments", s.rule.segments},
+        {"inclusive", s.rule.inclusive},
+        {"reads", s.rule.text() + " segments"}}},
+      {"level_involvement",
+       {{"min_mm", s.involvement.minMm},
+        {"min_fraction", s.involvement.minFraction},
+        {"reads", s.involvement.text()}}},
       {"prognosis", prognosis}};
   if (!s.note.empty()) j["note"] = s.note;
 }

@@ -14,8 +14,8 @@
 namespace cordscope {
 
 struct LevelCoverage {
-  int level = 0;    // 1 = C1 ... 9 = T2
-  double mm = 0;    // length of this level the lesion covers
+  int level = 0;        // 1 = C1 ... 9 = T2
+  double mm = 0;        // length of this level the lesion covers
   double heightMm = 0;  // the level's height along the cord (from its discs, else the median)
 };
 
@@ -69,10 +69,12 @@ struct AxialOnlyLesion {
 // slices). Axial lesions are placed on the sagittal cord through patient space (their ends'
 // positions on the axial cord, projected onto the sagittal one) and matched by overlap along
 // it. Returns the axial lesions that no sagittal lesion explains.
-std::vector<AxialOnlyLesion> refineWithAxial(std::vector<Lesion>& lesions, const CordSegmentation& sagittalCord,
+std::vector<AxialOnlyLesion> refineWithAxial(std::vector<Lesion>& lesions,
+                                             const CordSegmentation& sagittalCord,
                                              const VertebralLabels& sagittalLevels,
                                              const std::vector<Lesion>& axialLesions,
-                                             const CordSegmentation& axialCord, const std::string& axialSeries);
+                                             const CordSegmentation& axialCord,
+                                             const std::string& axialSeries);
 
 struct ExtensiveRule {
   int segments = 7;
@@ -93,7 +95,8 @@ struct LesionSummary {
 };
 
 std::vector<Lesion> measureLesions(const LesionSegmentation& lesions, const CordSegmentation& cord,
-                                   const VertebralLabels& vertebrae, const LevelInvolvement& involvement = {});
+                                   const VertebralLabels& vertebrae,
+                                   const LevelInvolvement& involvement = {});
 
 LesionSummary summariseLesions(const LesionSegmentation& segmentation,
                                const std::vector<Lesion>& lesions, const ExtensiveRule& rule,

@@ -5,12 +5,11 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 
 #include "data/Error.h"
-#include "data/OutputFile.h"
 #include "data/Levels.h"
+#include "data/OutputFile.h"
 
 namespace cordscope {
 
@@ -30,12 +29,15 @@ const std::vector<NormativeRow>& normativeCord() {
 }
 
 const std::vector<NormativeRow>& normativeCanal() {
-  static const std::vector<NormativeRow> rows = {
-      {1, 203, 293.7, 51.5, 16.08, 1.63, 23.23, 2.29}, {2, 203, 251.9, 41.2, 14.50, 1.40, 22.24, 1.98},
-      {3, 203, 210.3, 29.4, 13.06, 1.17, 20.84, 1.64}, {4, 203, 206.0, 27.6, 12.80, 1.18, 20.97, 1.47},
-      {5, 203, 207.7, 29.1, 12.78, 1.17, 21.17, 1.55}, {6, 203, 200.0, 30.0, 12.58, 1.18, 20.68, 1.63},
-      {7, 203, 194.8, 32.3, 12.76, 1.25, 19.74, 1.71}, {8, 203, 181.9, 32.2, 12.90, 1.19, 18.00, 1.81},
-      {9, 201, 160.8, 28.9, 12.69, 1.22, 16.08, 1.58}};
+  static const std::vector<NormativeRow> rows = {{1, 203, 293.7, 51.5, 16.08, 1.63, 23.23, 2.29},
+                                                 {2, 203, 251.9, 41.2, 14.50, 1.40, 22.24, 1.98},
+                                                 {3, 203, 210.3, 29.4, 13.06, 1.17, 20.84, 1.64},
+                                                 {4, 203, 206.0, 27.6, 12.80, 1.18, 20.97, 1.47},
+                                                 {5, 203, 207.7, 29.1, 12.78, 1.17, 21.17, 1.55},
+                                                 {6, 203, 200.0, 30.0, 12.58, 1.18, 20.68, 1.63},
+                                                 {7, 203, 194.8, 32.3, 12.76, 1.25, 19.74, 1.71},
+                                                 {8, 203, 181.9, 32.2, 12.90, 1.19, 18.00, 1.81},
+                                                 {9, 201, 160.8, 28.9, 12.69, 1.22, 16.08, 1.58}};
   return rows;
 }
 
@@ -49,7 +51,8 @@ const NormativeRow* normativeFor(const std::vector<NormativeRow>& rows, int leve
 
 }  // namespace
 
-std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord, const VertebralLabels& vertebrae,
+std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord,
+                                        const VertebralLabels& vertebrae,
                                         const std::vector<Lesion>& lesions) {
   std::vector<LevelMetrics> out;
   if (!cord.found || !vertebrae.named || vertebrae.discs.empty()) return out;
@@ -79,7 +82,8 @@ std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord, const Vert
     t.canalAp += s.canalApMm;
     t.canalRl += s.canalRlMm;
   }
-  const double step = cord.sections.size() > 1 ? cord.sections[1].arcMm - cord.sections[0].arcMm : 1.0;
+  const double step =
+      cord.sections.size() > 1 ? cord.sections[1].arcMm - cord.sections[0].arcMm : 1.0;
   for (const auto& [level, t] : sums) {
     if (t.n == 0) continue;
     LevelMetrics m;
@@ -95,7 +99,8 @@ std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord, const Vert
     m.canalRlMm = t.canalRl / t.n;
     if (m.rlMm > 0) m.compressionRatio = m.apMm / m.rlMm;
     const auto hasDisc = [&](int lower) {
-      return std::any_of(named.begin(), named.end(), [&](const Disc& d) { return d.lowerVertebra == lower; });
+      return std::any_of(named.begin(), named.end(),
+                         [&](const Disc& d) { return d.lowerVertebra == lower; });
     };
     m.bounded = hasDisc(level + 1) && (level == 1 || hasDisc(level));
     if (!m.bounded) {
@@ -121,7 +126,9 @@ std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord, const Vert
 
 void to_json(nlohmann::json& j, const LevelMetrics& m) {
   const auto r2 = [](double v) { return std::round(v * 100) / 100; };
-  const auto z = [&](const std::optional<double>& v) { return v ? nlohmann::json(r2(*v)) : nlohmann::json(nullptr); };
+  const auto z = [&](const std::optional<double>& v) {
+    return v ? nlohmann::json(r2(*v)) : nlohmann::json(nullptr);
+  };
   j = {{"level", levelName(m.level)},
        {"sections", m.sections},
        {"bounded", m.bounded},
@@ -155,12 +162,13 @@ void writeLevelMetricsCsv(const std::vector<LevelMetrics>& levels, const std::st
   };
   const auto opt = [&](const std::optional<double>& v) { return v ? num(*v, 2) : std::string(); };
   for (const LevelMetrics& m : levels)
-    out << m.level << "," << levelName(m.level) << "," << num(m.csaMm2, 2) << "," << num(m.csaSdMm2, 2) << ","
-        << num(m.apMm, 2) << "," << num(m.rlMm, 2) << "," << num(m.compressionRatio, 3) << "," << opt(m.csaZ)
-        << "," << opt(m.apZ) << "," << opt(m.rlZ) << "," << num(m.canalAreaMm2, 2) << "," << num(m.canalApMm, 2)
-        << "," << num(m.canalRlMm, 2) << "," << opt(m.canalAreaZ) << "," << opt(m.canalApZ) << ","
-        << num(m.lengthMm, 1) << "," << m.sections << "," << num(m.lesionMm, 1) << "," << num(m.lesionPercent, 1)
-        << "\n";
+    out << m.level << "," << levelName(m.level) << "," << num(m.csaMm2, 2) << ","
+        << num(m.csaSdMm2, 2) << "," << num(m.apMm, 2) << "," << num(m.rlMm, 2) << ","
+        << num(m.compressionRatio, 3) << "," << opt(m.csaZ) << "," << opt(m.apZ) << ","
+        << opt(m.rlZ) << "," << num(m.canalAreaMm2, 2) << "," << num(m.canalApMm, 2) << ","
+        << num(m.canalRlMm, 2) << "," << opt(m.canalAreaZ) << "," << opt(m.canalApZ) << ","
+        << num(m.lengthMm, 1) << "," << m.sections << "," << num(m.lesionMm, 1) << ","
+        << num(m.lesionPercent, 1) << "\n";
   writeFileAtomically(path, out.str(), "the per-level metrics");
 }
 

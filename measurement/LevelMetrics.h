@@ -35,15 +35,17 @@ struct LevelMetrics {
   // Both of the level's discs were found (C1: the C1-C2 junction). A level cut by the field of
   // view or past the last disc found is measured over what is seen, but not scored.
   bool bounded = false;
-  std::optional<double> csaZ, apZ, rlZ, canalAreaZ, canalApZ;  // absent beyond T2 and when not bounded
+  std::optional<double> csaZ, apZ, rlZ, canalAreaZ,
+      canalApZ;                 // absent beyond T2 and when not bounded
   double compressionRatio = 0;  // AP / RL
-  double lesionMm = 0;           // length of this level any lesion covers
-  double lesionPercent = 0;      // of the level's length along the cord
+  double lesionMm = 0;          // length of this level any lesion covers
+  double lesionPercent = 0;     // of the level's length along the cord
 };
 
 // One entry per named level in view (cranial first), from the measured cross-sections whose
 // arc falls in the level. Empty when the levels are not named.
-std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord, const VertebralLabels& vertebrae,
+std::vector<LevelMetrics> measureLevels(const CordSegmentation& cord,
+                                        const VertebralLabels& vertebrae,
                                         const std::vector<Lesion>& lesions);
 
 void to_json(nlohmann::json& j, const LevelMetrics& m);

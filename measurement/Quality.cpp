@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "data/Levels.h"
+#include "core/Geometry.h"
 #include "core/ImageSampler.h"
 #include "core/Statistics.h"
-#include "core/Geometry.h"
+#include "data/Levels.h"
 
 namespace cordscope {
 namespace {
@@ -77,7 +77,8 @@ void checkCord(const QualityInputs& in, const QualityOptions& o, Collector& c) {
   // Measured, not interpolated. Outlines modelled from the canal (where a bright lesion hid the
   // cord or took part of its outline: CrossSection::modelled) were seen - their canal was, and
   // the cord's relation to it around - and are judged apart below.
-  std::size_t measured = 0, run = 0, longestRun = 0, modelled = 0, modelledRun = 0, longestModelled = 0;
+  std::size_t measured = 0, run = 0, longestRun = 0, modelled = 0, modelledRun = 0,
+              longestModelled = 0;
   for (const CrossSection& s : sections) {
     const bool seen = s.measured || s.modelled;
     measured += seen;

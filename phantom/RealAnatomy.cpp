@@ -27,9 +27,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr double kStep = 0.5;          // sampling of the source cord's course, mm
-constexpr double kExtensionMm = 160;   // the course continued straight beyond the expert mask
-constexpr double kSubSampleMm = 0.6;   // partial volume: sub-samples across the slice this far apart
+constexpr double kStep = 0.5;         // sampling of the source cord's course, mm
+constexpr double kExtensionMm = 160;  // the course continued straight beyond the expert mask
+constexpr double kSubSampleMm = 0.6;  // partial volume: sub-samples across the slice this far apart
 
 template <typename TMask>
 Image::Pointer asFloat(const TMask* mask, double (*value)(typename TMask::PixelType)) {
@@ -44,7 +44,9 @@ Image::Pointer asFloat(const TMask* mask, double (*value)(typename TMask::PixelT
   return out;
 }
 
-double nonZero(unsigned char v) { return v ? 1.0 : 0.0; }
+double nonZero(unsigned char v) {
+  return v ? 1.0 : 0.0;
+}
 
 Vec3 physical(const itk::ImageBase<3>* image, const itk::Index<3>& index) {
   itk::Point<double, 3> p;
@@ -56,19 +58,20 @@ Vec3 physical(const itk::ImageBase<3>* image, const itk::Index<3>& index) {
 struct Source {
   std::string kind;
   Volume volume;
-  Image::Pointer cord;          // expert cord mask as 0/1 floats (trilinear sampling)
-  Image::Pointer lesion;        // the source's own lesion mask (sct-t2-lesion), else null
-  LabelImage::Pointer levels;   // levels on the cord, else null
+  Image::Pointer cord;         // expert cord mask as 0/1 floats (trilinear sampling)
+  Image::Pointer lesion;       // the source's own lesion mask (sct-t2-lesion), else null
+  LabelImage::Pointer levels;  // levels on the cord, else null
   std::unique_ptr<ImageSampler> image, cordSampler, lesionSampler;
-  std::vector<Vec3> centre, tangent, anterior, lateral;  // station i at arc i * kStep, cranial first
-  double cordTop = 0, cordBottom = 0;  // arcs of the expert mask's first and last section
+  std::vector<Vec3> centre, tangent, anterior,
+      lateral;                           // station i at arc i * kStep, cranial first
+  double cordTop = 0, cordBottom = 0;    // arcs of the expert mask's first and last section
   double imageTop = 0, imageBottom = 0;  // arcs where the course runs inside the image
-  std::map<int, double> discArc;       // label N (the disc at the top of vertebra N) -> arc
+  std::map<int, double> discArc;         // label N (the disc at the top of vertebra N) -> arc
   // Per station, smoothed along the course: the cord's centre offset from the course and its
   // semi-axes in the section (anterior, lateral), the cord's and the CSF's signal.
   std::vector<double> offsetA, offsetL, semiA, semiL, cordSignal, csfSignal;
-  double background = 0;   // what lies outside the scan's box
-  double brightest = 0;    // 99.5th percentile of the scan (T1-like inversion)
+  double background = 0;  // what lies outside the scan's box
+  double brightest = 0;   // 99.5th percentile of the scan (T1-like inversion)
 
   double arcOfIndex(std::size_t i) const { return i * kStep; }
   std::size_t stations() const { return centre.size(); }
@@ -120,7 +123,8 @@ void buildCourse(Source& s) {
   for (int k = 1; k < 3; ++k)
     if (std::abs(direction[2][k]) > std::abs(direction[2][axis])) axis = k;
   std::map<long, std::pair<Vec3, double>> planes;
-  for (itk::ImageRegionConstIteratorWithIndex<Image> it(cord, cord->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it) {
+  for (itk::ImageRegionConstIteratorWithIndex<Image> it(cord, cord->GetLargestPossibleRegion());
+       !it.IsAtEnd(); ++it) {
     if (it.Get() < 0.5f) continue;
     auto& [sum, count] = planes[it.GetIndex()[axis]];
     sum = sum + physical(cord, it.GetIndex());
@@ -226,7 +230,8 @@ void measureSections(Source& s) {
         for (int k = 0; k < 96; ++k) {
           const double angle = 2 * kPi * k / 96;
           for (double out = 0.75; out <= 3.0; out += 0.25) {
-            const double u = ma + (sa[i] + out) * std::cos(angle), v = ml + (sl[i] + out) * std::sin(angle);
+            const double u = ma + (sa[i] + out) * std::cos(angle),
+                         v = ml + (sl[i] + out) * std::sin(angle);
             if (const auto value = s.image->at(s.point(a, u, v))) ring.push_back(*value);
           }
         }
@@ -245,7 +250,9 @@ void measureSections(Source& s) {
 // Disc arcs from a disc label image (one voxel per disc, value N at the top of vertebra N).
 void discsFromPoints(Source& s, const LabelImage* discs) {
   std::map<int, std::pair<Vec3, double>> sums;
-  for (itk::ImageRegionConstIteratorWithIndex<LabelImage> it(discs, discs->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it) {
+  for (itk::ImageRegionConstIteratorWithIndex<LabelImage> it(discs,
+                                                             discs->GetLargestPossibleRegion());
+       !it.IsAtEnd(); ++it) {
     if (!it.Get()) continue;
     auto& [sum, count] = sums[it.Get()];
     sum = sum + physical(discs, it.GetIndex());
@@ -279,10 +286,12 @@ void discsFromLevels(Source& s) {
           ++votes[s.levels->GetPixel(index)];
       }
     if (votes.empty()) continue;
-    const int label = std::max_element(votes.begin(), votes.end(),
-                                       [](const auto& x, const auto& y) { return x.second < y.second; })
-                          ->first;
-    if (previous && label == previous + 1 && !s.discArc.count(label)) s.discArc[label] = 0.5 * (previousArc + a);
+    const int label =
+        std::max_element(votes.begin(), votes.end(), [](const auto& x, const auto& y) {
+          return x.second < y.second;
+        })->first;
+    if (previous && label == previous + 1 && !s.discArc.count(label))
+      s.discArc[label] = 0.5 * (previousArc + a);
     if (label >= previous) {
       previous = label;
       previousArc = a;
@@ -319,13 +328,15 @@ std::shared_ptr<const Source> loadSource(const std::string& sharedData, const st
     const fs::path d = real / "sct-t2-lesion";
     s->volume = readNifti((d / "t2_lesion.nii.gz").string());
     s->cord = asFloat(readMask((d / "t2_lesion_seg-cord.nii.gz").string()).GetPointer(), nonZero);
-    s->lesion = asFloat(readMask((d / "t2_lesion_seg-lesion.nii.gz").string()).GetPointer(), nonZero);
+    s->lesion =
+        asFloat(readMask((d / "t2_lesion_seg-lesion.nii.gz").string()).GetPointer(), nonZero);
     // The lesion lies inside the cord.
     const auto n = s->cord->GetLargestPossibleRegion().GetNumberOfPixels();
     for (std::size_t i = 0; i < n; ++i)
       if (s->lesion->GetBufferPointer()[i] > 0.5f) s->cord->GetBufferPointer()[i] = 1.0f;
   } else {
-    throw UsageError("real-anatomy source must be pam50, sct-t2 or sct-t2-lesion, got '" + kind + "'");
+    throw UsageError("real-anatomy source must be pam50, sct-t2 or sct-t2-lesion, got '" + kind +
+                     "'");
   }
   s->image = std::make_unique<ImageSampler>(s->volume.image.GetPointer());
   s->cordSampler = std::make_unique<ImageSampler>(s->cord.GetPointer());
@@ -333,7 +344,9 @@ std::shared_ptr<const Source> loadSource(const std::string& sharedData, const st
   buildCourse(*s);
   measureSections(*s);
   if (kind == "pam50")
-    discsFromPoints(*s, readLabels((real / "pam50-small" / "PAM50_small_label_disc.nii.gz").string()).GetPointer());
+    discsFromPoints(
+        *s,
+        readLabels((real / "pam50-small" / "PAM50_small_label_disc.nii.gz").string()).GetPointer());
   else if (kind == "sct-t2")
     discsFromLevels(*s);
   std::vector<double> values;
@@ -439,8 +452,10 @@ struct Rotation {
   double m[3][3];
   Rotation(double tiltDeg, double rollDeg) {
     const double t = tiltDeg * kPi / 180, r = rollDeg * kPi / 180;
-    const double tilt[3][3] = {{1, 0, 0}, {0, std::cos(t), -std::sin(t)}, {0, std::sin(t), std::cos(t)}};
-    const double roll[3][3] = {{std::cos(r), 0, std::sin(r)}, {0, 1, 0}, {-std::sin(r), 0, std::cos(r)}};
+    const double tilt[3][3] = {
+        {1, 0, 0}, {0, std::cos(t), -std::sin(t)}, {0, std::sin(t), std::cos(t)}};
+    const double roll[3][3] = {
+        {std::cos(r), 0, std::sin(r)}, {0, 1, 0}, {-std::sin(r), 0, std::cos(r)}};
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j) {
         m[i][j] = 0;
@@ -448,18 +463,20 @@ struct Rotation {
       }
   }
   Vec3 apply(const Vec3& v) const {
-    return {m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2], m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2],
+    return {m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2],
+            m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2],
             m[2][0] * v[0] + m[2][1] * v[1] + m[2][2] * v[2]};
   }
   Vec3 invert(const Vec3& v) const {
-    return {m[0][0] * v[0] + m[1][0] * v[1] + m[2][0] * v[2], m[0][1] * v[0] + m[1][1] * v[1] + m[2][1] * v[2],
+    return {m[0][0] * v[0] + m[1][0] * v[1] + m[2][0] * v[2],
+            m[0][1] * v[0] + m[1][1] * v[1] + m[2][1] * v[2],
             m[0][2] * v[0] + m[1][2] * v[1] + m[2][2] * v[2]};
   }
 };
 
 // A painted lesion in source arcs with its shape in cord semi-axes.
 struct LesionShape {
-  double top = 0, bottom = 0;  // source arcs
+  double top = 0, bottom = 0;             // source arcs
   double pc = 0, qc = 0, rp = 1, rq = 1;  // centre and radii in (posterior, right) semi-axes
   double brightness = 0, taperMm = 0;
 };
@@ -481,8 +498,9 @@ LesionShape shapeOf(const PaintedLesion& l, double top, double bottom) {
   } else if (l.pattern == "holocord") {
     s.pc = 0, s.qc = 0, s.rp = 0.9, s.rq = 0.9;
   } else {
-    throw UsageError("painted lesion pattern must be dorsal, lateral, central, ventral or holocord, got '" +
-                     l.pattern + "'");
+    throw UsageError(
+        "painted lesion pattern must be dorsal, lateral, central, ventral or holocord, got '" +
+        l.pattern + "'");
   }
   return s;
 }
@@ -494,7 +512,8 @@ struct Membership {
 
 // The painted lesion at source arc a, offsets (ant, lat); `stretch` turns source mm into output mm
 // for the taper.
-Membership membership(const Source& src, const LesionShape& l, double a, double ant, double lat, double stretch) {
+Membership membership(const Source& src, const LesionShape& l, double a, double ant, double lat,
+                      double stretch) {
   Membership m;
   const double end = std::min(a - l.top, l.bottom - a) * stretch;
   if (end <= 0) return m;
@@ -531,13 +550,15 @@ double levelToSourceArc(const Source& src, int level, double fraction, const std
     return src.cordTop + fraction * (lower->second - src.cordTop);
   }
   if (upper == src.discArc.end() || lower == src.discArc.end())
-    throw UsageError(what + ": level " + levelName(level) + " is not labelled in the source " + src.kind);
+    throw UsageError(what + ": level " + levelName(level) + " is not labelled in the source " +
+                     src.kind);
   return upper->second + fraction * (lower->second - upper->second);
 }
 
 template <typename T>
 typename T::Pointer newImage(const itk::Size<3>& size, const Image::SpacingType& spacing,
-                             const Image::PointType& origin, const Image::DirectionType& direction) {
+                             const Image::PointType& origin,
+                             const Image::DirectionType& direction) {
   auto image = T::New();
   image->SetRegions(itk::ImageRegion<3>(size));
   image->SetSpacing(spacing);
@@ -614,14 +635,18 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     bowFrom = outArc(src.discArc.at(2) + 0.5 * (src.discArc.at(3) - src.discArc.at(2)));
     bowTo = outArc(src.discArc.at(8) + 0.5 * (src.discArc.at(9) - src.discArc.at(8)));
   }
-  const OutputCourse course(outArc(0) - 50, outArc((src.stations() - 1) * kStep) + 50, o.lordosisMm, bowFrom, bowTo);
+  const OutputCourse course(outArc(0) - 50, outArc((src.stations() - 1) * kStep) + 50, o.lordosisMm,
+                            bowFrom, bowTo);
   const Rotation rotation(o.tiltDeg, o.rollDeg);
-  const auto world = [&](double s, double a, double l) { return rotation.apply(course.place(s, a, l)); };
+  const auto world = [&](double s, double a, double l) {
+    return rotation.apply(course.place(s, a, l));
+  };
 
   // Field of view along the spine, in output arcs.
   double sTop = 0, sBottom = 0;
   const auto middleOf = [&](int level) {
-    return 0.5 * (levelToSourceArc(src, level, 0, "field of view") + levelToSourceArc(src, level, 1, "field of view"));
+    return 0.5 * (levelToSourceArc(src, level, 0, "field of view") +
+                  levelToSourceArc(src, level, 1, "field of view"));
   };
   if (o.source == "pam50" && sagittal) {
     sTop = -o.aboveJunctionMm;
@@ -636,7 +661,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
   }
   sTop = std::max(sTop, outArc(src.imageTop));
   sBottom = std::min(sBottom, outArc(src.imageBottom));
-  if (sBottom - sTop < 10) throw UsageError("real anatomy: the field of view along the spine is empty");
+  if (sBottom - sTop < 10)
+    throw UsageError("real anatomy: the field of view along the spine is empty");
 
   // The grid. Sagittal: columns to the patient's back, rows to the feet, slices to the left
   // (the usual PIL); axial: rows to the left, columns to the back, slices to the head.
@@ -669,7 +695,9 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     direction[1][0] = 1;   // i: posterior
     direction[2][1] = -1;  // j: inferior
     direction[0][2] = 1;   // k: left
-    const double fovAp = o.fovInPlaneMm > 0 ? o.fovInPlaneMm : boxed ? srcAp - 6 : (hi[1] - lo[1]) + 90;
+    const double fovAp = o.fovInPlaneMm > 0 ? o.fovInPlaneMm
+                         : boxed            ? srcAp - 6
+                                            : (hi[1] - lo[1]) + 90;
     const double fovSi = (hi[2] - lo[2]);
     int slices = o.slices > 0 ? o.slices : 15;
     if (boxed) slices = std::min(slices, std::max(3, static_cast<int>((srcLr - 4) / slicePitch)));
@@ -682,11 +710,15 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     origin[1] = middle[1] - 0.5 * (size[0] - 1) * o.pixelMm;
     origin[2] = hi[2];
   } else {
-    direction[0][0] = 1;   // i: left
-    direction[1][1] = 1;   // j: posterior
-    direction[2][2] = 1;   // k: superior
-    const double fov = o.fovInPlaneMm > 0 ? o.fovInPlaneMm : boxed ? std::min(srcAp, srcLr) - 6 : 100;
-    const int slices = o.slices > 0 ? o.slices : std::max(3, static_cast<int>(std::floor((hi[2] - lo[2]) / slicePitch)) + 1);
+    direction[0][0] = 1;  // i: left
+    direction[1][1] = 1;  // j: posterior
+    direction[2][2] = 1;  // k: superior
+    const double fov = o.fovInPlaneMm > 0 ? o.fovInPlaneMm
+                       : boxed            ? std::min(srcAp, srcLr) - 6
+                                          : 100;
+    const int slices =
+        o.slices > 0 ? o.slices
+                     : std::max(3, static_cast<int>(std::floor((hi[2] - lo[2]) / slicePitch)) + 1);
     size[0] = size[1] = static_cast<unsigned>(std::ceil(fov / o.pixelMm));
     size[2] = static_cast<unsigned>(slices);
     spacing[0] = spacing[1] = o.pixelMm;
@@ -709,7 +741,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     const std::string what = "painted lesion " + std::to_string(k + 1);
     double top, bottom;
     if (l.topLevel > 0) {
-      if (!hasLevels) throw UsageError(what + ": the source " + o.source + " has no levels; give mm");
+      if (!hasLevels)
+        throw UsageError(what + ": the source " + o.source + " has no levels; give mm");
       top = levelToSourceArc(src, l.topLevel, l.topFraction, what);
       bottom = levelToSourceArc(src, l.bottomLevel, l.bottomFraction, what);
     } else {
@@ -725,7 +758,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
   // Render: every voxel averages sub-samples across its slice (partial volume); the truth masks
   // take the majority of them.
   const Vec3 sliceNormal{direction[0][2], direction[1][2], direction[2][2]};
-  const int subSamples = std::max(1, static_cast<int>(std::ceil(o.sliceThicknessMm / kSubSampleMm)));
+  const int subSamples =
+      std::max(1, static_cast<int>(std::ceil(o.sliceThicknessMm / kSubSampleMm)));
   const ImageSampler grid(study.volume.image.GetPointer());
   float* pixels = study.volume.image->GetBufferPointer();
   unsigned char* cordTruth = study.cord->GetBufferPointer();
@@ -739,7 +773,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
       [&](itk::SizeValueType row) {
         const long k = static_cast<long>(row) / ny, j = static_cast<long>(row) % ny;
         for (long i = 0; i < nx; ++i) {
-          const Vec3 centre = grid.toPoint({static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)});
+          const Vec3 centre = grid.toPoint(
+              {static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)});
           double value = 0, cordVotes = 0, regionVotes = 0;
           std::vector<double> lesionVotes(shapes.size() + 1, 0.0);
           for (int m = 0; m < subSamples; ++m) {
@@ -774,7 +809,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
           bool inLesion = false;
           for (std::size_t n = 0; n < lesionVotes.size(); ++n)
             if (lesionVotes[n] >= 0.5 * subSamples) {
-              lesionTruth[offset] = static_cast<unsigned char>(n < shapes.size() ? n + 1 : sourceLesionId);
+              lesionTruth[offset] =
+                  static_cast<unsigned char>(n < shapes.size() ? n + 1 : sourceLesionId);
               inLesion = true;
               break;
             }
@@ -789,7 +825,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
             pt[1] = q[1];
             pt[2] = q[2];
             itk::Index<3> index;
-            if (src.levels->TransformPhysicalPointToIndex(pt, index)) levelTruth[offset] = src.levels->GetPixel(index);
+            if (src.levels->TransformPhysicalPointToIndex(pt, index))
+              levelTruth[offset] = src.levels->GetPixel(index);
           }
         }
       },
@@ -822,7 +859,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     for (long j = 0; j < ny; ++j)
       for (long i = 0; i < nx; ++i) {
         const std::size_t offset = i + nx * (j + ny * k);
-        const Vec3 p = grid.toPoint({static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)});
+        const Vec3 p =
+            grid.toPoint({static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)});
         double field = 0;
         for (const Wave& w : waves) field += std::cos(dot(w.k, p) + w.phase);
         const double clean = std::max(0.0, pixels[offset] * scale * std::exp(o.bias * field / 3));
@@ -837,7 +875,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
   meta.patientSex = (o.seed % 2) ? "F" : "M";
   meta.patientAgeYears = 35 + (o.seed * 13) % 45;
   meta.studyDate = "20250301";
-  meta.seriesDescription = std::string(o.invert ? "T1" : "T2") + (sagittal ? " SAG" : " AX") + " " + o.source;
+  meta.seriesDescription =
+      std::string(o.invert ? "T1" : "T2") + (sagittal ? " SAG" : " AX") + " " + o.source;
   meta.modality = "MR";
   meta.manufacturer = "cordscope real-anatomy";
   meta.echoTimeMs = o.invert ? 12.0 : 100.0;
@@ -875,8 +914,10 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     const auto next = src.discArc.find(label + 1);
     if (next != src.discArc.end()) levelArcs[label] = {outArc(arc), outArc(next->second)};
   }
-  if (src.discArc.count(2)) levelArcs[1] = {outArc(src.discArc.at(2) - c1Height(src)), outArc(src.discArc.at(2))};
-  if (o.source == "sct-t2" && src.discArc.count(3)) levelArcs[2] = {outArc(src.cordTop), outArc(src.discArc.at(3))};
+  if (src.discArc.count(2))
+    levelArcs[1] = {outArc(src.discArc.at(2) - c1Height(src)), outArc(src.discArc.at(2))};
+  if (o.source == "sct-t2" && src.discArc.count(3))
+    levelArcs[2] = {outArc(src.cordTop), outArc(src.discArc.at(3))};
   for (const auto& [level, arcs] : levelArcs)
     levels.push_back({{"level", level},
                       {"name", levelName(level)},
@@ -884,13 +925,15 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
                       {"bottom_arc_mm", arcs.second},
                       {"height_mm", arcs.second - arcs.first}});
   truth["levels"] = levels;
-  truth["cord"] = {{"top_arc_mm", std::max(sTop, outArc(src.cordTop))},
-                   {"bottom_arc_mm", std::min(sBottom, outArc(src.cordBottom))},
-                   {"arc_origin", src.discArc.count(2) ? "C1/C2 junction" : "top of the expert mask"}};
+  truth["cord"] = {
+      {"top_arc_mm", std::max(sTop, outArc(src.cordTop))},
+      {"bottom_arc_mm", std::min(sBottom, outArc(src.cordBottom))},
+      {"arc_origin", src.discArc.count(2) ? "C1/C2 junction" : "top of the expert mask"}};
   truth["field_of_view_arc_mm"] = {sTop, sBottom};
 
   nlohmann::json lesions = nlohmann::json::array();
-  const auto lesionJson = [&](int id, double top, double bottom, const std::string& pattern, double brightness) {
+  const auto lesionJson = [&](int id, double top, double bottom, const std::string& pattern,
+                              double brightness) {
     const double sT = outArc(top), sB = outArc(bottom);
     nlohmann::json l{{"id", id},
                      {"pattern", pattern},
@@ -920,13 +963,15 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
     return l;
   };
   for (std::size_t k = 0; k < shapes.size(); ++k)
-    lesions.push_back(lesionJson(static_cast<int>(k + 1), shapes[k].top, shapes[k].bottom, o.lesions[k].pattern,
-                                 o.lesions[k].brightness));
+    lesions.push_back(lesionJson(static_cast<int>(k + 1), shapes[k].top, shapes[k].bottom,
+                                 o.lesions[k].pattern, o.lesions[k].brightness));
   if (src.lesion) {
     // The source's own lesion: its extent along the course from its voxels.
     double top = 1e300, bottom = -1e300;
     const Image* lesion = src.lesion.GetPointer();
-    for (itk::ImageRegionConstIteratorWithIndex<Image> it(lesion, lesion->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it) {
+    for (itk::ImageRegionConstIteratorWithIndex<Image> it(lesion,
+                                                          lesion->GetLargestPossibleRegion());
+         !it.IsAtEnd(); ++it) {
       if (it.Get() < 0.5f) continue;
       double a, ant, lat;
       src.locate(physical(lesion, it.GetIndex()), a, ant, lat);
@@ -934,7 +979,8 @@ RealAnatomyStudy makeRealAnatomyStudy(const RealAnatomyOptions& o) {
       bottom = std::max(bottom, a);
     }
     const double half = 0.5 * lesion->GetSpacing()[0];
-    nlohmann::json l = lesionJson(static_cast<int>(sourceLesionId), top - half, bottom + half, "", 0);
+    nlohmann::json l =
+        lesionJson(static_cast<int>(sourceLesionId), top - half, bottom + half, "", 0);
     l["pattern"] = nullptr;  // not known: the source's own painted lesion
     l["from_source"] = true;
     lesions.push_back(l);
@@ -956,8 +1002,8 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     configure(o);
     set.push_back(o);
   };
-  const auto lesion = [](int top, double topFraction, int bottom, double bottomFraction, const std::string& pattern,
-                         double brightness, double taperMm = 4) {
+  const auto lesion = [](int top, double topFraction, int bottom, double bottomFraction,
+                         const std::string& pattern, double brightness, double taperMm = 4) {
     PaintedLesion l;
     l.topLevel = top;
     l.topFraction = topFraction;
@@ -970,34 +1016,50 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
   };
   // Whole spines, sagittal (PAM50).
   add("pam50-plain", "pam50", [](RealAnatomyOptions&) {});
-  add("pam50-tall12", "pam50", [](RealAnatomyOptions& o) { o.stretch = 1.12; o.lordosisMm = 12; });
-  add("pam50-short87", "pam50", [](RealAnatomyOptions& o) { o.stretch = 0.87; o.sliceThicknessMm = 2.5; });
+  add("pam50-tall12", "pam50", [](RealAnatomyOptions& o) {
+    o.stretch = 1.12;
+    o.lordosisMm = 12;
+  });
+  add("pam50-short87", "pam50", [](RealAnatomyOptions& o) {
+    o.stretch = 0.87;
+    o.sliceThicknessMm = 2.5;
+  });
   add("pam50-tall15-dorsal-C2-C6", "pam50", [&](RealAnatomyOptions& o) {
     o.stretch = 1.15;
     o.lesions = {lesion(2, 0.15, 6, 0.6, "dorsal", 0.6)};
   });
-  add("pam50-dorsal-C2-T2", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(2, 0.2, 9, 0.5, "dorsal", 0.7)}; });
-  add("pam50-subtle-dorsal-C3-C4", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(3, 0.3, 4, 0.7, "dorsal", 0.25)}; });
+  add("pam50-dorsal-C2-T2", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(2, 0.2, 9, 0.5, "dorsal", 0.7)}; });
+  add("pam50-subtle-dorsal-C3-C4", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(3, 0.3, 4, 0.7, "dorsal", 0.25)}; });
   add("pam50-short90-dorsal-C2-C7", "pam50", [&](RealAnatomyOptions& o) {
     o.stretch = 0.9;
     o.lesions = {lesion(2, 0.3, 7, 0.5, "dorsal", 0.5)};
   });
-  add("pam50-dorsal-C2-T1", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(2, 0.1, 8, 0.4, "dorsal", 0.6, 8)}; });
-  add("pam50-dorsal-C1-C5", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(1, 0.4, 5, 0.6, "dorsal", 0.6)}; });
-  add("pam50-holocord-csf-C3-T1", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(3, 0.2, 8, 0.6, "holocord", 1.0, 6)}; });
-  add("pam50-holocord-C4-C6", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(4, 0.3, 6, 0.7, "holocord", 0.7)}; });
+  add("pam50-dorsal-C2-T1", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(2, 0.1, 8, 0.4, "dorsal", 0.6, 8)}; });
+  add("pam50-dorsal-C1-C5", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(1, 0.4, 5, 0.6, "dorsal", 0.6)}; });
+  add("pam50-holocord-csf-C3-T1", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(3, 0.2, 8, 0.6, "holocord", 1.0, 6)}; });
+  add("pam50-holocord-C4-C6", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(4, 0.3, 6, 0.7, "holocord", 0.7)}; });
   add("pam50-lateral-right-C3-C5", "pam50", [&](RealAnatomyOptions& o) {
     o.lesions = {lesion(3, 0.2, 5, 0.7, "lateral", 0.6)};
     o.lesions[0].rightSide = true;
   });
-  add("pam50-lateral-left-C5-C6", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(5, 0.3, 6, 0.6, "lateral", 0.5)}; });
-  add("pam50-central-C4-C5", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(4, 0.2, 5, 0.6, "central", 0.6)}; });
-  add("pam50-ventral-C5-C7", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(5, 0.3, 7, 0.5, "ventral", 0.5)}; });
+  add("pam50-lateral-left-C5-C6", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(5, 0.3, 6, 0.6, "lateral", 0.5)}; });
+  add("pam50-central-C4-C5", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(4, 0.2, 5, 0.6, "central", 0.6)}; });
+  add("pam50-ventral-C5-C7", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(5, 0.3, 7, 0.5, "ventral", 0.5)}; });
   add("pam50-dorsal-C4-touching-C5", "pam50", [&](RealAnatomyOptions& o) {
     // Ends 1 mm into C5 (C5 is about 16 mm): the lesion is a C4 lesion that touches C5.
     o.lesions = {lesion(4, 0.25, 5, 1.0 / 16.0, "dorsal", 0.6, 3)};
   });
-  add("pam50-subtle-dorsal-C2-C6", "pam50", [&](RealAnatomyOptions& o) { o.lesions = {lesion(2, 0.2, 6, 0.5, "dorsal", 0.2)}; });
+  add("pam50-subtle-dorsal-C2-C6", "pam50",
+      [&](RealAnatomyOptions& o) { o.lesions = {lesion(2, 0.2, 6, 0.5, "dorsal", 0.2)}; });
   add("pam50-tall10-tilt8-dorsal-C2-T2", "pam50", [&](RealAnatomyOptions& o) {
     o.stretch = 1.1;
     o.tiltDeg = 8;
@@ -1155,12 +1217,16 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
   return set;
 }
 
-std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedData, int count, unsigned seed) {
+std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedData, int count,
+                                                     unsigned seed) {
   std::vector<RealAnatomyOptions> set;
   std::mt19937 rng(seed);
-  const auto uniform = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  const auto uniform = [&](double a, double b) {
+    return std::uniform_real_distribution<double>(a, b)(rng);
+  };
   const auto integer = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
-  static const char* patterns[] = {"dorsal", "dorsal", "dorsal", "lateral", "central", "ventral", "holocord"};
+  static const char* patterns[] = {"dorsal",  "dorsal",  "dorsal",  "lateral",
+                                   "central", "ventral", "holocord"};
   for (int k = 0; k < count; ++k) {
     RealAnatomyOptions o;
     o.source = "pam50";
@@ -1184,7 +1250,8 @@ std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedDa
       l.topLevel = integer(1, 5);
       l.bottomLevel = std::min(o.bottomLevel - 1, l.topLevel + integer(0, 7));
       l.topFraction = uniform(0.1, 0.7);
-      l.bottomFraction = l.bottomLevel == l.topLevel ? uniform(l.topFraction + 0.25, 0.95) : uniform(0.3, 0.9);
+      l.bottomFraction =
+          l.bottomLevel == l.topLevel ? uniform(l.topFraction + 0.25, 0.95) : uniform(0.3, 0.9);
       l.brightness = uniform(0.15, 1.0);
       l.taperMm = uniform(0, 8);
       l.rightSide = integer(0, 1) == 1;
@@ -1201,8 +1268,9 @@ namespace {
 
 // One series: its DICOM into dicomDir, its truth into truthDir and truthJson, on the grid
 // `convert` produces from that DICOM.
-void writeOneSeries(const RealAnatomyStudy& study, const std::string& dicomDir, const fs::path& truthDir,
-                    const fs::path& truthJson, const std::string& studyUid) {
+void writeOneSeries(const RealAnatomyStudy& study, const std::string& dicomDir,
+                    const fs::path& truthDir, const fs::path& truthJson,
+                    const std::string& studyUid) {
   fs::create_directories(truthDir);
   fs::remove_all(dicomDir);
   DicomWriteOptions write;
@@ -1220,7 +1288,8 @@ void writeOneSeries(const RealAnatomyStudy& study, const std::string& dicomDir, 
     out->CopyInformation(grid);
     out->SetRegions(grid->GetLargestPossibleRegion());
     out->Allocate(true);
-    for (itk::ImageRegionIteratorWithIndex<T> it(out, out->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it) {
+    for (itk::ImageRegionIteratorWithIndex<T> it(out, out->GetLargestPossibleRegion());
+         !it.IsAtEnd(); ++it) {
       typename T::PointType point;
       out->TransformIndexToPhysicalPoint(it.GetIndex(), point);
       typename T::IndexType index;
@@ -1230,7 +1299,8 @@ void writeOneSeries(const RealAnatomyStudy& study, const std::string& dicomDir, 
   };
   writeNifti(onGrid(study.cord.GetPointer()).GetPointer(), (truthDir / "cord.nii.gz").string());
   writeNifti(onGrid(study.lesion.GetPointer()).GetPointer(), (truthDir / "lesion.nii.gz").string());
-  writeNifti(onGrid(study.cordRegion.GetPointer()).GetPointer(), (truthDir / "cord_region.nii.gz").string());
+  writeNifti(onGrid(study.cordRegion.GetPointer()).GetPointer(),
+             (truthDir / "cord_region.nii.gz").string());
   writeNifti(onGrid(study.levels.GetPointer()).GetPointer(), (truthDir / "levels.nii.gz").string());
   std::ofstream(truthJson) << study.truth.dump(2) << "\n";
 }
@@ -1242,13 +1312,16 @@ void writeRealAnatomyStudy(const RealAnatomyStudy& study, const std::string& out
                  fs::path(outDir) / "truth.json", "");
 }
 
-void writeRealAnatomySeries(const std::vector<RealAnatomyStudy>& series, const std::string& outDir) {
+void writeRealAnatomySeries(const std::vector<RealAnatomyStudy>& series,
+                            const std::string& outDir) {
   if (series.empty()) return;
-  const std::string studyUid = uidFromSeed("cordscope-real-anatomy-study/" + series.front().truth["options"].dump());
+  const std::string studyUid =
+      uidFromSeed("cordscope-real-anatomy-study/" + series.front().truth["options"].dump());
   for (std::size_t k = 0; k < series.size(); ++k) {
     const std::string n = std::to_string(k + 1);
-    writeOneSeries(series[k], (fs::path(outDir) / "dicom" / n).string(), fs::path(outDir) / ("truth-" + n),
-                   fs::path(outDir) / ("truth-" + n + ".json"), studyUid);
+    writeOneSeries(series[k], (fs::path(outDir) / "dicom" / n).string(),
+                   fs::path(outDir) / ("truth-" + n), fs::path(outDir) / ("truth-" + n + ".json"),
+                   studyUid);
   }
 }
 

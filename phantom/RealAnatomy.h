@@ -37,44 +37,44 @@ struct PaintedLesion {
   double topMm = 0, bottomMm = 0;  // topLevel = 0 only
   std::string pattern = "dorsal";  // dorsal, lateral, central, ventral, holocord
   double brightness = 0.6;         // 0 = the cord's own signal, 1 = CSF's (at the lesion's middle)
-  double taperMm = 4;              // the cross-section narrows and the signal fades over this length
-  bool rightSide = false;          // lateral lesions: the patient's right (else left)
+  double taperMm = 4;      // the cross-section narrows and the signal fades over this length
+  bool rightSide = false;  // lateral lesions: the patient's right (else left)
 };
 
 struct RealAnatomyOptions {
-  std::string name;               // a short label for tables ("pam50-tall-dorsal-C2-C6")
-  std::string source = "pam50";   // pam50, sct-t2, sct-t2-lesion
-  std::string sharedData;         // the folder holding real/ (../shared/data)
-  unsigned seed = 1;              // noise, coil field, intensity scale
-  double stretch = 1.0;           // heights along the cord x this (1.12: a neck 12 % taller)
-  double lordosisMm = 10;         // anterior bow of the cord between C2 and T1 (< 0: kyphosis)
-  double tiltDeg = 0;             // the spine rotated about the left-right axis in the scanner
-  double rollDeg = 0;             // ... and about the anterior-posterior axis
-  double lateralOffsetMm = 0;     // sagittal: the cord's distance from the slab's centre
+  std::string name;              // a short label for tables ("pam50-tall-dorsal-C2-C6")
+  std::string source = "pam50";  // pam50, sct-t2, sct-t2-lesion
+  std::string sharedData;        // the folder holding real/ (../shared/data)
+  unsigned seed = 1;             // noise, coil field, intensity scale
+  double stretch = 1.0;          // heights along the cord x this (1.12: a neck 12 % taller)
+  double lordosisMm = 10;        // anterior bow of the cord between C2 and T1 (< 0: kyphosis)
+  double tiltDeg = 0;            // the spine rotated about the left-right axis in the scanner
+  double rollDeg = 0;            // ... and about the anterior-posterior axis
+  double lateralOffsetMm = 0;    // sagittal: the cord's distance from the slab's centre
   std::string orientation = "sagittal";  // sagittal or axial
-  double pixelMm = 0.7;           // in-plane pixel
+  double pixelMm = 0.7;                  // in-plane pixel
   double sliceThicknessMm = 3;
   double sliceGapMm = 0;
-  int slices = 0;                 // 0: sagittal 15 (or what the source's width holds); axial: cover the range
-  double fovInPlaneMm = 0;        // 0: per source (sagittal AP width; axial square)
+  int slices = 0;  // 0: sagittal 15 (or what the source's width holds); axial: cover the range
+  double fovInPlaneMm = 0;  // 0: per source (sagittal AP width; axial square)
   // Field of view along the spine. PAM50: from aboveJunctionMm above the C1/C2 junction (the
   // template reaches about 78 mm above it, past the foramen magnum) down to the middle of
   // bottomLevel. Axial: from the middle of axialTopLevel to the middle of axialBottomLevel.
   // sct sources: their whole extent.
   double aboveJunctionMm = 60;
-  int bottomLevel = 10;           // T3
+  int bottomLevel = 10;  // T3
   int axialTopLevel = 2, axialBottomLevel = 7;
-  double noise = 0.04;            // Rician sigma as a fraction of the cord's signal
-  double bias = 0.2;              // amplitude of the smooth multiplicative coil field (log scale)
-  bool invert = false;            // T1-like contrast: CSF darker than cord (intensity reversed)
+  double noise = 0.04;  // Rician sigma as a fraction of the cord's signal
+  double bias = 0.2;    // amplitude of the smooth multiplicative coil field (log scale)
+  bool invert = false;  // T1-like contrast: CSF darker than cord (intensity reversed)
   std::vector<PaintedLesion> lesions;
 };
 
 struct RealAnatomyStudy {
   Volume volume;
-  Mask::Pointer cord;          // truth cord, lesions inside it
-  Mask::Pointer lesion;        // truth lesions: id 1, 2, ... (painted ones first, then the source's)
-  Mask::Pointer cordRegion;    // where the cord truth is defined (the expert mask's extent)
+  Mask::Pointer cord;        // truth cord, lesions inside it
+  Mask::Pointer lesion;      // truth lesions: id 1, 2, ... (painted ones first, then the source's)
+  Mask::Pointer cordRegion;  // where the cord truth is defined (the expert mask's extent)
   LabelImage::Pointer levels;  // truth levels on the cord (1 = C1 ...), when the source has them
   // Truth (docs/realanatomy.md): discs (name, label, arc_mm, position_lps), levels (top/bottom
   // arc, height), lesions (ends, length along the cord, levels, per-level coverage, pattern,
@@ -94,7 +94,8 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
 // 0.85-1.15, lordosis -5..20 mm, tilt +-10, roll +-4 degrees, slices 2.5-3.5 mm, pixels
 // 0.5-0.9 mm, noise 0.02-0.08, coil field 0-0.4; four in five with one lesion of a random
 // pattern, 1-8 levels from C1-C5 down, brightness 0.15-1, taper 0-8 mm.
-std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedData, int count, unsigned seed);
+std::vector<RealAnatomyOptions> realAnatomyRandomSet(const std::string& sharedData, int count,
+                                                     unsigned seed);
 
 // OUTDIR/dicom (classic MR series), OUTDIR/truth.json, OUTDIR/truth/{cord,lesion,cord_region,
 // levels}.nii.gz on the grid `cordscope convert OUTDIR/dicom` produces.

@@ -1,5 +1,4 @@
 #include "segmentation/Centerline.h"
-#include "core/Geometry.h"
 
 #include <itkMultiThreaderBase.h>
 
@@ -10,6 +9,8 @@
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
+
+#include "core/Geometry.h"
 
 namespace cordscope {
 namespace {
@@ -34,7 +35,6 @@ GridAxes gridAxes(const Image::DirectionType& d) {
   g.lr = g.ap == a ? b : a;
   return g;
 }
-
 
 // The intensity scale of each plane: the receive coil's sensitivity falls off along the spine,
 // multiplying every tissue, so detector responses are measured against the local brightness
@@ -218,11 +218,10 @@ class Detector {
           // Filled canal: the column (core and both AP CSF probes) as bright as its dimmest part,
           // against the brighter of the two walls (both must be darker).
           if (i - q.wallAp - q.rimAp >= 0 && i + q.wallAp + q.rimAp < nAp_) {
-            const double column = std::min({core,
-                                             mean(i - q.offAp - q.rimAp, i - q.offAp + q.rimAp,
-                                                  j - q.coreLr, j + q.coreLr),
-                                             mean(i + q.offAp - q.rimAp, i + q.offAp + q.rimAp,
-                                                  j - q.coreLr, j + q.coreLr)});
+            const double column = std::min(
+                {core,
+                 mean(i - q.offAp - q.rimAp, i - q.offAp + q.rimAp, j - q.coreLr, j + q.coreLr),
+                 mean(i + q.offAp - q.rimAp, i + q.offAp + q.rimAp, j - q.coreLr, j + q.coreLr)});
             const double wall = std::max(
                 mean(i - q.wallAp - q.rimAp, i - q.wallAp + q.rimAp, j - q.coreLr, j + q.coreLr),
                 mean(i + q.wallAp - q.rimAp, i + q.wallAp + q.rimAp, j - q.coreLr, j + q.coreLr));

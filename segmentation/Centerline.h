@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "core/Curve.h"
+#include "core/ImageSampler.h"
 #include "data/Volume.h"
 #include "segmentation/Contrast.h"
-#include "core/ImageSampler.h"
 
 namespace cordscope {
 
@@ -31,7 +31,7 @@ struct CenterlineOptions {
   // Weight of the filled-canal response (a cord hidden by a lesion as bright as CSF) against the
   // cord's own: below 1 so that wherever the cord is visible its own response decides.
   double filledCanalWeight = 0.5;
-  double stepMm = 1.0;       // spacing of the output points along the curve
+  double stepMm = 1.0;  // spacing of the output points along the curve
 };
 
 struct Centerline {

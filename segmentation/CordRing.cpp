@@ -57,8 +57,10 @@ class SliceImage {
     if (i < -0.5 || j < -0.5 || i > nAp_ - 0.5 || j > nLr_ - 0.5) return kNaN;
     const double ic = std::clamp(i, 0.0, static_cast<double>(nAp_ - 1));
     const double jc = std::clamp(j, 0.0, static_cast<double>(nLr_ - 1));
-    const long i0 = std::min(nAp_ - 2, static_cast<long>(ic)), j0 = std::min(nLr_ - 2, static_cast<long>(jc));
-    if (i0 < 0 || j0 < 0) return values_[static_cast<std::size_t>(std::max(0L, i0) * nLr_ + std::max(0L, j0))];
+    const long i0 = std::min(nAp_ - 2, static_cast<long>(ic)),
+               j0 = std::min(nLr_ - 2, static_cast<long>(jc));
+    if (i0 < 0 || j0 < 0)
+      return values_[static_cast<std::size_t>(std::max(0L, i0) * nLr_ + std::max(0L, j0))];
     const double fi = ic - i0, fj = jc - j0;
     const float* v = &values_[static_cast<std::size_t>(i0 * nLr_ + j0)];
     return (1 - fi) * ((1 - fj) * v[0] + fj * v[1]) + fi * ((1 - fj) * v[nLr_] + fj * v[nLr_ + 1]);
@@ -214,13 +216,15 @@ ScoreMap scoreSlice(const SliceImage& s, const Grid& g, int sign, const RingOpti
 }
 
 // The best candidate within half a grid step of a node (a finer look at the chosen one).
-Candidate refine(const SliceImage& s, const Candidate& c, double step, int sign, const RingOptions& o) {
+Candidate refine(const SliceImage& s, const Candidate& c, double step, int sign,
+                 const RingOptions& o) {
   Candidate best = c;
   std::vector<double> scratch;
   for (double dAp = -0.5 * step; dAp <= 0.5 * step + 1e-9; dAp += 0.25 * step)
     for (double dLr = -0.5 * step; dLr <= 0.5 * step + 1e-9; dLr += 0.25 * step)
       for (const auto& [discAp, discRl] : o.sizes) {
-        const Candidate r = scoreAt(s, c.apMm + dAp, c.lrMm + dLr, discAp, discRl, sign, o, scratch);
+        const Candidate r =
+            scoreAt(s, c.apMm + dAp, c.lrMm + dLr, discAp, discRl, sign, o, scratch);
         if (r.score > best.score) best = r;
       }
   return best;
@@ -241,14 +245,15 @@ struct PolarityPath {
 // the cheapest path is the straight line between the cord above and below. Steps steeper than
 // maxSlope (plus a grid step) are not considered: no cord crosses axial slices at more than
 // about 35 degrees.
-PolarityPath chainSlices(const std::vector<SliceImage>& images, const std::vector<long>& slices, int sign,
-                         double dz, const RingOptions& o) {
+PolarityPath chainSlices(const std::vector<SliceImage>& images, const std::vector<long>& slices,
+                         int sign, double dz, const RingOptions& o) {
   PolarityPath out;
   const long n = static_cast<long>(slices.size());
   if (n == 0) return out;
   // At most maxGridNodes nodes across a slice's longer side: a wide field of view (a whole neck,
   // 200 mm) is searched on a coarser grid, and the chosen positions refined (below).
-  const double longer = std::max((images[0].nAp() - 1) * images[0].spAp(), (images[0].nLr() - 1) * images[0].spLr());
+  const double longer =
+      std::max((images[0].nAp() - 1) * images[0].spAp(), (images[0].nLr() - 1) * images[0].spLr());
   Grid g;
   g.step = std::max(o.gridMm, longer / o.maxGridNodes);
   g.nAp = static_cast<int>(std::floor((images[0].nAp() - 1) * images[0].spAp() / g.step)) + 1;
@@ -296,7 +301,8 @@ PolarityPath chainSlices(const std::vector<SliceImage>& images, const std::vecto
                 const int pb = b + db;
                 if (pb < 0 || pb >= g.nLr) continue;
                 const std::size_t q = static_cast<std::size_t>(pa) * g.nLr + pb;
-                const double v = value[k - 1][q] - stepCost[(da + reach) * (2 * reach + 1) + db + reach];
+                const double v =
+                    value[k - 1][q] - stepCost[(da + reach) * (2 * reach + 1) + db + reach];
                 if (v > best) {
                   best = v;
                   arg = static_cast<int>(q);
@@ -369,10 +375,12 @@ AxialCenterline findAxialCenterline(const Volume& volume, const CenterlineOption
     std::vector<double> levels;
     for (std::size_t k = 0; k < path.chosen.size(); ++k)
       if (std::isfinite(path.chosen[k].ringLevel))
-        levels.push_back(path.chosen[k].ringLevel * scales[static_cast<std::size_t>(path.slices[k])]);
+        levels.push_back(path.chosen[k].ringLevel *
+                         scales[static_cast<std::size_t>(path.slices[k])]);
     if (levels.empty() || foreground.empty()) return 0.5;
     const double level = median(levels);
-    return static_cast<double>(std::lower_bound(foreground.begin(), foreground.end(), level) - foreground.begin()) /
+    return static_cast<double>(std::lower_bound(foreground.begin(), foreground.end(), level) -
+                               foreground.begin()) /
            foreground.size();
   };
   PolarityPath path;
@@ -388,7 +396,8 @@ AxialCenterline findAxialCenterline(const Volume& volume, const CenterlineOption
     path = std::move(sign > 0 ? bright : dark);
   }
   out.centerline.csfSign = sign;
-  out.centerline.contrast = options.contrast == Contrast::Auto ? nameContrast(sign, volume.meta) : options.contrast;
+  out.centerline.contrast =
+      options.contrast == Contrast::Auto ? nameContrast(sign, volume.meta) : options.contrast;
   if (path.chosen.empty()) return out;
 
   const ImageSampler sampler(image);
@@ -435,27 +444,34 @@ AxialCenterline findAxialCenterline(const Volume& volume, const CenterlineOption
   };
   char text[256];
   if (!weak.empty()) {
-    std::snprintf(text, sizeof text, "no clear CSF ring round the cord in %zu of %zu axial slices (slice %s)",
+    std::snprintf(text, sizeof text,
+                  "no clear CSF ring round the cord in %zu of %zu axial slices (slice %s)",
                   weak.size(), path.chosen.size(), list(weak).c_str());
     out.doubts.push_back(text);
   }
   if (!departed.empty()) {
-    std::snprintf(text, sizeof text,
-                  "the cord's course leaves the best-looking candidate in %zu axial slices (slice %s)",
-                  departed.size(), list(departed).c_str());
+    std::snprintf(
+        text, sizeof text,
+        "the cord's course leaves the best-looking candidate in %zu axial slices (slice %s)",
+        departed.size(), list(departed).c_str());
     out.doubts.push_back(text);
   }
   if (out.polarityMargin < 0.1) {
-    std::snprintf(text, sizeof text,
-                  "CSF polarity uncertain: the bright and dark readings of the image differ by %.2f", out.polarityMargin);
+    std::snprintf(
+        text, sizeof text,
+        "CSF polarity uncertain: the bright and dark readings of the image differ by %.2f",
+        out.polarityMargin);
     out.doubts.push_back(text);
   }
   if (path.chosen.size() < 3) {
-    std::snprintf(text, sizeof text, "only %zu axial slices: little to check the cord's course against", path.chosen.size());
+    std::snprintf(text, sizeof text,
+                  "only %zu axial slices: little to check the cord's course against",
+                  path.chosen.size());
     out.doubts.push_back(text);
   }
 
-  if (points.front()[2] < points.back()[2]) std::reverse(points.begin(), points.end());  // LPS z: superior
+  if (points.front()[2] < points.back()[2])
+    std::reverse(points.begin(), points.end());  // LPS z: superior
   if (points.size() >= 3) points = smoothCurve(points, options.smoothingMm / dz);
   if (points.size() == 1) {  // a single slice: a stub across it
     const Vec3 normal = normalized(sampler.toPoint({0, 0, 1}) - sampler.toPoint({0, 0, 0}));

@@ -32,14 +32,14 @@ struct RingOptions {
   // in health, smaller when atrophic or compressed.
   std::vector<std::pair<double, double>> sizes = {{5.5, 8.5}, {6.5, 10.5}, {7.5, 12.5}};
   int angles = 16;
-  double ringMm = 3.0;   // the CSF is looked for up to this far outside the cord's edge
-  double wallMm = 5.0;   // the canal's wall: within this beyond the CSF's extreme
+  double ringMm = 3.0;  // the CSF is looked for up to this far outside the cord's edge
+  double wallMm = 5.0;  // the canal's wall: within this beyond the CSF's extreme
   // Fraction of the ring's angles that may lack CSF contrast (the CSF is thin in front of the cord
   // at a disc, dim behind it on gradient echo): the ring's contrast is its (this)-quantile.
   double missingRing = 0.3;
   double evennessWeight = 0.5;  // weight of the disc's spread (its lower part: a lesion is allowed)
-  double gridMm = 1.0;        // candidate spacing in the slice ...
-  int maxGridNodes = 64;      // ... coarser when the field of view is wider than this many mm
+  double gridMm = 1.0;          // candidate spacing in the slice ...
+  int maxGridNodes = 64;        // ... coarser when the field of view is wider than this many mm
   // Path cost per slice, in units of the typical best score: (lateral step / slice spacing)^2.
   double slopeStiffness = 2.0;
   // Steepest course considered (lateral step / slice spacing): about 35 degrees.
@@ -56,16 +56,16 @@ bool isAxialSeries(const Image* image);
 
 // The cord found in one slice.
 struct SliceCord {
-  long slice = 0;        // grid index along the slice axis
-  Vec3 centre{};         // LPS mm, in the slice's plane
+  long slice = 0;             // grid index along the slice axis
+  Vec3 centre{};              // LPS mm, in the slice's plane
   double apMm = 0, rlMm = 0;  // the best-fitting disc's size
-  double score = 0;      // the ring's score there (fraction of the slice's scale)
-  double bestScore = 0;  // the slice's best candidate anywhere
-  bool clear = false;    // score >= clearScore
+  double score = 0;           // the ring's score there (fraction of the slice's scale)
+  double bestScore = 0;       // the slice's best candidate anywhere
+  bool clear = false;         // score >= clearScore
 };
 
 struct AxialCenterline {
-  Centerline centerline;         // through the slices' cords, cranial first, every stepMm
+  Centerline centerline;          // through the slices' cords, cranial first, every stepMm
   std::vector<SliceCord> slices;  // along the path, in grid order
   double sliceSpacingMm = 0;
   double polarityMargin = 0;  // how much more extreme the winning polarity's ring is (0-1)

@@ -77,7 +77,6 @@ bool solve(std::vector<double> a, std::vector<double> b, std::vector<double>& x)
   return true;
 }
 
-
 // Robust (Tukey biweight, IRLS) least-squares Fourier contour through the valid ray radii.
 // Rays that disagree with the outline of the others - a lesion at the edge, a nerve root - get
 // no weight. Fails when fewer than 60 % of the rays found a boundary.
@@ -198,7 +197,8 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
   for (int j = 0; j < rays; ++j) {
     const double* raw = &values[static_cast<std::size_t>(j) * samples];
     int peakAt = -1;
-    double peak = -std::numeric_limits<double>::infinity(), low = std::numeric_limits<double>::infinity();
+    double peak = -std::numeric_limits<double>::infinity(),
+           low = std::numeric_limits<double>::infinity();
     for (int m = 0; m < samples && !std::isnan(raw[m]); ++m) {
       if (raw[m] > peak) {
         peak = raw[m];
@@ -211,9 +211,9 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
     if (peakAt >= 0 && std::isfinite(low)) beyond.push_back(low);
   }
   const double outsideLevel = beyond.size() >= 0.3 * rays ? median(beyond) : kNaN;
-  const bool cordVisible =
-      csfLevel > cordLevel && !(std::isfinite(outsideLevel) && csfLevel > outsideLevel &&
-                                csfLevel - cordLevel < o.minCordContrast * (csfLevel - outsideLevel));
+  const bool cordVisible = csfLevel > cordLevel &&
+                           !(std::isfinite(outsideLevel) && csfLevel > outsideLevel &&
+                             csfLevel - cordLevel < o.minCordContrast * (csfLevel - outsideLevel));
   if (!cordVisible) {
     if (!std::isfinite(outsideLevel) || csfLevel <= outsideLevel) return fit;
     const double canalThreshold = 0.5 * (csfLevel + outsideLevel);
@@ -222,7 +222,8 @@ StationFit fitStation(const ImageSampler& sampler, const Frame& f, int sign, dou
       const double* raw = &values[static_cast<std::size_t>(j) * samples];
       for (int m = 1; m < samples && !std::isnan(raw[m]); ++m)
         if (raw[m - 1] >= canalThreshold && raw[m] < canalThreshold) {
-          canalRadius[j] = (m - 1 + (canalThreshold - raw[m - 1]) / (raw[m] - raw[m - 1])) * o.sampleStepMm;
+          canalRadius[j] =
+              (m - 1 + (canalThreshold - raw[m - 1]) / (raw[m] - raw[m - 1])) * o.sampleStepMm;
           break;
         }
     }
@@ -352,14 +353,13 @@ void rejectOutlierStations(const std::vector<Contour>& contours, std::vector<boo
     Contour reference{std::vector<double>(p, 0.0)};
     for (std::size_t c = 0; c < p; ++c) {
       values.clear();
-      for (long k = std::max(0L, i - windowStations); k <= std::min(n - 1, i + windowStations);
-           ++k)
+      for (long k = std::max(0L, i - windowStations); k <= std::min(n - 1, i + windowStations); ++k)
         if (valid[k] && contours[k].c.size() == p) values.push_back(contours[k].c[c]);
       reference.c[c] = median(values);
     }
-    deviation[i] = p >= 3 ? std::hypot(contours[i].c[1] - reference.c[1],
-                                       contours[i].c[2] - reference.c[2])
-                          : 0.0;
+    deviation[i] =
+        p >= 3 ? std::hypot(contours[i].c[1] - reference.c[1], contours[i].c[2] - reference.c[2])
+               : 0.0;
   }
   values.clear();
   for (double d : deviation)
@@ -380,7 +380,8 @@ void rejectOutlierStations(const std::vector<Contour>& contours, std::vector<boo
 // marked invalid (and `occluded`), so that their cord comes from the canal and the neighbours.
 void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<Contour>& canal,
                             std::vector<bool>& cordValid, const std::vector<bool>& canalValid,
-                            const CordOptions& o, long minRunStations, std::vector<bool>& occluded) {
+                            const CordOptions& o, long minRunStations,
+                            std::vector<bool>& occluded) {
   const std::size_t n = cord.size();
   occluded.assign(n, false);
   // Per station and axis (AP, RL): the cord's diameter as a fraction of the canal's, and the CSF
@@ -440,15 +441,17 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
     std::array<double, 6> local;
     for (int q = 0; q < 6; ++q) {
       std::vector<double> around;
-      for (long k = std::max(0L, static_cast<long>(i) - half); k <= std::min<long>(n - 1, i + half); ++k)
+      for (long k = std::max(0L, static_cast<long>(i) - half); k <= std::min<long>(n - 1, i + half);
+           ++k)
         if (std::isfinite(shape[k][q])) around.push_back(shape[k][q]);
       local[q] = median(around);
     }
     // The outline must also have lost the cord's shape across that axis: flattened (AP lost) or
     // narrowed (RL lost) against the patient's typical outline. Near the foramen magnum the canal
     // widens round a cord of normal shape: small for its canal, much CSF, but not occluded.
-    const bool shapeLost[2] = {local[4] < o.occludedSizeRatio * typicalFlatness,
-                               local[4] > typicalFlatness / o.occludedSizeRatio};
+    const bool shapeLost[2] = {
+        local[4]<o.occludedSizeRatio * typicalFlatness, local[4]> typicalFlatness /
+        o.occludedSizeRatio};
     for (int axis = 0; axis < 2; ++axis)
       if (shapeLost[axis] && local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
           local[2 + axis] > o.occludedCsfKept * typicalCsf[axis])
@@ -456,8 +459,9 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
     // Collapsed: the cord's mean radius against its canal's far below typical, its shape
     // whatever it is, and the CSF across both axes together kept (the lost cord adds to the
     // apparent CSF; a compression squeezes it out).
-    const bool collapsed = local[5] < o.occludedCollapseRatio * typicalSize &&
-                           local[2] + local[3] > o.occludedCsfKept * (typicalCsf[0] + typicalCsf[1]);
+    const bool collapsed =
+        local[5] < o.occludedCollapseRatio * typicalSize &&
+        local[2] + local[3] > o.occludedCsfKept * (typicalCsf[0] + typicalCsf[1]);
     if (collapsed) suspect[i] = true;
   }
   // A lesion has length: runs shorter than occludedMinRun stations are noise (an image edge, a
@@ -478,7 +482,8 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
   std::vector<bool> widened = occluded;
   for (long i = 0; i < static_cast<long>(n); ++i)
     if (occluded[i])
-      for (long k = std::max(0L, i - half); k <= std::min<long>(n - 1, i + half); ++k) widened[k] = true;
+      for (long k = std::max(0L, i - half); k <= std::min<long>(n - 1, i + half); ++k)
+        widened[k] = true;
   for (std::size_t i = 0; i < n;) {
     if (widened[i]) {
       ++i;
@@ -504,7 +509,8 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
 // until it reaches some), applied to this station's canal, over gaps of at least minGapStations.
 // Returns which stations were filled.
 std::vector<bool> fillCordFromCanal(std::vector<Contour>& cord, const std::vector<Contour>& canal,
-                                    const std::vector<bool>& cordValid, const std::vector<bool>& canalValid,
+                                    const std::vector<bool>& cordValid,
+                                    const std::vector<bool>& canalValid,
                                     const std::vector<bool>& occluded, double sigmaStations,
                                     long minGapStations) {
   const long n = static_cast<long>(cord.size());
@@ -513,11 +519,12 @@ std::vector<bool> fillCordFromCanal(std::vector<Contour>& cord, const std::vecto
   std::vector<bool> known(n, false);
   long count = 0;
   for (long i = 0; i < n; ++i) {
-    if (!cordValid[i] || !canalValid[i] || cord[i].c.size() < 5 || canal[i].c.size() < 3 || canal[i].c[0] <= 0 ||
-        cord[i].c[0] <= 0)
+    if (!cordValid[i] || !canalValid[i] || cord[i].c.size() < 5 || canal[i].c.size() < 3 ||
+        canal[i].c[0] <= 0 || cord[i].c[0] <= 0)
       continue;
-    relation[i] = {cord[i].c[0] / canal[i].c[0], cord[i].c[1] - canal[i].c[1], cord[i].c[2] - canal[i].c[2],
-                   cord[i].c[3] / cord[i].c[0], cord[i].c[4] / cord[i].c[0]};
+    relation[i] = {cord[i].c[0] / canal[i].c[0], cord[i].c[1] - canal[i].c[1],
+                   cord[i].c[2] - canal[i].c[2], cord[i].c[3] / cord[i].c[0],
+                   cord[i].c[4] / cord[i].c[0]};
     known[i] = true;
     ++count;
   }
@@ -601,7 +608,6 @@ Mask::Pointer emptyMaskLike(const Image* image) {
   mask->FillBuffer(0);
   return mask;
 }
-
 
 // Marks every voxel whose centre lies inside the station's contour, within its slab along t.
 void rasterise(const ImageSampler& sampler, const Frame& f, const Contour& contour, double halfSlab,
@@ -710,10 +716,10 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     // (Stations are counted from the top every stationStepMm; a pass changes their number by
     // a few at the bottom.)
     for (std::size_t i = 0; i < std::min(n, occludedBefore.size()); ++i)
-        if (occludedBefore[i] && !occluded[i]) {
-          occluded[i] = true;
-          cordValid[i] = false;
-        }
+      if (occludedBefore[i] && !occluded[i]) {
+        occluded[i] = true;
+        cordValid[i] = false;
+      }
     // Around a stretch where the cord was hidden (a lesion as bright as CSF filling its section),
     // the lesion's tapering ends still fill part of it: outlines there are cut round the bright
     // part. They are dropped too, hiddenMarginMm each way, so that the gap is bridged from clean
@@ -723,13 +729,15 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
       std::vector<bool> near(n, false);
       for (long i = 0; i < static_cast<long>(n); ++i)
         if (fits[i].cordHidden)
-          for (long k = std::max(0L, i - margin); k <= std::min<long>(n - 1, i + margin); ++k) near[k] = true;
+          for (long k = std::max(0L, i - margin); k <= std::min<long>(n - 1, i + margin); ++k)
+            near[k] = true;
       for (std::size_t i = 0; i < n; ++i)
         if (near[i]) cordValid[i] = false;
     }
     measured = cordValid;
     // Where the cord was hidden or occluded but its canal seen: the cord from the canal.
-    modelled = fillCordFromCanal(cordRaw, canalRaw, cordValid, canalValid, occluded, 10.0 / options.stationStepMm,
+    modelled = fillCordFromCanal(cordRaw, canalRaw, cordValid, canalValid, occluded,
+                                 10.0 / options.stationStepMm,
                                  std::lround(options.modelFromCanalGapMm / options.stationStepMm));
     std::vector<bool> cordKnown = cordValid;
     for (std::size_t i = 0; i < n; ++i) cordKnown[i] = cordKnown[i] || modelled[i];
@@ -763,7 +771,8 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     while (runEnd < last && measured[runEnd]) ++runEnd;
     std::size_t gapEnd = runEnd;
     while (gapEnd < last && !measured[gapEnd]) ++gapEnd;
-    if (gapEnd >= last || static_cast<long>(runEnd - first) >= shortRun || static_cast<long>(gapEnd - runEnd) < wideGap ||
+    if (gapEnd >= last || static_cast<long>(runEnd - first) >= shortRun ||
+        static_cast<long>(gapEnd - runEnd) < wideGap ||
         !sampler.at(frames[first].centre - 5.0 * frames[first].t).has_value())
       break;
     first = gapEnd;
@@ -774,7 +783,8 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     while (runStart > first && measured[runStart - 1]) --runStart;
     std::size_t gapStart = runStart;
     while (gapStart > first && !measured[gapStart - 1]) --gapStart;
-    if (gapStart <= first || static_cast<long>(last - runStart) >= shortRun || static_cast<long>(runStart - gapStart) < wideGap ||
+    if (gapStart <= first || static_cast<long>(last - runStart) >= shortRun ||
+        static_cast<long>(runStart - gapStart) < wideGap ||
         !sampler.at(frames[last - 1].centre + 5.0 * frames[last - 1].t).has_value())
       break;
     last = gapStart;
@@ -812,9 +822,11 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     // lift the quartile; phantoms: 1.57 x instead of 1.6-1.9 x), and the levels then lost their
     // only anchor. A run whose top lies inside the image and that widens towards it is a medulla
     // at a smaller flare: an ordinary cord top is the cord leaving the image.
-    const std::size_t widening = std::min(
-        last - 1, first + static_cast<std::size_t>(std::lround(options.medullaWideningMm / options.stationStepMm)));
-    const bool endsInsideImage = sampler.at(frames[first].centre - 5.0 * frames[first].t).has_value();
+    const std::size_t widening =
+        std::min(last - 1, first + static_cast<std::size_t>(std::lround(options.medullaWideningMm /
+                                                                        options.stationStepMm)));
+    const bool endsInsideImage =
+        sampler.at(frames[first].centre - 5.0 * frames[first].t).has_value();
     const bool widensToTop = cord[widening].area() < options.medullaWidening * top;
     if (flaresBy(options.medullaFlare) ||
         (endsInsideImage && widensToTop && flaresBy(options.medullaFlareInsideImage))) {
@@ -847,7 +859,8 @@ CordSegmentation segmentCord(const Volume& volume, const Centerline& initial,
     for (std::size_t i = first; i < window; ++i) canalAreas.push_back(canal[i].area());
     const double typicalCanal = median(canalAreas);
     double topCanal = 0;
-    const std::size_t topEnd = std::min(window, first + static_cast<std::size_t>(5.0 / options.stationStepMm));
+    const std::size_t topEnd =
+        std::min(window, first + static_cast<std::size_t>(5.0 / options.stationStepMm));
     for (std::size_t i = first; i < topEnd; ++i) topCanal = std::max(topCanal, canal[i].area());
     out.topIsJunction = imageGoesOn && std::isfinite(typicalCanal) && topCanal > 1.3 * typicalCanal;
   }
@@ -899,7 +912,8 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
   out.confidence = axial.confidence;
   out.doubts = axial.doubts;
   if (axial.slices.empty() || !axial.centerline.found()) {
-    out.failure = "no spinal cord found: no slice of the axial series shows a cord in a ring of CSF";
+    out.failure =
+        "no spinal cord found: no slice of the axial series shows a cord in a ring of CSF";
     out.centerline.points.clear();
     out.confidence = 0.0;
     return out;
@@ -931,8 +945,11 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
         local.maxRadiusMm = std::min(options.maxRadiusMm, 0.5 * axial.slices[k].rlMm + 6.0);
         for (int pass = 0; pass <= options.refinements; ++pass) {
           fits[k].frame = frameAt(centre, normal);
-          fits[k].fit = fitStation(sampler, fits[k].frame, axial.centerline.csfSign, scale, local, theta);
-          if (pass == options.refinements || !fits[k].fit.cordValid || fits[k].fit.cord.c.size() < 3) break;
+          fits[k].fit =
+              fitStation(sampler, fits[k].frame, axial.centerline.csfSign, scale, local, theta);
+          if (pass == options.refinements || !fits[k].fit.cordValid ||
+              fits[k].fit.cord.c.size() < 3)
+            break;
           const Frame& f = fits[k].frame;
           const Vec3 offset = fits[k].fit.cord.c[1] * f.u + fits[k].fit.cord.c[2] * f.w;
           // The ring found the cord to within a few millimetres: a larger move is the outline
@@ -972,7 +989,8 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
       // The ring's disc: r(theta) of an ellipse with AP along u (theta 0) and RL along w.
       std::vector<double> radius(options.rays);
       for (int j = 0; j < options.rays; ++j) {
-        const double a = 0.5 * s.apMm, b = 0.5 * s.rlMm, c = std::cos(theta[j]), d = std::sin(theta[j]);
+        const double a = 0.5 * s.apMm, b = 0.5 * s.rlMm, c = std::cos(theta[j]),
+                     d = std::sin(theta[j]);
         radius[j] = 1.0 / std::sqrt(c * c / (a * a) + d * d / (b * b));
       }
       fitContour(theta, radius, options.cordHarmonics, cord[k]);
@@ -985,8 +1003,9 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
   if (!unmeasured.empty()) {
     std::string list;
     for (long k : unmeasured) list += (list.empty() ? "" : ", ") + std::to_string(k + 1);
-    out.doubts.push_back("no cord outline in " + std::to_string(unmeasured.size()) + " of " + std::to_string(n) +
-                         " axial slices (slice " + list + "): the cord there is the ring's ellipse");
+    out.doubts.push_back("no cord outline in " + std::to_string(unmeasured.size()) + " of " +
+                         std::to_string(n) + " axial slices (slice " + list +
+                         "): the cord there is the ring's ellipse");
     out.confidence = *out.confidence * (1.0 - 0.5 * static_cast<double>(unmeasured.size()) / n);
   }
   // Masks: each slice's outline over its own slab.
@@ -1003,7 +1022,9 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
   std::vector<Vec3> centres(n);
   for (std::size_t k = 0; k < n; ++k) {
     const Frame& f = fits[k].frame;
-    centres[k] = f.centre + (measured[k] && cord[k].c.size() >= 3 ? cord[k].c[1] * f.u + cord[k].c[2] * f.w : Vec3{0, 0, 0});
+    centres[k] =
+        f.centre + (measured[k] && cord[k].c.size() >= 3 ? cord[k].c[1] * f.u + cord[k].c[2] * f.w
+                                                         : Vec3{0, 0, 0});
   }
   if (n >= 2 && centres.front()[2] < centres.back()[2]) std::reverse(order.begin(), order.end());
   std::vector<Vec3> course;
@@ -1013,19 +1034,24 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
     const std::size_t a = i == 0 ? 0 : i - 1, b = std::min(course.size() - 1, i + 1);
     return normalized(course[b] - course[a]);
   };
-  const auto halfSlice = [&](const Vec3& t) { return 0.5 * dz / std::max(0.3, std::abs(dot(t, normal))); };
+  const auto halfSlice = [&](const Vec3& t) {
+    return 0.5 * dz / std::max(0.3, std::abs(dot(t, normal)));
+  };
   const Vec3 top = course.front() - halfSlice(tangentAt(0)) * tangentAt(0);
-  const Vec3 bottom = course.back() + halfSlice(tangentAt(course.size() - 1)) * tangentAt(course.size() - 1);
+  const Vec3 bottom =
+      course.back() + halfSlice(tangentAt(course.size() - 1)) * tangentAt(course.size() - 1);
   // Arc of each slice centre along [top, centres..., bottom].
   std::vector<Vec3> polyline{top};
   polyline.insert(polyline.end(), course.begin(), course.end());
   polyline.push_back(bottom);
   std::vector<double> arc(polyline.size(), 0.0);
-  for (std::size_t i = 1; i < polyline.size(); ++i) arc[i] = arc[i - 1] + norm(polyline[i] - polyline[i - 1]);
+  for (std::size_t i = 1; i < polyline.size(); ++i)
+    arc[i] = arc[i - 1] + norm(polyline[i] - polyline[i - 1]);
   const double total = arc.back();
   const auto blend = [](const Contour& a, const Contour& b, double t) {
     Contour c = a;
-    for (std::size_t i = 0; i < c.c.size() && i < b.c.size(); ++i) c.c[i] = (1 - t) * a.c[i] + t * b.c[i];
+    for (std::size_t i = 0; i < c.c.size() && i < b.c.size(); ++i)
+      c.c[i] = (1 - t) * a.c[i] + t * b.c[i];
     if (c.c.size() >= 3) c.c[1] = c.c[2] = 0;  // centred on the course
     return c;
   };
@@ -1047,7 +1073,8 @@ CordSegmentation segmentCordInSlices(const Volume& volume, const AxialCenterline
     // The slice cuts the cord obliquely: its outline is longer along the tilt than the section.
     const double along = std::max(0.3, std::abs(dot(tangent, normal)));
     const double tiltAp = dot(tangent, frame.u) / along, tiltRl = dot(tangent, frame.w) / along;
-    const double stretchAp = std::sqrt(1 + tiltAp * tiltAp), stretchRl = std::sqrt(1 + tiltRl * tiltRl);
+    const double stretchAp = std::sqrt(1 + tiltAp * tiltAp),
+                 stretchRl = std::sqrt(1 + tiltRl * tiltRl);
     CrossSection x;
     x.arcMm = s;
     x.centre = centre;
@@ -1117,7 +1144,8 @@ CordSegmentation segmentCord(const Volume& volume, const CenterlineOptions& cent
   if (!isAxialSeries(volume.image.GetPointer()))
     return segmentCord(volume, findCenterline(volume, centerlineOptions), options);
   const AxialCenterline axial = findAxialCenterline(volume, centerlineOptions);
-  if (axial.sliceSpacingMm >= options.sliceModeMinMm) return segmentCordInSlices(volume, axial, options);
+  if (axial.sliceSpacingMm >= options.sliceModeMinMm)
+    return segmentCordInSlices(volume, axial, options);
   // Thinner axial slices: enough planes for findCenterline's detector, which is the more robust
   // to a lesion in the cord (real-anatomy axial slabs, 3-5 mm, Dice 0.82-0.92 with it, 0.78-0.93
   // with the ring path); the ring path checks it.
@@ -1126,13 +1154,16 @@ CordSegmentation segmentCord(const Volume& volume, const CenterlineOptions& cent
   out.confidence = out.found ? axial.confidence : 0.0;
   out.doubts = axial.doubts;
   if (out.found && axial.centerline.found()) {
-    const double apart = std::max(meanDistanceToCurve(axial.centerline.points, out.centerline.points),
-                                  meanDistanceToCurve(out.centerline.points, axial.centerline.points));
+    const double apart =
+        std::max(meanDistanceToCurve(axial.centerline.points, out.centerline.points),
+                 meanDistanceToCurve(out.centerline.points, axial.centerline.points));
     // Half a cord's width: the two detectors found different things.
     if (apart > options.axialDisagreementMm) {
       char text[200];
-      std::snprintf(text, sizeof text,
-                    "the cord's course and the CSF rings of the axial slices disagree by %.1f mm on average", apart);
+      std::snprintf(
+          text, sizeof text,
+          "the cord's course and the CSF rings of the axial slices disagree by %.1f mm on average",
+          apart);
       out.doubts.push_back(text);
       out.confidence = std::min(*out.confidence, 0.3);
     }

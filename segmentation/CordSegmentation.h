@@ -41,8 +41,8 @@ struct CordOptions {
   // it, since its stations lift the reference), 1.9-3.7 x on PAM50 studies; ordinary tops (the
   // cord leaving the image) 1.0-1.36 x.
   double medullaFlareInsideImage = 1.4;
-  double medullaWideningMm = 10;   // over this length below the top ...
-  double medullaWidening = 0.85;   // ... the cord is at most this fraction of the top's area
+  double medullaWideningMm = 10;  // over this length below the top ...
+  double medullaWidening = 0.85;  // ... the cord is at most this fraction of the top's area
   // The cord is seen at a station when the CSF is brighter than it by at least this fraction of
   // the CSF's brightness over the tissue beyond the canal (a normal T2 cord: about 0.7-1; a
   // holocord lesion as bright as CSF: near 0).
@@ -79,13 +79,14 @@ struct CordOptions {
 // One cross-section perpendicular to the centerline. Diameters: AP along the patient's
 // anterior-posterior direction projected into the section, RL across it.
 struct CrossSection {
-  double arcMm = 0;  // distance along the centerline from its cranial end
-  Vec3 centre{};     // LPS mm
+  double arcMm = 0;            // distance along the centerline from its cranial end
+  Vec3 centre{};               // LPS mm
   Vec3 tangent{}, anterior{};  // unit vectors: caudal along the cord; the patient's anterior in
                                // the section
   double areaMm2 = 0, apMm = 0, rlMm = 0;
   double canalAreaMm2 = 0, canalApMm = 0, canalRlMm = 0;
-  double canalAnteriorMm = 0;  // from the centre to the canal's front wall (vertebral bodies, discs)
+  double canalAnteriorMm =
+      0;                  // from the centre to the canal's front wall (vertebral bodies, discs)
   bool measured = false;  // false: the outline here was interpolated from its neighbours
   // The cord could not be outlined here (a lesion as bright as the CSF hid it, or took part of
   // it) and was placed in its canal as in the stations around: its extent is less certain.

@@ -3,10 +3,10 @@
 #include <itkImageFileWriter.h>
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -35,7 +35,8 @@ struct PlaneImage {
 void dumpForDebugging(const PlaneImage& p, const char* path) {
   using Slice = itk::Image<float, 2>;
   auto slice = Slice::New();
-  Slice::SizeType size{{static_cast<itk::SizeValueType>(p.cols), static_cast<itk::SizeValueType>(p.rows)}};
+  Slice::SizeType size{
+      {static_cast<itk::SizeValueType>(p.cols), static_cast<itk::SizeValueType>(p.rows)}};
   slice->SetRegions(size);
   slice->Allocate();
   const double spacing[2] = {p.step, p.step};
@@ -51,11 +52,11 @@ void dumpForDebugging(const PlaneImage& p, const char* path) {
   writer->Update();
 }
 
-
 // A profile along one row (towards anterior), in normalised units: 0 = the darkest tissue
 // (cortical bone), 1 = the cord. Rows are averaged over +-halfRows (structures here run along
 // the cord, so this lowers noise without blurring their edges).
-std::vector<double> rowProfile(const PlaneImage& p, long r, long halfRows, double dark, double cord) {
+std::vector<double> rowProfile(const PlaneImage& p, long r, long halfRows, double dark,
+                               double cord) {
   std::vector<double> out(p.cols, kNaN);
   for (long c = 0; c < p.cols; ++c) {
     double sum = 0;
@@ -116,7 +117,8 @@ std::vector<Run> runsAlong(const std::vector<double>& profile, long start, int d
 // valley at least `delta` above or below its neighbours: the runs of a low-contrast profile
 // (a smooth image, marrow darker than the cord) where fixed thresholds see nothing. Run
 // boundaries are the half-way crossings between neighbouring extremes.
-std::vector<Run> zigzagRuns(const std::vector<double>& profile, long start, int dir, long length, double delta) {
+std::vector<Run> zigzagRuns(const std::vector<double>& profile, long start, int dir, long length,
+                            double delta) {
   std::vector<long> extremes;
   bool dark = true;
   long extreme = start;
@@ -180,7 +182,6 @@ Line fitLine(const std::vector<std::pair<double, double>>& points) {
   }
   return line;
 }
-
 
 // Mean over the (2 radius + 1)^2 square around each sample (clipped at the borders), from a
 // summed-area table.
@@ -288,8 +289,8 @@ Component floodComponent(const PlaneImage& p, const std::vector<bool>& mask, lon
 
 // Walking along row `row` from `startCol` in direction `dir`: the first component of `mask`
 // (within `allowed`) at least `minLengthMm` long. Smaller ones (noise specks) are walked past.
-std::optional<Component> componentAlongRow(const PlaneImage& p, const std::vector<bool>& mask, long row,
-                                           long startCol, int dir, long maxCols,
+std::optional<Component> componentAlongRow(const PlaneImage& p, const std::vector<bool>& mask,
+                                           long row, long startCol, int dir, long maxCols,
                                            const std::function<bool(long, long)>& allowed,
                                            std::vector<bool>& seen, double minLengthMm) {
   if (row < 0 || row >= p.rows) return std::nullopt;
@@ -309,8 +310,8 @@ std::optional<Component> componentAlongRow(const PlaneImage& p, const std::vecto
 // there, as basion and opisthion are defined).
 // The centre of the samples (among those `keep` accepts) within 1 mm of a bone's end sample: the
 // middle of the bone's rim there, as basion and opisthion are defined.
-PlanePoint rimCentre(const PlaneImage& p, const std::vector<std::pair<long, long>>& members, std::pair<long, long> end,
-                     const std::function<bool(long, long)>& keep) {
+PlanePoint rimCentre(const PlaneImage& p, const std::vector<std::pair<long, long>>& members,
+                     std::pair<long, long> end, const std::function<bool(long, long)>& keep) {
   double sr = 0, sc = 0;
   int n = 0;
   for (const auto& [r, c] : members)
@@ -322,12 +323,14 @@ PlanePoint rimCentre(const PlaneImage& p, const std::vector<std::pair<long, long
   return PlanePoint{p.alongOf(sr / n), p.anteriorOf(sc / n)};
 }
 
-PlanePoint componentEnd(const PlaneImage& p, const Component& bone, std::optional<PlanePoint> towards) {
+PlanePoint componentEnd(const PlaneImage& p, const Component& bone,
+                        std::optional<PlanePoint> towards) {
   std::pair<long, long> end = bone.members.front();
   double best = std::numeric_limits<double>::infinity();
   for (const auto& [r, c] : bone.members) {
-    const double score = towards ? std::hypot(p.alongOf(r) - towards->along, p.anteriorOf(c) - towards->anterior)
-                                 : -((r - bone.meanRow) * bone.axisRow + (c - bone.meanCol) * bone.axisCol);
+    const double score =
+        towards ? std::hypot(p.alongOf(r) - towards->along, p.anteriorOf(c) - towards->anterior)
+                : -((r - bone.meanRow) * bone.axisRow + (c - bone.meanCol) * bone.axisCol);
     if (score < best) {
       best = score;
       end = {r, c};
@@ -352,7 +355,9 @@ PlanePoint slabEnd(const PlaneImage& p, const Component& bone) {
   std::pair<long, long> end{-1, -1};
   for (const auto& [r, c] : bone.members) {
     if (across(r, c) > band) continue;
-    if (end.first < 0 || r > end.first || (r == end.first && across(r, c) < across(end.first, end.second))) end = {r, c};
+    if (end.first < 0 || r > end.first ||
+        (r == end.first && across(r, c) < across(end.first, end.second)))
+      end = {r, c};
   }
   return rimCentre(p, bone.members, end, [&](long r, long c) { return across(r, c) <= band; });
 }
@@ -378,9 +383,9 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     return out;
   }
   const auto& sections = cord.sections;
-  const std::size_t axisEnd = std::min(
-      sections.size() - 1,
-      static_cast<std::size_t>(std::lround(o.planeAxisMm / (sections[1].arcMm - sections[0].arcMm))));
+  const std::size_t axisEnd =
+      std::min(sections.size() - 1, static_cast<std::size_t>(std::lround(
+                                        o.planeAxisMm / (sections[1].arcMm - sections[0].arcMm))));
   out.origin = sections.front().centre;
   out.caudal = normalized(sections[axisEnd].centre - out.origin);
   Vec3 forward{0, 0, 0};
@@ -404,7 +409,9 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
 
   const double step = plane.step;
   const auto mm = [&](double samples) { return samples * step; };
-  const auto samples = [&](double millimetres) { return static_cast<long>(std::lround(millimetres / step)); };
+  const auto samples = [&](double millimetres) {
+    return static_cast<long>(std::lround(millimetres / step));
+  };
   // The cord's centre in each row (the plane's axis is a chord: the cord bows off it a little).
   std::vector<double> cordCol(plane.rows, kNaN);
   for (const CrossSection& section : sections) {
@@ -415,7 +422,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   {
     long firstKnown = 0;
     while (firstKnown < plane.rows && std::isnan(cordCol[firstKnown])) ++firstKnown;
-    for (long r = 0; r < firstKnown && firstKnown < plane.rows; ++r) cordCol[r] = cordCol[firstKnown];
+    for (long r = 0; r < firstKnown && firstKnown < plane.rows; ++r)
+      cordCol[r] = cordCol[firstKnown];
     fillGapsWithNearest(cordCol);
   }
 
@@ -449,7 +457,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     double archBack = kNaN, archFront = kNaN;  // anterior mm
   };
   const long rowHalf = samples(0.5);
-  const long firstRow = samples(o.aboveTopMm - 15), lastRow = std::min(plane.rows - 1, samples(o.aboveTopMm + 55));
+  const long firstRow = samples(o.aboveTopMm - 15),
+             lastRow = std::min(plane.rows - 1, samples(o.aboveTopMm + 55));
   std::vector<RowFinding> rows(plane.rows);
   bool lowContrast = false;  // the rows were read by valleys and peaks (see below)
   // One row's reading, from its runs (runs[0]: the cord and the CSF in front of it).
@@ -457,24 +466,31 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     RowFinding f;
     if (runs.size() < 4 || runs[0].dark || runs[0].extremeValue < 0.5 * (1 + csfN)) return f;
     const Run &csf = runs[0], &wall = runs[1], &marrow = runs[2], &cortex = runs[3];
-    f.wallEdge = plane.anteriorOf(crossing(p, csf.extreme, wall.extreme, 0.5 * (csf.extremeValue + wall.extremeValue)));
+    f.wallEdge = plane.anteriorOf(
+        crossing(p, csf.extreme, wall.extreme, 0.5 * (csf.extremeValue + wall.extremeValue)));
     std::vector<double> marrowValues(p.begin() + marrow.first, p.begin() + marrow.last + 1);
     const double marrowLevel = median(marrowValues);
-    f.marrowBack = plane.anteriorOf(crossing(p, wall.extreme, marrow.extreme, 0.5 * (wall.extremeValue + marrowLevel)));
-    f.marrowFront = plane.anteriorOf(crossing(p, cortex.extreme, marrow.extreme, 0.5 * (cortex.extremeValue + marrowLevel)));
+    f.marrowBack = plane.anteriorOf(
+        crossing(p, wall.extreme, marrow.extreme, 0.5 * (wall.extremeValue + marrowLevel)));
+    f.marrowFront = plane.anteriorOf(
+        crossing(p, cortex.extreme, marrow.extreme, 0.5 * (cortex.extremeValue + marrowLevel)));
     const double marrowWidth = f.marrowFront - f.marrowBack;
     f.dens = marrowWidth >= 3 && marrowWidth <= 11.5 && mm(cortex.width()) <= 3.5;
     if (!f.dens || runs.size() < 8) return f;
     const Run &gap = runs[4], &archBack = runs[5], &archMarrow = runs[6], &archFront = runs[7];
-    f.densFront = plane.anteriorOf(crossing(p, cortex.extreme, gap.extreme, 0.5 * (cortex.extremeValue + gap.extremeValue)));
-    f.archBack = plane.anteriorOf(crossing(p, archBack.extreme, gap.extreme, 0.5 * (archBack.extremeValue + gap.extremeValue)));
+    f.densFront = plane.anteriorOf(
+        crossing(p, cortex.extreme, gap.extreme, 0.5 * (cortex.extremeValue + gap.extremeValue)));
+    f.archBack = plane.anteriorOf(crossing(p, archBack.extreme, gap.extreme,
+                                           0.5 * (archBack.extremeValue + gap.extremeValue)));
     // The arch's front cortex may run on into the dark pharynx: its surface is where the
     // arch's marrow ends, plus a cortex.
-    f.archFront = plane.anteriorOf(crossing(p, archMarrow.extreme, archFront.extreme,
-                                            0.5 * (archMarrow.extremeValue + archFront.extremeValue)));
+    f.archFront =
+        plane.anteriorOf(crossing(p, archMarrow.extreme, archFront.extreme,
+                                  0.5 * (archMarrow.extremeValue + archFront.extremeValue)));
     const double archDepth = f.archFront - f.archBack;
-    f.atlas = mm(gap.width()) <= 15 && mm(archMarrow.width()) >= 1 && archDepth >= 3 && archDepth <= 14 && !std::isnan(f.archFront) &&
-              !std::isnan(f.densFront) && !std::isnan(f.archBack);
+    f.atlas = mm(gap.width()) <= 15 && mm(archMarrow.width()) >= 1 && archDepth >= 3 &&
+              archDepth <= 14 && !std::isnan(f.archFront) && !std::isnan(f.densFront) &&
+              !std::isnan(f.archBack);
     return f;
   };
   std::vector<std::vector<double>> profiles(plane.rows);
@@ -528,7 +544,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     for (const bool strict : {true, false}) {
       for (const auto& [first, last] : atlasRuns()) {
         if ((strict && !plausible(first, last)) || mm(last - first) < minMm) continue;
-        if (best.first < 0 || (longest && last - first > best.second - best.first)) best = {first, last};
+        if (best.first < 0 || (longest && last - first > best.second - best.first))
+          best = {first, last};
         if (!longest) break;  // the most cranial
       }
       if (best.first >= 0) break;
@@ -554,7 +571,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
         if (!std::isnan(p[c])) bone.push_back(p[c]);
       if (bone.size() < 20) continue;
       const double range = percentile(bone, 0.9) - percentile(bone, 0.05);
-      std::vector<Run> zigzag = zigzagRuns(p, runs[1].extreme, +1, samples(40), std::max(0.08, 0.25 * range));
+      std::vector<Run> zigzag =
+          zigzagRuns(p, runs[1].extreme, +1, samples(40), std::max(0.08, 0.25 * range));
       zigzag.insert(zigzag.begin(), runs[0]);
       zigzag[1].first = runs[1].first;
       rows[r] = parseRow(p, zigzag);
@@ -572,11 +590,13 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   for (long r = bestFirst; r <= bestLast; ++r)
     if (rows[r].atlas) densFront.push_back({plane.alongOf(r), rows[r].densFront});
   Line dens = fitLine(densFront);
-  if (!dens.valid || std::abs(dens.b) > std::tan(30 * kPi / 180)) dens = {median([&] {
-    std::vector<double> v;
-    for (const auto& pt : densFront) v.push_back(pt.second);
-    return v;
-  }()), 0, true};
+  if (!dens.valid || std::abs(dens.b) > std::tan(30 * kPi / 180))
+    dens = {median([&] {
+              std::vector<double> v;
+              for (const auto& pt : densFront) v.push_back(pt.second);
+              return v;
+            }()),
+            0, true};
   const double secant = std::sqrt(1 + dens.b * dens.b);
   const PlanePoint axis{1 / secant, dens.b / secant}, front{-dens.b / secant, 1 / secant};
   // The arch's middle half: medians of the gap, the cortex and the dens there.
@@ -602,7 +622,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     return PlanePoint{p.along + d * dir.along, p.anterior + d * dir.anterior};
   };
   const PlanePoint archPoint = offset(densFrontPoint, front, adi);
-  const PlanePoint densBackPoint = offset(densFrontPoint, front, -(densMarrowWidth + out.corticalThicknessMm));
+  const PlanePoint densBackPoint =
+      offset(densFrontPoint, front, -(densMarrowWidth + out.corticalThicknessMm));
   out.densAnteriorCortex = out.toPatient(densFrontPoint);
   out.c1AnteriorArchPosteriorCortex = out.toPatient(archPoint);
   out.densPosteriorCortex = out.toPatient(densBackPoint);
@@ -613,7 +634,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   out.lowContrast = lowContrast;
   {
     std::size_t hint = 0;
-    out.atlasArcMm = sections[locateOnCord(sections, *out.c1AnteriorArchCentre, hint).section].arcMm;
+    out.atlasArcMm =
+        sections[locateOnCord(sections, *out.c1AnteriorArchCentre, hint).section].arcMm;
   }
 
   // Bone is dark: cortex is the darkest tissue and darker than what surrounds it (muscle can be
@@ -622,18 +644,21 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   // broken by partial volume join into one bone.
   std::vector<double> normalised(plane.value.size());
   for (std::size_t i = 0; i < normalised.size(); ++i)
-    normalised[i] = std::isnan(plane.value[i]) ? 1.0 : (plane.value[i] - darkLevel) / (cordLevel - darkLevel);
+    normalised[i] =
+        std::isnan(plane.value[i]) ? 1.0 : (plane.value[i] - darkLevel) / (cordLevel - darkLevel);
   const std::vector<double> local3 = boxMean(normalised, plane.rows, plane.cols, 1);
   const std::vector<double> local4mm = boxMean(normalised, plane.rows, plane.cols, samples(2));
   std::vector<bool> darkMask(plane.value.size(), false);
   for (std::size_t i = 0; i < darkMask.size(); ++i)
-    darkMask[i] = !std::isnan(plane.value[i]) && local3[i] < kDark && local3[i] < local4mm[i] - 0.15;
+    darkMask[i] =
+        !std::isnan(plane.value[i]) && local3[i] < kDark && local3[i] < local4mm[i] - 0.15;
   darkMask = closeMask(darkMask, plane.rows, plane.cols, samples(0.75));
   // Where a row leaves the cord and the canal's CSF on the given side (the posterior dura, or the
   // tissue the cord touches when there is no CSF left), and the CSF-to-dura edge when there is.
   const auto canalEnd = [&](long r, int dir, double* dura) -> long {
     const std::vector<double> p = rowProfile(plane, r, rowHalf, darkLevel, cordLevel);
-    const std::vector<Run> runs = runsAlong(p, std::lround(cordCol[r]), dir, samples(35), kDark, kBright);
+    const std::vector<Run> runs =
+        runsAlong(p, std::lround(cordCol[r]), dir, samples(35), kDark, kBright);
     if (runs.size() < 2 || runs[0].dark) return -1;
     // The dura: where the CSF's brightness ends, half-way down to the dark tissue beyond; but
     // where the fall stops on a plateau first - epidural fat, bright on T2 but less than CSF,
@@ -651,7 +676,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
         for (long i = runs[0].extreme, step = dir; (i - halfWay) * step < 0; i += step) {
           if (i - step * need < 0 && step < 0) break;
           const long j = i + step * (need - 1);
-          if (j < 0 || j >= static_cast<long>(p.size()) || std::isnan(p[i]) || std::isnan(p[j])) break;
+          if (j < 0 || j >= static_cast<long>(p.size()) || std::isnan(p[i]) || std::isnan(p[j]))
+            break;
           double lo = p[i], hi = p[i];
           for (long k = i; k != j + step; k += step) {
             lo = std::min(lo, p[k]);
@@ -679,13 +705,15 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     const auto allowed = [&](long r, long c) {
       const double behind = plane.anteriorOf(cordCol[r]) - plane.anteriorOf(c);
       // A small PADI brings the arch up to (or into) the cord's outline.
-      return r >= bandFirst - samples(6) && r <= bandLast + samples(6) && behind >= -2 && behind <= 40;
+      return r >= bandFirst - samples(6) && r <= bandLast + samples(6) && behind >= -2 &&
+             behind <= 40;
     };
     std::vector<bool> seen(darkMask.size(), false);
     std::vector<Component> found;
     std::vector<double> votes;
     std::vector<int> owner(darkMask.size(), -1);
-    for (long r = std::max(0L, bandFirst); r <= std::min(plane.rows - 1, bandLast); r += samples(0.5)) {
+    for (long r = std::max(0L, bandFirst); r <= std::min(plane.rows - 1, bandLast);
+         r += samples(0.5)) {
       long start = canalEnd(r, -1, nullptr);
       if (start < 0) start = std::lround(cordCol[r]);  // the cord runs into the bone
       for (long k = 0; k < samples(25); ++k) {
@@ -741,18 +769,22 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
         // PADI on the atlantodental line when it crosses the arch; else to the arch's apex.
         const double atAtlas = boneFront(atlasRow);
         const bool onLine = !std::isnan(atAtlas) && atAtlas > apex - 1.5;
-        out.c1PosteriorArchAnteriorMargin =
-            out.toPatient(onLine ? PlanePoint{atlasAlong, atAtlas} : PlanePoint{plane.alongOf(apexRow), apex});
+        out.c1PosteriorArchAnteriorMargin = out.toPatient(
+            onLine ? PlanePoint{atlasAlong, atAtlas} : PlanePoint{plane.alongOf(apexRow), apex});
         // The arch's centre: the middle of its marrow on the apex row (front cortex, marrow, back
         // cortex going posterior), else the middle of a compact component (a ring). A long
         // component is the canal's wall merged with the arch (a smooth image): no centre.
         const std::vector<double> p = rowProfile(plane, apexRow, rowHalf, darkLevel, cordLevel);
-        const std::vector<Run> behind = zigzagRuns(p, std::lround(plane.colOf(apex - 0.5)), -1, samples(20), 0.25);
+        const std::vector<Run> behind =
+            zigzagRuns(p, std::lround(plane.colOf(apex - 0.5)), -1, samples(20), 0.25);
         if (behind.size() >= 3 && mm(behind[1].width()) >= 1 && mm(behind[1].width()) <= 15)
-          out.c1PosteriorArchCentre = out.toPatient({plane.alongOf(apexRow), plane.anteriorOf(0.5 * (behind[1].first + behind[1].last))});
+          out.c1PosteriorArchCentre = out.toPatient(
+              {plane.alongOf(apexRow), plane.anteriorOf(0.5 * (behind[1].first + behind[1].last))});
         else if (arch.lengthMm <= 20)
-          out.c1PosteriorArchCentre = out.toPatient({plane.alongOf(arch.meanRow), plane.anteriorOf(arch.meanCol)});
-        posteriorArchTop = std::max(plane.alongOf(frontCol.begin()->first), plane.alongOf(apexRow) - 8);
+          out.c1PosteriorArchCentre =
+              out.toPatient({plane.alongOf(arch.meanRow), plane.anteriorOf(arch.meanCol)});
+        posteriorArchTop =
+            std::max(plane.alongOf(frontCol.begin()->first), plane.alongOf(apexRow) - 8);
       }
     }
     double dura = kNaN;
@@ -760,14 +792,17 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     if (!std::isnan(dura))
       out.canalPosteriorAtC1 = out.toPatient({atlasAlong, dura});
     else
-      out.canalPosteriorAtC1 = out.c1PosteriorArchAnteriorMargin;  // no CSF left: the cord meets the arch
+      out.canalPosteriorAtC1 =
+          out.c1PosteriorArchAnteriorMargin;  // no CSF left: the cord meets the arch
   }
-  if (!std::isnan(rows[atlasRow].wallEdge)) out.canalAnteriorAtC1 = out.toPatient({atlasAlong, rows[atlasRow].wallEdge});
+  if (!std::isnan(rows[atlasRow].wallEdge))
+    out.canalAnteriorAtC1 = out.toPatient({atlasAlong, rows[atlasRow].wallEdge});
 
   // Along the dens's axis (through the middle of the bone, averaged over +-1.5 mm across it):
   // its tip, where the marrow ends going up, plus a cortex; its base, the darkest thin line across
   // the column 8-25 mm below the tip.
-  const PlanePoint densCentre = offset(densFrontPoint, front, -0.5 * (densMarrowWidth + out.corticalThicknessMm));
+  const PlanePoint densCentre =
+      offset(densFrontPoint, front, -0.5 * (densMarrowWidth + out.corticalThicknessMm));
   const long axisHalf = samples(35);
   std::vector<double> column(2 * axisHalf + 1, kNaN);  // index axisHalf = the atlas line
   for (long k = -axisHalf; k <= axisHalf; ++k) {
@@ -812,14 +847,17 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
         long valley = change;
         for (long i = change; i >= std::max(0L, change - samples(2)); --i)
           if (!std::isnan(column[i]) && column[i] < column[valley]) valley = i;
-        const double edge = crossing(column, valley, axisHalf, 0.5 * (marrowLevel + column[valley]));
+        const double edge =
+            crossing(column, valley, axisHalf, 0.5 * (marrowLevel + column[valley]));
         const bool cortexSeen = column[valley] < 0.5 * marrowLevel;
-        if (!std::isnan(edge)) tipOffset = mm(edge - axisHalf) - (cortexSeen ? out.corticalThicknessMm : 0);
+        if (!std::isnan(edge))
+          tipOffset = mm(edge - axisHalf) - (cortexSeen ? out.corticalThicknessMm : 0);
       } else {
         long valley = change;
         for (long i = change; i <= axisHalf; ++i)
           if (!std::isnan(column[i]) && column[i] < column[valley]) valley = i;
-        const double edge = crossing(column, valley, change, 0.5 * (column[valley] + column[change]));
+        const double edge =
+            crossing(column, valley, change, 0.5 * (column[valley] + column[change]));
         if (!std::isnan(edge)) tipOffset = mm(edge - axisHalf);
       }
     }
@@ -827,11 +865,13 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
   if (!std::isnan(tipOffset)) {
     out.densTip = out.toPatient(offset(densCentre, axis, tipOffset));
     // The base: a thin dark line across the column (a valley at most ~3 mm wide).
-    const long from = axisHalf + samples(tipOffset + 8), to = std::min<long>(column.size() - 1, axisHalf + samples(tipOffset + 25));
+    const long from = axisHalf + samples(tipOffset + 8),
+               to = std::min<long>(column.size() - 1, axisHalf + samples(tipOffset + 25));
     const long reach = samples(2.5);
     double bestDepth = 0.25;
     long best = -1;
-    for (long i = std::max(from, reach); i <= to && i + reach < static_cast<long>(column.size()); ++i) {
+    for (long i = std::max(from, reach); i <= to && i + reach < static_cast<long>(column.size());
+         ++i) {
       if (std::isnan(column[i]) || column[i] > column[i - 1] || column[i] > column[i + 1]) continue;
       double above = -1e9, below = -1e9;
       for (long k = 1; k <= reach; ++k) {
@@ -855,12 +895,15 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     const double top = plane.alongOf(bestFirst) - 0.5;
     const auto allowed = [&](long r, long c) {
       const double along = plane.alongOf(r), anterior = plane.anteriorOf(c);
-      if (along > top || along < tipAlong - 25 || anterior < plane.anteriorOf(cordCol[r]) || anterior > plane.anteriorOf(cordCol[r]) + 40)
+      if (along > top || along < tipAlong - 25 || anterior < plane.anteriorOf(cordCol[r]) ||
+          anterior > plane.anteriorOf(cordCol[r]) + 40)
         return false;
       // Not the dens (in cranial settling its tip rises past the basion).
       const double dAlong = along - densCentre.along, dAnterior = anterior - densCentre.anterior;
-      const double u = dAlong * axis.along + dAnterior * axis.anterior, w = dAlong * front.along + dAnterior * front.anterior;
-      return !(std::abs(w) < 0.5 * (densMarrowWidth + out.corticalThicknessMm) + 1.5 && (std::isnan(tipOffset) || u > tipOffset - 1.5));
+      const double u = dAlong * axis.along + dAnterior * axis.anterior,
+                   w = dAlong * front.along + dAnterior * front.anterior;
+      return !(std::abs(w) < 0.5 * (densMarrowWidth + out.corticalThicknessMm) + 1.5 &&
+               (std::isnan(tipOffset) || u > tipOffset - 1.5));
     };
     // The basion is the clivus's point nearest the dens's tip (the basion-dens interval).
     const PlanePoint tipPoint = offset(densCentre, axis, std::isnan(tipOffset) ? -7.0 : tipOffset);
@@ -868,7 +911,8 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
       const long r = std::lround(plane.rowOf(tipAlong - above));
       if (r < 0) break;
       if (const long c = canalEnd(r, +1, nullptr); c >= 0)
-        if (auto bone = componentAlongRow(plane, darkMask, r, c, +1, samples(30), allowed, seen, 10))
+        if (auto bone =
+                componentAlongRow(plane, darkMask, r, c, +1, samples(30), allowed, seen, 10))
           out.basion = out.toPatient(componentEnd(plane, *bone, tipPoint));
     }
   }
@@ -876,14 +920,16 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
     // Above the posterior arch (its top, or 6 mm above the atlas line when it was not found).
     const double top = (std::isnan(posteriorArchTop) ? atlasAlong - 6 : posteriorArchTop) - 1;
     const auto allowed = [&](long r, long c) {
-      const double along = plane.alongOf(r), anterior = plane.anteriorOf(c) - plane.anteriorOf(cordCol[r]);
+      const double along = plane.alongOf(r),
+                   anterior = plane.anteriorOf(c) - plane.anteriorOf(cordCol[r]);
       return along <= top && along >= top - 25 && anterior <= -3 && anterior >= -40;
     };
     for (double above = 12; above <= 24 && !out.opisthion; above += 2) {
       const long r = std::lround(plane.rowOf(top + 1 - above + 4));
       if (r < 0) break;
       if (const long c = canalEnd(r, -1, nullptr); c >= 0)
-        if (auto bone = componentAlongRow(plane, darkMask, r, c, -1, samples(30), allowed, seen, 10))
+        if (auto bone =
+                componentAlongRow(plane, darkMask, r, c, -1, samples(30), allowed, seen, 10))
           out.opisthion = out.toPatient(slabEnd(plane, *bone));
     }
   }

@@ -40,11 +40,11 @@
 namespace cordscope {
 
 struct CraniocervicalOptions {
-  double stepMm = 0.25;          // sampling of the mid-sagittal image
-  double aboveTopMm = 40;        // the image reaches this far above the cord's top ...
-  double belowTopMm = 75;        // ... and this far below it
-  double halfWidthMm = 45;       // and this far in front of and behind the cord
-  double planeAxisMm = 40;       // the plane's axis: the cord's course over its upper this-many mm
+  double stepMm = 0.25;     // sampling of the mid-sagittal image
+  double aboveTopMm = 40;   // the image reaches this far above the cord's top ...
+  double belowTopMm = 75;   // ... and this far below it
+  double halfWidthMm = 45;  // and this far in front of and behind the cord
+  double planeAxisMm = 40;  // the plane's axis: the cord's course over its upper this-many mm
 };
 
 // A point of the mid-sagittal image: along = caudal along the plane's axis, anterior = towards
@@ -75,7 +75,9 @@ struct CraniocervicalLandmarks {
   double atlasRowsMm = 0;          // height over which the arch, the gap and the dens were seen
   bool lowContrast = false;        // read by valleys and peaks (no clear cortex/marrow contrast)
 
-  Vec3 toPatient(const PlanePoint& p) const { return origin + p.along * caudal + p.anterior * anterior; }
+  Vec3 toPatient(const PlanePoint& p) const {
+    return origin + p.along * caudal + p.anterior * anterior;
+  }
 };
 
 CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegmentation& cord,

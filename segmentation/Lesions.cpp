@@ -1,7 +1,5 @@
 #include "segmentation/Lesions.h"
 
-#include "core/Statistics.h"
-
 #include <itkConnectedComponentImageFilter.h>
 #include <itkImageRegionConstIteratorWithIndex.h>
 
@@ -10,6 +8,8 @@
 #include <cmath>
 #include <limits>
 #include <map>
+
+#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {
@@ -71,8 +71,9 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     return out;
   }
   if (cord.centerline.csfSign < 0) {
-    out.note = "T1-like contrast (CSF darker than cord): T2 hyperintensities cannot be assessed "
-               "on this series";
+    out.note =
+        "T1-like contrast (CSF darker than cord): T2 hyperintensities cannot be assessed "
+        "on this series";
     return out;
   }
   out.looked = true;
@@ -114,11 +115,12 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
 
   // 2. Cord and CSF levels per section (+-2 mm pooled), fitted robustly along the cord.
   std::vector<std::vector<double>> cordValues(count), csfValues(count);
-  for (const Voxel& v : voxels) (v.inCord ? cordValues : csfValues)[v.where.section].push_back(v.value);
+  for (const Voxel& v : voxels)
+    (v.inCord ? cordValues : csfValues)[v.where.section].push_back(v.value);
   const long pool = std::max(1L, static_cast<long>(std::lround(2.0 / step)));
-  const bool enoughMeasured =
-      std::count_if(sections.begin(), sections.end(), [](const CrossSection& s) { return s.measured; }) >=
-      o.minMeasuredFraction * static_cast<double>(count);
+  const bool enoughMeasured = std::count_if(sections.begin(), sections.end(),
+                                            [](const CrossSection& s) { return s.measured; }) >=
+                              o.minMeasuredFraction * static_cast<double>(count);
   std::vector<double> cordRaw(count), csfRaw(count);
   for (long i = 0; i < static_cast<long>(count); ++i) {
     std::vector<double> c, f;
@@ -131,8 +133,8 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     // lesion's, not the cord's normal level: that level comes from the measured cord on either
     // side (a long lesion would otherwise set its own reference).
     const bool clean = sections[i].measured || !enoughMeasured;
-    cordRaw[i] = clean && c.size() >= 5 ? percentile(c, 0.3)
-                                        : std::numeric_limits<double>::quiet_NaN();
+    cordRaw[i] =
+        clean && c.size() >= 5 ? percentile(c, 0.3) : std::numeric_limits<double>::quiet_NaN();
     csfRaw[i] = f.size() >= 5 ? percentile(f, 0.75) : std::numeric_limits<double>::quiet_NaN();
   }
   const long window = static_cast<long>(std::lround(o.fitWindowMm / step));
@@ -158,7 +160,8 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   }
   const auto within = [&](const CordPosition& w, double fraction) {
     const CrossSection& s = sections[w.section];
-    const double a = (std::abs(w.anteriorMm) + halfAnterior[w.section]) / std::max(0.5, 0.5 * s.apMm);
+    const double a =
+        (std::abs(w.anteriorMm) + halfAnterior[w.section]) / std::max(0.5, 0.5 * s.apMm);
     const double l = (std::abs(w.lateralMm) + halfLateral[w.section]) / std::max(0.5, 0.5 * s.rlMm);
     return a * a + l * l <= fraction * fraction;
   };
@@ -173,8 +176,9 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   const double typicalContrast = percentile(defined, 0.5);
   if (!(typicalContrast > 0)) {
     out.looked = false;
-    out.note = "no CSF brighter than the cord was found around it, so its intensity cannot be "
-               "judged";
+    out.note =
+        "no CSF brighter than the cord was found around it, so its intensity cannot be "
+        "judged";
     return out;
   }
   for (double& c : contrasts)
@@ -221,7 +225,8 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     return static_cast<double>(outside) / (kSubsamples * kSubsamples);
   };
   std::vector<double> edgeExcess(voxels.size(), -1e300);  // n beyond partial volume, edge voxels
-  for (std::size_t k = 0; k < voxels.size() && out.voxelExtentAlongCordMm <= o.edgeMaxAlongCordMm; ++k) {
+  for (std::size_t k = 0; k < voxels.size() && out.voxelExtentAlongCordMm <= o.edgeMaxAlongCordMm;
+       ++k) {
     if (!voxels[k].inCord || within(voxels[k].where, o.growWithin)) continue;
     const double outside = outsideFraction(voxels[k].where);
     if (outside <= o.edgeMaxOutside) edgeExcess[k] = normalised[k] - outside - o.edgeModelError;
@@ -235,7 +240,8 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   candidates->Allocate();
   candidates->FillBuffer(0);
   for (std::size_t k = 0; k < voxels.size(); ++k)
-    if ((voxels[k].inCord && normalised[k] >= out.growThreshold && within(voxels[k].where, o.growWithin)) ||
+    if ((voxels[k].inCord && normalised[k] >= out.growThreshold &&
+         within(voxels[k].where, o.growWithin)) ||
         edgeExcess[k] >= out.growThreshold)
       candidates->GetBufferPointer()[voxels[k].offset] = 1;
   using Labels = itk::Image<unsigned int, 3>;
@@ -288,7 +294,8 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     for (std::size_t k : l.members) {
       const long section = static_cast<long>(voxels[k].where.section);
       count[section] += 1;
-      brightest[section] = std::max(brightest.count(section) ? brightest[section] : -1e300, normalised[k]);
+      brightest[section] =
+          std::max(brightest.count(section) ? brightest[section] : -1e300, normalised[k]);
     }
     std::vector<double> peaks;
     for (const auto& [section, b] : brightest) peaks.push_back(b);

@@ -24,13 +24,13 @@
 namespace cordscope {
 
 struct LesionOptions {
-  double seedSpreads = 5.0;   // seed threshold: median + this many robust SDs of n
-  double growSpreads = 3.0;   // grow threshold
-  double seedFloor = 0.25;    // n never below these: a quarter of the way from cord to CSF
+  double seedSpreads = 5.0;  // seed threshold: median + this many robust SDs of n
+  double growSpreads = 3.0;  // grow threshold
+  double seedFloor = 0.25;   // n never below these: a quarter of the way from cord to CSF
   double growFloor = 0.15;
-  double interior = 0.85;     // seeds: the whole voxel within this fraction of the cord's semi-axes
-  double growWithin = 1.0;    // growth: the whole voxel inside the cord's outline (a voxel that
-                              // straddles the edge is partly CSF: bright without a lesion)
+  double interior = 0.85;   // seeds: the whole voxel within this fraction of the cord's semi-axes
+  double growWithin = 1.0;  // growth: the whole voxel inside the cord's outline (a voxel that
+                            // straddles the edge is partly CSF: bright without a lesion)
   // Edge voxels (centre inside the outline, the voxel not wholly): judged by n beyond their
   // modelled partial volume with CSF, when at most this fraction of them lies outside the cord ...
   double edgeMaxOutside = 0.5;
@@ -64,9 +64,9 @@ struct LesionVoxel {
 };
 
 struct LesionSegmentation {
-  bool looked = false;    // false: no cord, or a contrast where lesions are not hyperintense
-  std::string note;       // why not looked, when not
-  Mask::Pointer mask;     // input grid: 0 outside lesions, lesion id (1, 2, ...) inside
+  bool looked = false;  // false: no cord, or a contrast where lesions are not hyperintense
+  std::string note;     // why not looked, when not
+  Mask::Pointer mask;   // input grid: 0 outside lesions, lesion id (1, 2, ...) inside
   std::vector<std::vector<LesionVoxel>> lesions;  // per id - 1, cranial first
   double seedThreshold = 0, growThreshold = 0;    // in normalised intensity
   double voxelVolumeMm3 = 0;

@@ -17,7 +17,6 @@
 namespace cordscope {
 namespace {
 
-
 // Centroid of a mask's voxels in patient space; empty when the mask is empty.
 std::optional<Vec3> centroid(const Mask* mask) {
   itk::ImageRegionConstIteratorWithIndex<Mask> it(mask, mask->GetBufferedRegion());
@@ -43,8 +42,9 @@ Vec3 RigidRegistration::toBaseline(const Vec3& p) const {
           rotation[6] * d[0] + rotation[7] * d[1] + rotation[8] * d[2]};
 }
 
-RigidRegistration registerRigid(const Volume& baseline, const Mask* baselineCord, const Volume& followUp,
-                                const Mask* followUpCord, const RigidRegistrationOptions& o) {
+RigidRegistration registerRigid(const Volume& baseline, const Mask* baselineCord,
+                                const Volume& followUp, const Mask* followUpCord,
+                                const RigidRegistrationOptions& o) {
   RigidRegistration out;
   const auto fixedCentre = centroid(baselineCord), movingCentre = centroid(followUpCord);
   if (!fixedCentre || !movingCentre) {
@@ -55,7 +55,8 @@ RigidRegistration registerRigid(const Volume& baseline, const Mask* baselineCord
   using Dilate = itk::BinaryDilateImageFilter<Mask, Mask, itk::FlatStructuringElement<3>>;
   itk::FlatStructuringElement<3>::RadiusType radius;
   for (int i = 0; i < 3; ++i)
-    radius[i] = static_cast<itk::SizeValueType>(std::ceil(o.regionMarginMm / baselineCord->GetSpacing()[i]));
+    radius[i] = static_cast<itk::SizeValueType>(
+        std::ceil(o.regionMarginMm / baselineCord->GetSpacing()[i]));
   auto dilate = Dilate::New();
   dilate->SetInput(baselineCord);
   dilate->SetKernel(itk::FlatStructuringElement<3>::Box(radius));
@@ -127,8 +128,9 @@ RigidRegistration registerRigid(const Volume& baseline, const Mask* baselineCord
   const auto t = result->GetTranslation();
   out.translationMm = std::sqrt(t[0] * t[0] + t[1] * t[1] + t[2] * t[2]);
   out.converged = true;
-  out.note = "rigid registration of the cord region: " + std::to_string(optimizer->GetCurrentIteration()) +
-             " iterations at the last level, stop: " + optimizer->GetStopConditionDescription();
+  out.note =
+      "rigid registration of the cord region: " + std::to_string(optimizer->GetCurrentIteration()) +
+      " iterations at the last level, stop: " + optimizer->GetStopConditionDescription();
   return out;
 }
 

@@ -7,8 +7,8 @@
 #include <array>
 #include <string>
 
-#include "data/Volume.h"
 #include "core/ImageSampler.h"
+#include "data/Volume.h"
 
 namespace cordscope {
 
@@ -25,13 +25,14 @@ struct RigidRegistration {
   // Maps a follow-up (moving) point to the baseline (fixed) point it matches, LPS mm. ITK's
   // transform maps fixed to moving: moving = A * fixed + b; here fixed = A^T * (moving - b).
   std::array<double, 9> rotation{1, 0, 0, 0, 1, 0, 0, 0, 1};  // A^T, row-major
-  Vec3 offset{};                                               // b
-  double rotationDeg = 0, translationMm = 0;  // size of the motion found
-  double metric = 0;                          // final Mattes MI (negative: better)
+  Vec3 offset{};                                              // b
+  double rotationDeg = 0, translationMm = 0;                  // size of the motion found
+  double metric = 0;                                          // final Mattes MI (negative: better)
   Vec3 toBaseline(const Vec3& followUp) const;
 };
 
-RigidRegistration registerRigid(const Volume& baseline, const Mask* baselineCord, const Volume& followUp,
-                                const Mask* followUpCord, const RigidRegistrationOptions& options = {});
+RigidRegistration registerRigid(const Volume& baseline, const Mask* baselineCord,
+                                const Volume& followUp, const Mask* followUpCord,
+                                const RigidRegistrationOptions& options = {});
 
 }  // namespace cordscope

@@ -12,17 +12,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/ImageSampler.h"
+#include "core/Statistics.h"
 #include "data/Error.h"
 #include "data/Levels.h"
 #include "data/Nifti.h"
-#include "core/ImageSampler.h"
-#include "core/Statistics.h"
 
 namespace cordscope {
 namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
 
 // Mean intensity of the column band in front of the canal at each section; NaN where the band
 // is outside the image.
@@ -216,12 +215,14 @@ double levelHeight(const std::vector<Disc>& chain, const VertebraeOptions& o, do
 // disc is scored by the sum of the anchors' Gaussian log-likelihoods, and the posterior of the
 // best (over the chain discs) is the naming confidence. Anchors whose own best disc differs are
 // doubts. Empty when no anchor is available or no chain disc lies near their prediction.
-std::optional<double> chooseC2C3(const std::vector<Disc>& chain, const std::vector<CrossSection>& sections,
-                                 const CordSegmentation& cord, const VertebraeOptions& o, VertebralLabels& out) {
+std::optional<double> chooseC2C3(const std::vector<Disc>& chain,
+                                 const std::vector<CrossSection>& sections,
+                                 const CordSegmentation& cord, const VertebraeOptions& o,
+                                 VertebralLabels& out) {
   if (chain.empty()) return std::nullopt;
   const double h = levelHeight(chain, o, o.cervicalReachMm);
   std::vector<NamingAnchor> anchors;
-  const auto add = [&](const std::string& name, double fromArc, const double (&rule)[2]) {
+  const auto add = [&](const std::string& name, double fromArc, const double(&rule)[2]) {
     anchors.push_back({name, fromArc + rule[0] * h, rule[1] * h, "", true});
   };
   if (o.densBase) add("dens base", arcOf(sections, *o.densBase), o.c2c3BelowDensBase);
@@ -235,11 +236,14 @@ std::optional<double> chooseC2C3(const std::vector<Disc>& chain, const std::vect
     for (std::size_t k = 0; k < chain.size(); ++k) {
       const double z = (chain[k].arcMm - a.predictedArcMm) / a.sdMm;
       total[k] += -0.5 * z * z;
-      if (std::abs(chain[k].arcMm - a.predictedArcMm) < std::abs(chain[own].arcMm - a.predictedArcMm)) own = k;
+      if (std::abs(chain[k].arcMm - a.predictedArcMm) <
+          std::abs(chain[own].arcMm - a.predictedArcMm))
+        own = k;
     }
     a.points = std::to_string(own);  // replaced by a name below
   }
-  const std::size_t best = static_cast<std::size_t>(std::max_element(total.begin(), total.end()) - total.begin());
+  const std::size_t best =
+      static_cast<std::size_t>(std::max_element(total.begin(), total.end()) - total.begin());
   // The chosen disc must lie within 2.5 sd of every anchor's prediction taken together: a chain
   // that misses C2-C3 altogether is not named.
   double combinedSd = 0, combinedMean = 0, weights = 0;
@@ -249,7 +253,8 @@ std::optional<double> chooseC2C3(const std::vector<Disc>& chain, const std::vect
   }
   combinedMean /= weights;
   combinedSd = 1 / std::sqrt(weights);
-  if (std::abs(chain[best].arcMm - combinedMean) > 2.5 * std::max(combinedSd, 0.25 * h)) return std::nullopt;
+  if (std::abs(chain[best].arcMm - combinedMean) > 2.5 * std::max(combinedSd, 0.25 * h))
+    return std::nullopt;
   double sum = 0;
   for (double t : total) sum += std::exp(t - total[best]);
   out.namingConfidence = 1.0 / sum;
@@ -267,12 +272,14 @@ std::optional<double> chooseC2C3(const std::vector<Disc>& chain, const std::vect
     if (!a.agrees)
       out.doubts.push_back("the " + a.name + " points to the disc named " + a.points + " as C2-C3");
   if (anchors.size() == 1) {
-    out.doubts.push_back("the level names rest on one anchor only (the " + anchors.front().name + ")");
+    out.doubts.push_back("the level names rest on one anchor only (the " + anchors.front().name +
+                         ")");
     out.namingConfidence = std::min(out.namingConfidence, o.singleAnchorConfidence);
   }
   if (out.namingConfidence < o.confidentNaming) {
     char text[160];
-    std::snprintf(text, sizeof text, "naming confidence %.2f: the levels may be off by one", out.namingConfidence);
+    std::snprintf(text, sizeof text, "naming confidence %.2f: the levels may be off by one",
+                  out.namingConfidence);
     out.doubts.push_back(text);
   }
   out.anchors = anchors;
@@ -320,12 +327,14 @@ std::vector<std::pair<int, Vec3>> readDiscs(const std::string& path) {
         const int lower = parseLevel(name.substr(dash + 1));
         const Vec3 ras{std::stod(x), std::stod(y), std::stod(z)};
         // NaN or inf would become a disc nowhere that still names the levels.
-        if (!std::isfinite(ras[0]) || !std::isfinite(ras[1]) || !std::isfinite(ras[2])) throw UsageError("not finite");
+        if (!std::isfinite(ras[0]) || !std::isfinite(ras[1]) || !std::isfinite(ras[2]))
+          throw UsageError("not finite");
         discs.emplace_back(lower, lpsFromRas(ras));
       } catch (const std::exception&) {
         throw InputError(path + ": line " + std::to_string(row) +
                          ": expected name,x_ras_mm,y_ras_mm,z_ras_mm with a disc name such as "
-                         "C2-C3, got '" + line + "'");
+                         "C2-C3, got '" +
+                         line + "'");
       }
     }
   } else {
@@ -388,10 +397,11 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
       }
       const double fromCord = distanceFromCord(sections, position);
       if (fromCord > kGivenPointFromCordMm) {
-        out.warnings.push_back("vertebral levels: given disc " + discName(label) + " lies " +
-                               std::to_string(static_cast<int>(std::lround(fromCord))) +
-                               " mm from the cord, so it is not a disc of this image (a discs file of "
-                               "another image or subject, or not in RAS millimetres?); ignored");
+        out.warnings.push_back(
+            "vertebral levels: given disc " + discName(label) + " lies " +
+            std::to_string(static_cast<int>(std::lround(fromCord))) +
+            " mm from the cord, so it is not a disc of this image (a discs file of "
+            "another image or subject, or not in RAS millimetres?); ignored");
         continue;
       }
       Disc d;
@@ -426,9 +436,8 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
       const CrossSection& s = sections[i];
       Disc d;
       d.arcMm = s.arcMm;
-      d.position =
-          s.centre + (s.canalAnteriorMm + 0.5 * (options.bandNearMm + options.bandFarMm)) *
-                         s.anterior;
+      d.position = s.centre + (s.canalAnteriorMm + 0.5 * (options.bandNearMm + options.bandFarMm)) *
+                                  s.anterior;
       d.confidence = std::clamp(likeness.normalised[i], 0.0, 1.0);
       found.push_back(d);
     }
@@ -494,7 +503,8 @@ VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cor
       // Above: the C1/C2 junction at the dens base: where it was found (and agrees), else when
       // the chain has a line one vertebra up.
       bool densBaseAgrees = false;
-      for (const NamingAnchor& a : out.anchors) densBaseAgrees = densBaseAgrees || (a.name == "dens base" && a.agrees);
+      for (const NamingAnchor& a : out.anchors)
+        densBaseAgrees = densBaseAgrees || (a.name == "dens base" && a.agrees);
       if (densBaseAgrees) {
         Disc junction;
         junction.arcMm = arcOf(sections, *options.densBase);
@@ -556,13 +566,14 @@ void to_json(nlohmann::json& j, const VertebralLabels& labels) {
                        {"sd_mm", a.sdMm},
                        {"points_to", a.points},
                        {"agrees", a.agrees}});
-  j = nlohmann::json{{"named", labels.named},
-                     {"anchor", labels.anchor.empty() ? nlohmann::json() : nlohmann::json(labels.anchor)},
-                     {"naming_confidence", labels.namingConfidence},
-                     {"anchors", anchors},
-                     {"doubts", labels.doubts},
-                     {"discs", discs},
-                     {"levels", levels}};
+  j = nlohmann::json{
+      {"named", labels.named},
+      {"anchor", labels.anchor.empty() ? nlohmann::json() : nlohmann::json(labels.anchor)},
+      {"naming_confidence", labels.namingConfidence},
+      {"anchors", anchors},
+      {"doubts", labels.doubts},
+      {"discs", discs},
+      {"levels", levels}};
 }
 
 }  // namespace cordscope

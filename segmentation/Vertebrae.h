@@ -33,12 +33,12 @@ namespace cordscope {
 struct VertebraeOptions {
   double bandNearMm = 2, bandFarMm = 12;  // the column band, measured from the canal's front wall
   double bandHalfWidthMm = 3;
-  double lineSigmaMm = 1.5;     // scale of the disc line (Laplacian of Gaussian)
-  double mergeSigmaMm = 2.0;    // merges a disc's endplate-nucleus-endplate responses into one
-  double localWindowMm = 20;    // disc-likeness normalised by its maximum over +-this
+  double lineSigmaMm = 1.5;   // scale of the disc line (Laplacian of Gaussian)
+  double mergeSigmaMm = 2.0;  // merges a disc's endplate-nucleus-endplate responses into one
+  double localWindowMm = 20;  // disc-likeness normalised by its maximum over +-this
   double minSpacingMm = 12, maxSpacingMm = 30;  // between consecutive discs
-  double spacingChange = 10;    // cost of a relative change of spacing, squared
-  double presence = 0.5;        // a disc must reach this normalised disc-likeness to pay its way
+  double spacingChange = 10;                    // cost of a relative change of spacing, squared
+  double presence = 0.5;  // a disc must reach this normalised disc-likeness to pay its way
   // Which chain disc is C2-C3 (when not given): each anatomical anchor found predicts where
   // C2-C3 lies, in units of the patient's own vertebral level height h (the median spacing of
   // the chain's discs), so that taller and shorter necks are judged alike. Each prediction is a
@@ -65,7 +65,7 @@ struct VertebraeOptions {
   // nothing could cross-check, are given at most this: the anchor itself may be wrong (a cord's
   // top at a lesion's lower end taken for the foramen magnum names every level five too high).
   double singleAnchorConfidence = 0.5;
-  std::optional<Vec3> c2c3;     // LPS: the C2-C3 disc, given by hand
+  std::optional<Vec3> c2c3;  // LPS: the C2-C3 disc, given by hand
   // LPS disc centres given by hand, value N = the disc at the top of vertebra N (3 = C2-C3).
   std::vector<std::pair<int, Vec3>> manualDiscs;
 };
@@ -81,11 +81,11 @@ struct Disc {
 
 // One anatomical anchor's say on which disc is C2-C3.
 struct NamingAnchor {
-  std::string name;          // "dens base", "dens tip", "foramen magnum"
-  double predictedArcMm = 0; // where it puts C2-C3 along the cord
+  std::string name;           // "dens base", "dens tip", "foramen magnum"
+  double predictedArcMm = 0;  // where it puts C2-C3 along the cord
   double sdMm = 0;
-  std::string points;        // the chain disc it favours (its own best), as the name it got
-  bool agrees = true;        // its own best is the disc chosen
+  std::string points;  // the chain disc it favours (its own best), as the name it got
+  bool agrees = true;  // its own best is the disc chosen
 };
 
 struct VertebralLabels {
@@ -99,10 +99,10 @@ struct VertebralLabels {
   double namingConfidence = 0;
   std::vector<NamingAnchor> anchors;
   std::vector<std::string> doubts;
-  std::vector<Disc> discs;      // cranial first
-  std::vector<int> levels;      // level numbers in view, cranial first (1 = C1 ... 9 = T2)
+  std::vector<Disc> discs;  // cranial first
+  std::vector<int> levels;  // level numbers in view, cranial first (1 = C1 ... 9 = T2)
   std::vector<std::string> warnings;
-  Mask::Pointer levelMap;       // the cord mask labelled by level (0 elsewhere), input grid
+  Mask::Pointer levelMap;  // the cord mask labelled by level (0 elsewhere), input grid
 };
 
 VertebralLabels labelVertebrae(const Volume& volume, const CordSegmentation& cord,

@@ -1,15 +1,16 @@
 #include "TestSupport.h"
 
-#include <array>
 #include <itkImageRegionConstIteratorWithIndex.h>
 #include <itkRegionOfInterestImageFilter.h>
+#include <sys/wait.h>
+
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
-#include <sys/wait.h>
 
 #include "data/Nifti.h"
 
@@ -38,7 +39,8 @@ std::string quote(const std::string& text) {
 CommandResult runShell(const std::string& command) {
   TempDir scratch;
   const std::string out = scratch / "stdout", err = scratch / "stderr";
-  const int status = std::system((command + " >" + quote(out) + " 2>" + quote(err) + " </dev/null").c_str());
+  const int status =
+      std::system((command + " >" + quote(out) + " 2>" + quote(err) + " </dev/null").c_str());
   CommandResult result;
   result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   auto slurp = [](const std::string& path) {
@@ -52,11 +54,14 @@ CommandResult runShell(const std::string& command) {
   return result;
 }
 
-CommandResult runCordscope(const std::string& args) { return runShell(quote(CORDSCOPE_BINARY) + " " + args); }
+CommandResult runCordscope(const std::string& args) {
+  return runShell(quote(CORDSCOPE_BINARY) + " " + args);
+}
 
 TempDir::TempDir() {
   std::random_device device;
-  path_ = fs::temp_directory_path() / ("cordscope-test-" + std::to_string(device()) + std::to_string(device()));
+  path_ = fs::temp_directory_path() /
+          ("cordscope-test-" + std::to_string(device()) + std::to_string(device()));
   fs::create_directories(path_);
 }
 
@@ -71,7 +76,8 @@ std::string compareInWorld(const Image* a, const Image* b, double tolMm, double 
   if (sizeA[0] * sizeA[1] * sizeA[2] != sizeB[0] * sizeB[1] * sizeB[2])
     return "different voxel counts";
   std::size_t compared = 0;
-  for (itk::ImageRegionConstIteratorWithIndex<Image> it(a, a->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it) {
+  for (itk::ImageRegionConstIteratorWithIndex<Image> it(a, a->GetLargestPossibleRegion());
+       !it.IsAtEnd(); ++it) {
     Image::PointType point;
     a->TransformIndexToPhysicalPoint(it.GetIndex(), point);
     itk::ContinuousIndex<double, 3> continuous;
@@ -81,8 +87,8 @@ std::string compareInWorld(const Image* a, const Image* b, double tolMm, double 
       index[d] = std::lround(continuous[d]);
       if (std::abs(continuous[d] - index[d]) * b->GetSpacing()[d] > tolMm) {
         std::ostringstream s;
-        s << "voxel " << it.GetIndex() << " at " << point << " falls between voxels of the other image ("
-          << continuous << ")";
+        s << "voxel " << it.GetIndex() << " at " << point
+          << " falls between voxels of the other image (" << continuous << ")";
         return s.str();
       }
     }
@@ -100,10 +106,12 @@ std::string compareInWorld(const Image* a, const Image* b, double tolMm, double 
 fs::path runDcm2niix(const fs::path& dicomFolder, const TempDir& scratch) {
   const fs::path out = scratch.path() / "dcm2niix";
   fs::create_directories(out);
-  const CommandResult r = runShell("dcm2niix -z y -f ref -o " + quote(out.string()) + " " + quote(dicomFolder.string()));
+  const CommandResult r = runShell("dcm2niix -z y -f ref -o " + quote(out.string()) + " " +
+                                   quote(dicomFolder.string()));
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
   for (const auto& entry : fs::directory_iterator(out))
-    if (entry.path().string().size() > 7 && entry.path().string().substr(entry.path().string().size() - 7) == ".nii.gz")
+    if (entry.path().string().size() > 7 &&
+        entry.path().string().substr(entry.path().string().size() - 7) == ".nii.gz")
       return entry.path();
   ADD_FAILURE() << "dcm2niix wrote no NIfTI for " << dicomFolder << ": " << r.out;
   return {};
@@ -126,9 +134,11 @@ double dice(const Mask* a, const Mask* b) {
 CroppedPhantom writePhantomWithoutJunction(const fs::path& dir, unsigned seed, double marginMm) {
   CroppedPhantom out;
   const fs::path phantom = dir / "phantom", full = dir / "full.nii.gz";
-  const auto made = runCordscope("phantom -o " + quote(phantom.string()) + " --seed " + std::to_string(seed));
+  const auto made =
+      runCordscope("phantom -o " + quote(phantom.string()) + " --seed " + std::to_string(seed));
   EXPECT_EQ(made.exitCode, 0) << made.err;
-  const auto converted = runCordscope("convert " + quote((phantom / "dicom").string()) + " -o " + quote(full.string()));
+  const auto converted = runCordscope("convert " + quote((phantom / "dicom").string()) + " -o " +
+                                      quote(full.string()));
   EXPECT_EQ(converted.exitCode, 0) << converted.err;
   std::ifstream in(phantom / "truth.json");
   out.truth = nlohmann::json::parse(in);
@@ -136,7 +146,8 @@ CroppedPhantom writePhantomWithoutJunction(const fs::path& dir, unsigned seed, d
   for (const auto& disc : out.truth["discs"])
     if (disc["name"] == "C2-C3") cutZ = disc["position_ras_mm"][2].get<double>() + marginMm;
   EXPECT_TRUE(std::isfinite(cutZ)) << "no C2-C3 disc in the phantom's truth";
-  for (const auto& disc : out.truth["discs"]) out.discsInView += disc["position_ras_mm"][2].get<double>() < cutZ;
+  for (const auto& disc : out.truth["discs"])
+    out.discsInView += disc["position_ras_mm"][2].get<double>() < cutZ;
 
   const Volume volume = readNifti(full.string());
   const Image* image = volume.image.GetPointer();
@@ -177,7 +188,8 @@ void nestSequences(const std::filesystem::path& file, std::size_t depth, bool un
   in.close();
   const std::string pixelTag("\xE0\x7F\x10\x00", 4);
   const std::size_t at = bytes.rfind(pixelTag);
-  if (at == std::string::npos) throw std::runtime_error("nestSequences: no pixel data in " + file.string());
+  if (at == std::string::npos)
+    throw std::runtime_error("nestSequences: no pixel data in " + file.string());
   const auto u32 = [](std::uint32_t v) {
     return std::string{static_cast<char>(v & 0xFF), static_cast<char>(v >> 8 & 0xFF),
                        static_cast<char>(v >> 16 & 0xFF), static_cast<char>(v >> 24 & 0xFF)};

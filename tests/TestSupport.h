@@ -21,15 +21,16 @@ bool runningInCi();
 // Skipped without the real data on a developer's machine; a failure in CI (.ci/run sets
 // CORDSCOPE_CI), where ../shared/data is always present and a skipped real-data test would hide
 // a regression behind a green run.
-#define CORDSCOPE_REQUIRE_SHARED_DATA(var)                                                                  \
-  const auto var##_optional = ::cordscope::test::sharedData();                                              \
-  if (!var##_optional) {                                                                                   \
-    if (::cordscope::test::runningInCi())                                                                  \
-      GTEST_FAIL() << "../shared/data not found (or $CORDSCOPE_SHARED_DATA) and this is CI: real-data "   \
-                      "tests must run here";                                                               \
-    GTEST_SKIP() << "../shared/data not found beside the repository (or $CORDSCOPE_SHARED_DATA); "         \
-                    "this test needs the real data";                                                       \
-  }                                                                                                        \
+#define CORDSCOPE_REQUIRE_SHARED_DATA(var)                                                         \
+  const auto var##_optional = ::cordscope::test::sharedData();                                     \
+  if (!var##_optional) {                                                                           \
+    if (::cordscope::test::runningInCi())                                                          \
+      GTEST_FAIL()                                                                                 \
+          << "../shared/data not found (or $CORDSCOPE_SHARED_DATA) and this is CI: real-data "     \
+             "tests must run here";                                                                \
+    GTEST_SKIP() << "../shared/data not found beside the repository (or $CORDSCOPE_SHARED_DATA); " \
+                    "this test needs the real data";                                               \
+  }                                                                                                \
   const std::filesystem::path var = *var##_optional
 
 struct CommandResult {
@@ -58,7 +59,8 @@ class TempDir {
 // For every voxel of `a`: the voxel of `b` at the same world position exists (to within `tolMm`)
 // and holds the same value. Returns a failure description or an empty string. This is "the same
 // image up to axis order and flips".
-std::string compareInWorld(const Image* a, const Image* b, double tolMm = 1e-3, double valueTol = 0.0);
+std::string compareInWorld(const Image* a, const Image* b, double tolMm = 1e-3,
+                           double valueTol = 0.0);
 
 // Runs dcm2niix on a DICOM folder and returns the NIfTI it wrote (gzip), or fails the test.
 std::filesystem::path runDcm2niix(const std::filesystem::path& dicomFolder, const TempDir& scratch);
@@ -88,6 +90,7 @@ struct CroppedPhantom {
   nlohmann::json truth;
   int discsInView = 0;
 };
-CroppedPhantom writePhantomWithoutJunction(const std::filesystem::path& dir, unsigned seed, double marginMm = 5);
+CroppedPhantom writePhantomWithoutJunction(const std::filesystem::path& dir, unsigned seed,
+                                           double marginMm = 5);
 
 }  // namespace cordscope::test

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "data/Volume.h"
 #include "core/ImageSampler.h"
+#include "data/Volume.h"
 
 namespace cordscope {
 
@@ -38,6 +38,7 @@ struct TrendPoint {
   int maxSegments = 0;
   double totalLesionMm = 0;
 };
-void writeTrendChart(const std::vector<TrendPoint>& points, const std::string& xTitle, const std::string& path);
+void writeTrendChart(const std::vector<TrendPoint>& points, const std::string& xTitle,
+                     const std::string& path);
 
 }  // namespace cordscope

@@ -29,7 +29,8 @@ std::string findXvfb() {
   std::size_t start = 0;
   while (start <= dirs.size()) {
     const std::size_t end = dirs.find(':', start);
-    const std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string dir =
+        dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
     const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / "Xvfb";
     if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
     if (end == std::string::npos) break;
@@ -82,8 +83,8 @@ RenderDisplay::RenderDisplay() {
       ::dup2(devNull, STDERR_FILENO);
     }
     const std::string fd = std::to_string(pipeFds[1]);
-    ::execl(xvfb.c_str(), "Xvfb", "-displayfd", fd.c_str(), "-screen", "0", "1920x1200x24", "-nolisten", "tcp",
-            "-noreset", static_cast<char*>(nullptr));
+    ::execl(xvfb.c_str(), "Xvfb", "-displayfd", fd.c_str(), "-screen", "0", "1920x1200x24",
+            "-nolisten", "tcp", "-noreset", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(pipeFds[1]);

@@ -4,9 +4,10 @@
 // (killed and reaped) when this object goes. When neither can be had, `available()` is false and
 // `why()` says so: the caller skips the picture with a warning.
 #pragma once
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
-#include <sys/types.h>
 
 namespace cordscope {
 

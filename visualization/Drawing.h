@@ -4,14 +4,17 @@
 #include <opencv2/core.hpp>
 #include <string>
 
-#include "data/Volume.h"
 #include "core/ImageSampler.h"
+#include "data/Volume.h"
 
 namespace cordscope {
 
-inline cv::Scalar bgr(const unsigned char (&c)[3]) { return cv::Scalar(c[0], c[1], c[2]); }
+inline cv::Scalar bgr(const unsigned char (&c)[3]) {
+  return cv::Scalar(c[0], c[1], c[2]);
+}
 
-// A flat picture plane in patient space: pixel (x, y) is origin + x * pixel * right + y * pixel * down.
+// A flat picture plane in patient space: pixel (x, y) is origin + x * pixel * right + y * pixel *
+// down.
 struct PicturePlane {
   Vec3 origin{}, right{}, down{};
   double pixel = 0.5;

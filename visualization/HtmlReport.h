@@ -21,7 +21,8 @@ struct Finding {
 };
 std::vector<Finding> keyFindings(const nlohmann::json& report);
 
-std::string renderHtmlReport(const nlohmann::json& report, const std::vector<EmbeddedPicture>& pictures);
+std::string renderHtmlReport(const nlohmann::json& report,
+                             const std::vector<EmbeddedPicture>& pictures);
 
 // Helpers other pages share: HTML-escaped text; a PNG file as a data URI (empty when absent).
 std::string htmlEscape(const std::string& text);

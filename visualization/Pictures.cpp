@@ -1,5 +1,4 @@
 #include "visualization/Pictures.h"
-#include "visualization/Drawing.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,14 +6,14 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "data/Error.h"
-#include "data/Levels.h"
 #include "core/ImageSampler.h"
 #include "core/Statistics.h"
+#include "data/Error.h"
+#include "data/Levels.h"
+#include "visualization/Drawing.h"
 
 namespace cordscope {
 namespace {
-
 
 std::string mmText(double v) {
   char text[32];
@@ -64,7 +63,8 @@ Frame cordFrame(const CordSegmentation& cord) {
   f.lateral = normalized(lateral);
   const Vec3 superior{0, 0, 1};
   f.up = normalized(superior - dot(superior, f.lateral) * f.lateral);
-  f.anterior = normalized(anterior - dot(anterior, f.lateral) * f.lateral - dot(anterior, f.up) * f.up);
+  f.anterior =
+      normalized(anterior - dot(anterior, f.lateral) * f.lateral - dot(anterior, f.up) * f.up);
   f.centre = (1.0 / cord.sections.size()) * centre;
   f.top = -1e9;
   f.bottom = 1e9;
@@ -82,7 +82,8 @@ std::pair<double, double> extentAlong(const Image* image, const Vec3& from, cons
   const auto size = image->GetLargestPossibleRegion().GetSize();
   double lo = 1e9, hi = -1e9;
   for (int corner = 0; corner < 8; ++corner) {
-    const Vec3 index{corner & 1 ? size[0] - 0.5 : -0.5, corner & 2 ? size[1] - 0.5 : -0.5, corner & 4 ? size[2] - 0.5 : -0.5};
+    const Vec3 index{corner & 1 ? size[0] - 0.5 : -0.5, corner & 2 ? size[1] - 0.5 : -0.5,
+                     corner & 4 ? size[2] - 0.5 : -0.5};
     const double t = dot(sampler.toPoint(index) - from, direction);
     lo = std::min(lo, t);
     hi = std::max(hi, t);
@@ -117,38 +118,50 @@ void drawOrientation(cv::Mat& picture, const PicturePlane& plane, double scale) 
   label(picture, "10 mm", {12, h - 32}, 0.45 * scale);
 }
 
-void drawLevels(cv::Mat& picture, const PicturePlane& plane, const VertebralLabels& vertebrae, double scale) {
+void drawLevels(cv::Mat& picture, const PicturePlane& plane, const VertebralLabels& vertebrae,
+                double scale) {
   for (const Disc& d : vertebrae.discs) {
     if (d.name.empty()) continue;
     const cv::Point2d p = plane.project(d.position);
     if (p.y < 0 || p.y >= picture.rows) continue;
     const cv::Point q(static_cast<int>(p.x) - 14, static_cast<int>(p.y));
-    cv::line(picture, {static_cast<int>(p.x) - 10, q.y}, {static_cast<int>(p.x) - 2, q.y}, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
+    cv::line(picture, {static_cast<int>(p.x) - 10, q.y}, {static_cast<int>(p.x) - 2, q.y},
+             cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
     int baseline = 0;
-    const cv::Size size = cv::getTextSize(d.name, cv::FONT_HERSHEY_SIMPLEX, 0.45 * scale, 1, &baseline);
+    const cv::Size size =
+        cv::getTextSize(d.name, cv::FONT_HERSHEY_SIMPLEX, 0.45 * scale, 1, &baseline);
     label(picture, d.name, {std::max(2, q.x - size.width), q.y + size.height / 2}, 0.45 * scale);
   }
 }
 
-void drawCraniocervical(cv::Mat& picture, const PicturePlane& plane, const CraniocervicalMeasures& m, double scale) {
+void drawCraniocervical(cv::Mat& picture, const PicturePlane& plane,
+                        const CraniocervicalMeasures& m, double scale) {
   const CraniocervicalLandmarks& l = m.landmarks;
-  const auto line = [&](const std::optional<Vec3>& a, const std::optional<Vec3>& b, const cv::Scalar& colour,
-                        const std::string& text, int side) {
+  const auto line = [&](const std::optional<Vec3>& a, const std::optional<Vec3>& b,
+                        const cv::Scalar& colour, const std::string& text, int side) {
     if (!a || !b) return;
     const cv::Point2d p = plane.project(*a), q = plane.project(*b);
     cv::line(picture, p, q, colour, 2, cv::LINE_AA);
     cv::circle(picture, p, 2, colour, -1, cv::LINE_AA);
     cv::circle(picture, q, 2, colour, -1, cv::LINE_AA);
     const cv::Point2d mid = 0.5 * (p + q);
-    label(picture, text, {static_cast<int>(mid.x) - 30, static_cast<int>(mid.y) + side * 16}, 0.45 * scale, colour);
+    label(picture, text, {static_cast<int>(mid.x) - 30, static_cast<int>(mid.y) + side * 16},
+          0.45 * scale, colour);
   };
-  if (m.adiMm) line(l.densAnteriorCortex, l.c1AnteriorArchPosteriorCortex, bgr(Palette::adi), "ADI " + mmText(*m.adiMm), -1);
-  if (m.padiMm) line(l.densPosteriorCortex, l.c1PosteriorArchAnteriorMargin, bgr(Palette::padi), "PADI " + mmText(*m.padiMm), +1);
+  if (m.adiMm)
+    line(l.densAnteriorCortex, l.c1AnteriorArchPosteriorCortex, bgr(Palette::adi),
+         "ADI " + mmText(*m.adiMm), -1);
+  if (m.padiMm)
+    line(l.densPosteriorCortex, l.c1PosteriorArchAnteriorMargin, bgr(Palette::padi),
+         "PADI " + mmText(*m.padiMm), +1);
   if (l.basion && l.opisthion) {
-    cv::line(picture, plane.project(*l.basion), plane.project(*l.opisthion), cv::Scalar(200, 200, 200), 1, cv::LINE_AA);
-    label(picture, "McRae", plane.project(*l.opisthion) + cv::Point2d(4, -4), 0.4 * scale, cv::Scalar(200, 200, 200));
+    cv::line(picture, plane.project(*l.basion), plane.project(*l.opisthion),
+             cv::Scalar(200, 200, 200), 1, cv::LINE_AA);
+    label(picture, "McRae", plane.project(*l.opisthion) + cv::Point2d(4, -4), 0.4 * scale,
+          cv::Scalar(200, 200, 200));
   }
-  if (l.densTip) cv::circle(picture, plane.project(*l.densTip), 3, cv::Scalar(0, 255, 255), 1, cv::LINE_AA);
+  if (l.densTip)
+    cv::circle(picture, plane.project(*l.densTip), 3, cv::Scalar(0, 255, 255), 1, cv::LINE_AA);
 }
 
 // The cross-section plane at `s`: anterior up, the patient's right on the left (radiological).
@@ -189,7 +202,8 @@ void writeSagittalPicture(const StudyFindings& f, const std::string& path) {
   }
   const PicturePlane plane = sagittalPlane(frame, image, 0, pixel);
   cv::Mat main = toGrey(sampleIntensity(sampler, plane));
-  drawMasks(main, sampleMask(f.cord.cord.GetPointer(), sampler, plane), sampleMask(lesionMask, sampler, plane));
+  drawMasks(main, sampleMask(f.cord.cord.GetPointer(), sampler, plane),
+            sampleMask(lesionMask, sampler, plane));
   const double scale = std::clamp(main.rows / 900.0, 0.8, 1.6);
   drawLevels(main, plane, f.vertebrae, scale);
   drawCraniocervical(main, plane, f.craniocervical, scale);
@@ -229,7 +243,8 @@ void writeSagittalPicture(const StudyFindings& f, const std::string& path) {
     if (!best) continue;
     const PicturePlane p = axialPlane(*best, 12, 0.1);
     cv::Mat tile = toGrey(sampleIntensity(sampler, p));
-    drawMasks(tile, sampleMask(f.cord.cord.GetPointer(), sampler, p), sampleMask(lesionMask, sampler, p) == lesion.id);
+    drawMasks(tile, sampleMask(f.cord.cord.GetPointer(), sampler, p),
+              sampleMask(lesionMask, sampler, p) == lesion.id);
     std::string text = "#" + std::to_string(lesion.id) + " " + lesion.pattern;
     if (lesion.topLevel) text += " " + levelName(levelAtArc(f.vertebrae.discs, best->arcMm));
     label(tile, text, {4, 16}, 0.45);
@@ -238,11 +253,13 @@ void writeSagittalPicture(const StudyFindings& f, const std::string& path) {
     axials.push_back(tile);
   }
 
-  const int tileW = tiles.empty() ? 0 : tiles.front().second.cols, tileH = tiles.empty() ? 0 : tiles.front().second.rows;
+  const int tileW = tiles.empty() ? 0 : tiles.front().second.cols,
+            tileH = tiles.empty() ? 0 : tiles.front().second.rows;
   const int columns = tiles.empty() ? 0 : std::min<int>(4, static_cast<int>(tiles.size()));
   const int rows = columns ? (static_cast<int>(tiles.size()) + columns - 1) / columns : 0;
   const int axialSize = axials.empty() ? 0 : axials.front().cols;
-  const int rightWidth = std::max(columns * (tileW + 4), static_cast<int>(axials.size()) * (axialSize + 4));
+  const int rightWidth =
+      std::max(columns * (tileW + 4), static_cast<int>(axials.size()) * (axialSize + 4));
   const int height = std::max(main.rows, rows * (tileH + 4) + (axials.empty() ? 0 : axialSize + 8));
   cv::Mat canvas(height, main.cols + 8 + rightWidth, CV_8UC3, cv::Scalar(0, 0, 0));
   paste(canvas, main, 0, 0);
@@ -250,7 +267,8 @@ void writeSagittalPicture(const StudyFindings& f, const std::string& path) {
     paste(canvas, tiles[i].second, main.cols + 8 + static_cast<int>(i % columns) * (tileW + 4),
           static_cast<int>(i / columns) * (tileH + 4));
   for (std::size_t i = 0; i < axials.size(); ++i)
-    paste(canvas, axials[i], main.cols + 8 + static_cast<int>(i) * (axialSize + 4), rows * (tileH + 4) + 8);
+    paste(canvas, axials[i], main.cols + 8 + static_cast<int>(i) * (axialSize + 4),
+          rows * (tileH + 4) + 8);
   writePng(canvas, path);
 }
 

@@ -26,11 +26,11 @@ struct StudyFindings {
 
 // Colours (BGR, as OpenCV) the pictures and the report share.
 struct Palette {
-  static constexpr unsigned char cord[3] = {80, 220, 80};      // green outline
-  static constexpr unsigned char lesion[3] = {0, 0, 230};      // red fill
+  static constexpr unsigned char cord[3] = {80, 220, 80};        // green outline
+  static constexpr unsigned char lesion[3] = {0, 0, 230};        // red fill
   static constexpr unsigned char lesionEdge[3] = {0, 140, 255};  // orange outline
-  static constexpr unsigned char adi[3] = {255, 0, 255};       // magenta
-  static constexpr unsigned char padi[3] = {255, 255, 0};      // cyan
+  static constexpr unsigned char adi[3] = {255, 0, 255};         // magenta
+  static constexpr unsigned char padi[3] = {255, 255, 0};        // cyan
   static constexpr unsigned char text[3] = {255, 255, 255};
 };
 

@@ -27,8 +27,8 @@
 
 #include <cstdio>
 
-#include "data/Levels.h"
 #include "core/ImageSampler.h"
+#include "data/Levels.h"
 #include "visualization/Display.h"
 
 namespace cordscope {
@@ -40,7 +40,8 @@ vtkSmartPointer<vtkPolyData> surfaceOf(const Mask* mask, Inside inside) {
   const auto size = mask->GetBufferedRegion().GetSize();
   vtkNew<vtkImageData> image;
   // One voxel of zero padding on every side closes the surfaces at the grid's edges.
-  image->SetDimensions(static_cast<int>(size[0]) + 2, static_cast<int>(size[1]) + 2, static_cast<int>(size[2]) + 2);
+  image->SetDimensions(static_cast<int>(size[0]) + 2, static_cast<int>(size[1]) + 2,
+                       static_cast<int>(size[2]) + 2);
   image->SetOrigin(-1, -1, -1);
   vtkNew<vtkUnsignedCharArray> values;
   values->SetNumberOfTuples(static_cast<vtkIdType>((size[0] + 2) * (size[1] + 2) * (size[2] + 2)));
@@ -51,7 +52,9 @@ vtkSmartPointer<vtkPolyData> surfaceOf(const Mask* mask, Inside inside) {
     for (std::size_t j = 0; j < size[1]; ++j)
       for (std::size_t i = 0; i < size[0]; ++i)
         if (inside(buffer[(k * size[1] + j) * size[0] + i])) {
-          values->SetValue(static_cast<vtkIdType>(((k + 1) * (size[1] + 2) + j + 1) * (size[0] + 2) + i + 1), 255);
+          values->SetValue(
+              static_cast<vtkIdType>(((k + 1) * (size[1] + 2) + j + 1) * (size[0] + 2) + i + 1),
+              255);
           any = true;
         }
   if (!any) return nullptr;
@@ -86,7 +89,8 @@ vtkSmartPointer<vtkPolyData> surfaceOf(const Mask* mask, Inside inside) {
   return out;
 }
 
-vtkSmartPointer<vtkActor> actorOf(vtkPolyData* surface, double r, double g, double b, double opacity) {
+vtkSmartPointer<vtkActor> actorOf(vtkPolyData* surface, double r, double g, double b,
+                                  double opacity) {
   vtkNew<vtkPolyDataMapper> mapper;
   mapper->SetInputData(surface);
   mapper->ScalarVisibilityOff();
@@ -109,18 +113,21 @@ std::string keyText(const StudyFindings& f) {
   for (const Lesion& l : f.lesionMetrics)
     if (!longest || l.lengthMm > longest->lengthMm) longest = &l;
   if (longest) {
-    std::snprintf(line, sizeof line, "longest lesion %.0f mm %s", longest->lengthMm, longest->pattern.c_str());
+    std::snprintf(line, sizeof line, "longest lesion %.0f mm %s", longest->lengthMm,
+                  longest->pattern.c_str());
     text += line;
     if (longest->topLevel && longest->bottomLevel)
       text += " " + levelName(*longest->topLevel) + "-" + levelName(*longest->bottomLevel);
-    if (longest->segmentsSpanned) text += ", " + std::to_string(*longest->segmentsSpanned) + " segments";
+    if (longest->segmentsSpanned)
+      text += ", " + std::to_string(*longest->segmentsSpanned) + " segments";
     text += "\n";
   } else if (f.lesions.looked) {
     text += "no T2 lesion\n";
   }
   const CraniocervicalMeasures& c = f.craniocervical;
   if (c.adiMm || c.padiMm) {
-    std::snprintf(line, sizeof line, "ADI %.1f mm   PADI %.1f mm\n", c.adiMm ? *c.adiMm : 0.0, c.padiMm ? *c.padiMm : 0.0);
+    std::snprintf(line, sizeof line, "ADI %.1f mm   PADI %.1f mm\n", c.adiMm ? *c.adiMm : 0.0,
+                  c.padiMm ? *c.padiMm : 0.0);
     text += line;
   }
   return text;
@@ -128,7 +135,8 @@ std::string keyText(const StudyFindings& f) {
 
 }  // namespace
 
-Render3DResult writeRender3D(const StudyFindings& f, const std::string& path, int width, int height) {
+Render3DResult writeRender3D(const StudyFindings& f, const std::string& path, int width,
+                             int height) {
   Render3DResult result;
   if (!f.cord.found) {
     result.skipped = "no cord found";
@@ -141,13 +149,16 @@ Render3DResult writeRender3D(const StudyFindings& f, const std::string& path, in
   }
   result.privateDisplay = display.privateServer();
 
-  const vtkSmartPointer<vtkPolyData> cord = surfaceOf(f.cord.cord.GetPointer(), [](unsigned char v) { return v != 0; });
+  const vtkSmartPointer<vtkPolyData> cord =
+      surfaceOf(f.cord.cord.GetPointer(), [](unsigned char v) { return v != 0; });
   if (!cord) {
     result.skipped = "the cord mask is empty";
     return result;
   }
   const vtkSmartPointer<vtkPolyData> lesions =
-      f.lesions.mask ? surfaceOf(f.lesions.mask.GetPointer(), [](unsigned char v) { return v != 0; }) : nullptr;
+      f.lesions.mask
+          ? surfaceOf(f.lesions.mask.GetPointer(), [](unsigned char v) { return v != 0; })
+          : nullptr;
 
   vtkNew<vtkRenderWindow> window;
   window->SetOffScreenRendering(1);
@@ -157,7 +168,8 @@ Render3DResult writeRender3D(const StudyFindings& f, const std::string& path, in
     const char* name;
     double direction[3];  // from the focal point to the camera, RAS
   };
-  const View views[3] = {{"left lateral", {-1, 0, 0}}, {"anterior", {0, 1, 0}}, {"oblique", {-0.8, 0.8, 0.35}}};
+  const View views[3] = {
+      {"left lateral", {-1, 0, 0}}, {"anterior", {0, 1, 0}}, {"oblique", {-0.8, 0.8, 0.35}}};
   for (int v = 0; v < 3; ++v) {
     vtkNew<vtkRenderer> renderer;
     renderer->SetViewport(v / 3.0, 0, (v + 1) / 3.0, 1);
@@ -199,9 +211,11 @@ Render3DResult writeRender3D(const StudyFindings& f, const std::string& path, in
     vtkCamera* camera = renderer->GetActiveCamera();
     double bounds[6];
     cord->GetBounds(bounds);
-    const double centre[3] = {0.5 * (bounds[0] + bounds[1]), 0.5 * (bounds[2] + bounds[3]), 0.5 * (bounds[4] + bounds[5])};
+    const double centre[3] = {0.5 * (bounds[0] + bounds[1]), 0.5 * (bounds[2] + bounds[3]),
+                              0.5 * (bounds[4] + bounds[5])};
     camera->SetFocalPoint(centre);
-    camera->SetPosition(centre[0] + 400 * views[v].direction[0], centre[1] + 400 * views[v].direction[1],
+    camera->SetPosition(centre[0] + 400 * views[v].direction[0],
+                        centre[1] + 400 * views[v].direction[1],
                         centre[2] + 400 * views[v].direction[2]);
     camera->SetViewUp(0, 0, 1);
     renderer->ResetCamera(bounds);

@@ -11,12 +11,12 @@ namespace cordscope {
 
 struct Render3DResult {
   bool written = false;
-  std::string skipped;  // why not, when not (no X display could be had)
+  std::string skipped;          // why not, when not (no X display could be had)
   bool privateDisplay = false;  // rendered under a private Xvfb
 };
 
 // Renders under the user's X display, or a private Xvfb started and stopped here.
-Render3DResult writeRender3D(const StudyFindings& findings, const std::string& path, int width = 1500,
-                             int height = 700);
+Render3DResult writeRender3D(const StudyFindings& findings, const std::string& path,
+                             int width = 1500, int height = 700);
 
 }  // namespace cordscope

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -64,14 +63,17 @@ TEST(Cli, OutputFolderProblemsAndWildThreadCountsAreAnswered) {
   EXPECT_EQ(empty.exitCode, 2) << empty.err;
   EXPECT_NE(empty.err.find("-o needs a folder name"), std::string::npos) << empty.err;
   std::ofstream(dir / "file.txt") << "x";
-  const auto file = runCordscope("analyze " + input + " -o " + quote(dir / "file.txt") + " --no-render");
+  const auto file =
+      runCordscope("analyze " + input + " -o " + quote(dir / "file.txt") + " --no-render");
   EXPECT_EQ(file.exitCode, 2) << file.err;
   EXPECT_NE(file.err.find("is a file, not a folder"), std::string::npos) << file.err;
   const auto batch = runCordscope("batch " + quote(dir / "p") + " -o " + quote(dir / "file.txt"));
   EXPECT_EQ(batch.exitCode, 2) << batch.err;
-  const auto threads = runCordscope("analyze " + input + " -o " + quote(dir / "out") + " --no-render --threads 100000");
+  const auto threads = runCordscope("analyze " + input + " -o " + quote(dir / "out") +
+                                    " --no-render --threads 100000");
   EXPECT_EQ(threads.exitCode, 0) << threads.err;
-  EXPECT_NE(threads.err.find("--threads 100000 is more than 8 x"), std::string::npos) << threads.err;
+  EXPECT_NE(threads.err.find("--threads 100000 is more than 8 x"), std::string::npos)
+      << threads.err;
 }
 
 // --max-memory: a series that would need more (here the default phantom, 400 x 400 x 15: about
@@ -81,18 +83,27 @@ TEST(Cli, SeriesBeyondMaxMemoryIsRefusedBeforeReading) {
   TempDir dir;
   ASSERT_EQ(runCordscope("phantom -o " + quote(dir / "p")).exitCode, 0);
   const std::string input = quote(dir / "p/dicom");
-  const auto analyze = runCordscope("analyze " + input + " -o " + quote(dir / "a") + " --no-render --max-memory 300");
+  const auto analyze = runCordscope("analyze " + input + " -o " + quote(dir / "a") +
+                                    " --no-render --max-memory 300");
   EXPECT_EQ(analyze.exitCode, 3) << analyze.err;
-  EXPECT_NE(analyze.err.find("(400x400x15, 2.4 million voxels) needs about 327 MB to analyse, more than --max-memory 300 MB"),
+  EXPECT_NE(analyze.err.find("(400x400x15, 2.4 million voxels) needs about 327 MB to analyse, more "
+                             "than --max-memory 300 MB"),
             std::string::npos)
       << analyze.err;
   EXPECT_FALSE(fs::exists(dir / "a/report.json"));
-  const auto convert = runCordscope("convert " + input + " -o " + quote(dir / "c.nii") + " --max-memory 120");
+  const auto convert =
+      runCordscope("convert " + input + " -o " + quote(dir / "c.nii") + " --max-memory 120");
   EXPECT_EQ(convert.exitCode, 3) << convert.err;
-  EXPECT_NE(convert.err.find("to convert, more than --max-memory 120 MB"), std::string::npos) << convert.err;
-  EXPECT_EQ(runCordscope("convert " + input + " -o " + quote(dir / "c.nii") + " --max-memory 140").exitCode, 0);
+  EXPECT_NE(convert.err.find("to convert, more than --max-memory 120 MB"), std::string::npos)
+      << convert.err;
+  EXPECT_EQ(runCordscope("convert " + input + " -o " + quote(dir / "c.nii") + " --max-memory 140")
+                .exitCode,
+            0);
   for (const char* bad : {"0", "-5", "nan"})
-    EXPECT_EQ(runCordscope("analyze " + input + " -o " + quote(dir / "b") + " --max-memory " + bad).exitCode, 2) << bad;
+    EXPECT_EQ(runCordscope("analyze " + input + " -o " + quote(dir / "b") + " --max-memory " + bad)
+                  .exitCode,
+              2)
+        << bad;
 }
 
 TEST(Cli, BadInputIsOneLineAndExitThree) {
@@ -329,9 +340,10 @@ TEST(Cli, AnalyzeNamesLevelsFromGivenC2C3) {
                 .exitCode,
             2);
   // Conflicting or impossible options are refused before any work, in one line.
-  for (const std::string& bad : {" --c2c3=-7,14,14 --discs " + test::quote(dir / "given/discs.csv"),
-                                std::string(" --extensive-segments 0"), std::string(" --c2c3=nan,14,14"),
-                                std::string(" --c2c3=-7,inf,14")}) {
+  for (const std::string& bad :
+       {" --c2c3=-7,14,14 --discs " + test::quote(dir / "given/discs.csv"),
+        std::string(" --extensive-segments 0"), std::string(" --c2c3=nan,14,14"),
+        std::string(" --c2c3=-7,inf,14")}) {
     const auto refused = test::runCordscope("analyze " + test::quote(input.string()) + " -o " +
                                             test::quote(dir / "refused") + bad);
     EXPECT_EQ(refused.exitCode, 2) << bad << ": " << refused.err;

@@ -27,11 +27,12 @@ fs::path phantom(const test::TempDir& dir, const std::string& name, const std::s
   return dir.path() / name / "dicom";
 }
 
-nlohmann::json compare(const test::TempDir& dir, const std::vector<fs::path>& studies, std::string* out = nullptr) {
+nlohmann::json compare(const test::TempDir& dir, const std::vector<fs::path>& studies,
+                       std::string* out = nullptr) {
   std::string args = "compare";
   for (const fs::path& s : studies) args += " " + test::quote(s.string());
-  const auto r = test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " " + args + " -o " +
-                                test::quote(dir / "out") + " --no-render");
+  const auto r = test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " " + args +
+                                " -o " + test::quote(dir / "out") + " --no-render");
   EXPECT_EQ(r.exitCode, 0) << r.err;
   if (out) *out = r.out;
   std::ifstream in(dir.path() / "out/compare.json");
@@ -45,7 +46,8 @@ const char* kMoved = " --tilt 4 --slice-thickness 3.5 --lordosis 11 --matrix 380
 TEST(Compare, SameAnatomyMovedIsStable) {
   test::TempDir dir;
   const fs::path a = phantom(dir, "a", "--seed 31 --lesion C3:C6:dorsal");
-  const fs::path b = phantom(dir, "b", std::string("--seed 31 --lesion C3:C6:dorsal --study-date 20240415") + kMoved);
+  const fs::path b = phantom(
+      dir, "b", std::string("--seed 31 --lesion C3:C6:dorsal --study-date 20240415") + kMoved);
   std::string out;
   const nlohmann::json c = compare(dir, {a, b}, &out);
   ASSERT_EQ(c["comparisons"].size(), 1u);
@@ -77,8 +79,10 @@ TEST(Compare, SameAnatomyMovedIsStable) {
 TEST(Compare, ShortenedLesionIsImprovedWithTrend) {
   test::TempDir dir;
   const fs::path a = phantom(dir, "a", "--seed 41 --lesion C2:T2:dorsal --study-date 20240110");
-  const fs::path b = phantom(dir, "b", "--seed 41 --lesion C2:C6:dorsal --study-date 20240710 --lordosis 10");
-  const fs::path c3 = phantom(dir, "c", "--seed 41 --lesion C2:C4:dorsal --study-date 20250110 --tilt -3");
+  const fs::path b =
+      phantom(dir, "b", "--seed 41 --lesion C2:C6:dorsal --study-date 20240710 --lordosis 10");
+  const fs::path c3 =
+      phantom(dir, "c", "--seed 41 --lesion C2:C4:dorsal --study-date 20250110 --tilt -3");
   std::string out;
   // Given out of order: the dates set the order.
   const nlohmann::json c = compare(dir, {b, a, c3}, &out);
@@ -91,7 +95,8 @@ TEST(Compare, ShortenedLesionIsImprovedWithTrend) {
   EXPECT_EQ(first[0]["followup"]["segments_spanned"], 5);
   EXPECT_EQ(first[0]["change"]["segments"], -3);
   EXPECT_EQ(first[0]["followup"]["bottom_level"], "C6");
-  EXPECT_NE(out.find("Dorsal lesion C2\u2013T2, 8 segments \u2192 C2\u2013C6, 5 segments over 6 months: improved"),
+  EXPECT_NE(out.find("Dorsal lesion C2\u2013T2, 8 segments \u2192 C2\u2013C6, 5 segments over 6 "
+                     "months: improved"),
             std::string::npos)
       << out;
   EXPECT_EQ(c["comparisons"][1]["lesions"][0]["class"], "improved");
@@ -123,9 +128,13 @@ TEST(Compare, GoneIsResolvedAndNewIsNew) {
 TEST(Compare, SameStudyDicomAndNiftiIsStable) {
   test::TempDir dir;
   const fs::path a = phantom(dir, "a", "--seed 61 --lesion C4:C7:central");
-  ASSERT_EQ(test::runCordscope("convert " + test::quote(a.string()) + " -o " + test::quote(dir / "a.nii.gz")).exitCode, 0);
-  ASSERT_EQ(test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " analyze " + test::quote(dir / "a.nii.gz") +
-                           " -o " + test::quote(dir / "analysed") + " --no-render --quiet")
+  ASSERT_EQ(test::runCordscope("convert " + test::quote(a.string()) + " -o " +
+                               test::quote(dir / "a.nii.gz"))
+                .exitCode,
+            0);
+  ASSERT_EQ(test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " analyze " +
+                           test::quote(dir / "a.nii.gz") + " -o " + test::quote(dir / "analysed") +
+                           " --no-render --quiet")
                 .exitCode,
             0);
   const nlohmann::json c = compare(dir, {a, dir.path() / "analysed"});
@@ -146,7 +155,8 @@ TEST(Compare, ThresholdsStayAboveRepeatability) {
   for (const auto& [seed, lesion] : cases) {
     test::TempDir dir;
     const fs::path a = phantom(dir, "a", "--seed " + std::to_string(seed) + " --lesion " + lesion);
-    const fs::path b = phantom(dir, "b", "--seed " + std::to_string(seed) + " --lesion " + lesion + kMoved);
+    const fs::path b =
+        phantom(dir, "b", "--seed " + std::to_string(seed) + " --lesion " + lesion + kMoved);
     const nlohmann::json c = compare(dir, {a, b});
     for (const auto& l : c["comparisons"][0]["lesions"]) {
       EXPECT_EQ(l["class"], "stable") << seed;
@@ -155,10 +165,11 @@ TEST(Compare, ThresholdsStayAboveRepeatability) {
       volume = std::max(volume, std::abs(l["change"]["volume_fraction"].get<double>()));
     }
     for (const auto& level : c["comparisons"][0]["levels"])
-      if (level["csa_change_percent"].is_number()) csa = std::max(csa, std::abs(level["csa_change_percent"].get<double>()));
+      if (level["csa_change_percent"].is_number())
+        csa = std::max(csa, std::abs(level["csa_change_percent"].get<double>()));
   }
-  std::cout << "[ repeatability ] max |length change| " << length << " mm, |volume change| " << 100 * volume
-            << " %, |CSA change| " << csa << " %\n";
+  std::cout << "[ repeatability ] max |length change| " << length << " mm, |volume change| "
+            << 100 * volume << " %, |CSA change| " << csa << " %\n";
   EXPECT_LE(1.5 * length, rules.lengthMm);
   EXPECT_LE(1.5 * volume, rules.volumeFraction);
   EXPECT_LE(1.5 * csa, rules.csaPercent);
@@ -168,17 +179,20 @@ TEST(Compare, ThresholdsStayAboveRepeatability) {
 // naming the problem, a non-zero exit, no crash.
 TEST(Compare, BadInputIsAClearError) {
   test::TempDir dir;
-  const auto one = test::runCordscope("compare " + test::quote(dir / "a") + " -o " + test::quote(dir / "out"));
+  const auto one =
+      test::runCordscope("compare " + test::quote(dir / "a") + " -o " + test::quote(dir / "out"));
   EXPECT_EQ(one.exitCode, 2) << one.err;
   EXPECT_NE(one.err.find("baseline and at least one follow-up"), std::string::npos) << one.err;
-  const auto missing = test::runCordscope("compare " + test::quote(dir / "nothing-here") + " " +
-                                          test::quote(dir / "nor-here") + " -o " + test::quote(dir / "out"));
+  const auto missing =
+      test::runCordscope("compare " + test::quote(dir / "nothing-here") + " " +
+                         test::quote(dir / "nor-here") + " -o " + test::quote(dir / "out"));
   EXPECT_NE(missing.exitCode, 0);
   EXPECT_NE(missing.err.find("nothing-here"), std::string::npos) << missing.err;
   fs::create_directories(dir.path() / "empty");
   std::ofstream(dir.path() / "empty/report.json") << "not json";
-  const auto broken = test::runCordscope("compare " + test::quote(dir / "empty") + " " + test::quote(dir / "empty") +
-                                         " -o " + test::quote(dir / "out"));
+  const auto broken =
+      test::runCordscope("compare " + test::quote(dir / "empty") + " " +
+                         test::quote(dir / "empty") + " -o " + test::quote(dir / "out"));
   EXPECT_NE(broken.exitCode, 0);
   EXPECT_NE(broken.err.find("report.json"), std::string::npos) << broken.err;
   EXPECT_EQ(broken.err.find("internal failure"), std::string::npos) << broken.err;
@@ -189,13 +203,15 @@ TEST(Compare, BadInputIsAClearError) {
 TEST(Compare, TimePointThatFailedQualityControlIsRefused) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   test::TempDir dir;
-  const auto analysed = test::runCordscope("analyze " + test::quote((data / "dicom/siemens-xa30-epi-sag-enhanced").string()) +
-                                           " --no-render --quiet -o " + test::quote(dir / "epi"));
+  const auto analysed = test::runCordscope(
+      "analyze " + test::quote((data / "dicom/siemens-xa30-epi-sag-enhanced").string()) +
+      " --no-render --quiet -o " + test::quote(dir / "epi"));
   ASSERT_EQ(analysed.exitCode, 1) << analysed.err;
-  const auto r = test::runCordscope("compare " + test::quote(dir / "epi") + " " + test::quote(dir / "epi") + " -o " +
-                                    test::quote(dir / "out"));
+  const auto r = test::runCordscope("compare " + test::quote(dir / "epi") + " " +
+                                    test::quote(dir / "epi") + " -o " + test::quote(dir / "out"));
   EXPECT_EQ(r.exitCode, 3) << r.err;
-  EXPECT_NE(r.err.find("failed its quality control (cord size implausible"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("failed its quality control (cord size implausible"), std::string::npos)
+      << r.err;
   EXPECT_FALSE(fs::exists(dir.path() / "out/compare.json"));
 }
 

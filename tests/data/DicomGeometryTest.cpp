@@ -1,5 +1,6 @@
 // DICOM geometry must equal dcm2niix's on real scanner data, and our own writer must round-trip.
 #include <gtest/gtest.h>
+#include <itkImageRegionIteratorWithIndex.h>
 
 #include <cmath>
 
@@ -7,7 +8,6 @@
 #include "data/DicomWriter.h"
 #include "data/Input.h"
 #include "data/Nifti.h"
-#include <itkImageRegionIteratorWithIndex.h>
 
 namespace cordscope {
 namespace {
@@ -15,11 +15,13 @@ namespace {
 using test::TempDir;
 
 void expectSameGrid(const Image* a, const Image* b, double originTol, const std::string& what) {
-  ASSERT_EQ(a->GetLargestPossibleRegion().GetSize(), b->GetLargestPossibleRegion().GetSize()) << what;
+  ASSERT_EQ(a->GetLargestPossibleRegion().GetSize(), b->GetLargestPossibleRegion().GetSize())
+      << what;
   for (int i = 0; i < 3; ++i) {
     EXPECT_NEAR(a->GetOrigin()[i], b->GetOrigin()[i], originTol) << what;
     EXPECT_NEAR(a->GetSpacing()[i], b->GetSpacing()[i], 1e-4) << what;
-    for (int j = 0; j < 3; ++j) EXPECT_NEAR(a->GetDirection()[i][j], b->GetDirection()[i][j], 1e-5) << what;
+    for (int j = 0; j < 3; ++j)
+      EXPECT_NEAR(a->GetDirection()[i][j], b->GetDirection()[i][j], 1e-5) << what;
   }
 }
 
@@ -29,7 +31,8 @@ void expectSameAsDcm2niix(const std::filesystem::path& folder) {
   TempDir scratch;
   const Volume ours = loadInput(folder.string());
   const Volume reference = readNifti(test::runDcm2niix(folder, scratch).string());
-  EXPECT_EQ(test::compareInWorld(ours.image.GetPointer(), reference.image.GetPointer(), 1e-3), "") << folder;
+  EXPECT_EQ(test::compareInWorld(ours.image.GetPointer(), reference.image.GetPointer(), 1e-3), "")
+      << folder;
 }
 
 TEST(DicomGeometry, ClassicSiemensSagittalEqualsDcm2niix) {

@@ -1,9 +1,11 @@
 // Grouping, sorting, series choice and bad input, on series written by our DICOM writer.
+#include <dcmtk/dcmdata/dctk.h>
 #include <gtest/gtest.h>
 #include <itkImageRegionIteratorWithIndex.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "TestSupport.h"
@@ -11,9 +13,6 @@
 #include "data/DicomWriter.h"
 #include "data/Error.h"
 #include "data/Input.h"
-
-#include <dcmtk/dcmdata/dctk.h>
-#include <functional>
 
 namespace cordscope {
 namespace {
@@ -87,7 +86,8 @@ TEST(DicomInput, SortsByPositionNotByFileName) {
 
 TEST(DicomInput, SkipsNonDicomAndDamagedFilesAndLoadsTheRest) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("mixed"));
+  const auto files =
+      writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("mixed"));
   std::ofstream(dir / "s/notes.txt") << "not an image\n";
   {
     std::ofstream random(dir / "s/random.dcm", std::ios::binary);
@@ -115,7 +115,8 @@ TEST(DicomInput, SkipsNonDicomAndDamagedFilesAndLoadsTheRest) {
 // minutes, BitsAllocated 12 tripped a GDCM assertion); the good slices load.
 TEST(DicomInput, HeadersThatLieAreSkippedWithTheirDefect) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("lying"));
+  const auto files =
+      writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("lying"));
   const auto edited = [&](const std::string& name, const std::function<void(DcmDataset&)>& edit) {
     DcmFileFormat file;
     ASSERT_TRUE(file.loadFile(files[1].c_str()).good());
@@ -123,7 +124,8 @@ TEST(DicomInput, HeadersThatLieAreSkippedWithTheirDefect) {
     ASSERT_TRUE(file.saveFile((dir / ("s/" + name)).c_str(), EXS_LittleEndianExplicit).good());
   };
   edited("zz_wide.dcm", [](DcmDataset& ds) { ds.putAndInsertUint16(DCM_Columns, 65535); });
-  edited("zz_frames.dcm", [](DcmDataset& ds) { ds.putAndInsertString(DCM_NumberOfFrames, "2147483648"); });
+  edited("zz_frames.dcm",
+         [](DcmDataset& ds) { ds.putAndInsertString(DCM_NumberOfFrames, "2147483648"); });
   edited("zz_bits.dcm", [](DcmDataset& ds) { ds.putAndInsertUint16(DCM_BitsAllocated, 12); });
   const Inventory inventory = scanInput(dir / "s");
   EXPECT_EQ(inventory.filesSkipped, 3u);
@@ -131,9 +133,12 @@ TEST(DicomInput, HeadersThatLieAreSkippedWithTheirDefect) {
   EXPECT_EQ(inventory.series[0].size[2], 6u);
   std::string warnings;
   for (const auto& w : inventory.warnings) warnings += w + "\n";
-  EXPECT_NE(warnings.find("zz_wide.dcm: pixel data shorter than declared"), std::string::npos) << warnings;
-  EXPECT_NE(warnings.find("zz_frames.dcm: pixel data shorter than declared"), std::string::npos) << warnings;
-  EXPECT_NE(warnings.find("zz_bits.dcm: BitsAllocated 12 is not supported"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("zz_wide.dcm: pixel data shorter than declared"), std::string::npos)
+      << warnings;
+  EXPECT_NE(warnings.find("zz_frames.dcm: pixel data shorter than declared"), std::string::npos)
+      << warnings;
+  EXPECT_NE(warnings.find("zz_bits.dcm: BitsAllocated 12 is not supported"), std::string::npos)
+      << warnings;
   EXPECT_NO_THROW(loadSeries(inventory, 0));
 }
 
@@ -142,7 +147,8 @@ TEST(DicomInput, HeadersThatLieAreSkippedWithTheirDefect) {
 // real nesting depth (5) reads as before.
 TEST(DicomInput, DeeplyNestedSequencesAreSkippedNotParsed) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 6), dir / "s", test::uidSeeded("nested"));
+  const auto files =
+      writeDicomSeries(makeVolume(Plane::Sagittal, 6), dir / "s", test::uidSeeded("nested"));
   test::nestSequences(files[0], 5, true);
   test::nestSequences(files[1], 5, false);
   EXPECT_EQ(dicom::sequenceNestingDepth(files[0], dicom::kMaxSequenceNesting), 5u);
@@ -153,16 +159,19 @@ TEST(DicomInput, DeeplyNestedSequencesAreSkippedNotParsed) {
   ASSERT_EQ(shallow.series.size(), 1u);
   EXPECT_EQ(shallow.series[0].size[2], 6u);
 
-  const auto more = writeDicomSeries(makeVolume(Plane::Sagittal, 6), dir / "t", test::uidSeeded("nested-deep"));
+  const auto more =
+      writeDicomSeries(makeVolume(Plane::Sagittal, 6), dir / "t", test::uidSeeded("nested-deep"));
   test::nestSequences(more[2], 100000, true);
   test::nestSequences(more[3], 65, false);
-  EXPECT_EQ(dicom::sequenceNestingDepth(more[2], dicom::kMaxSequenceNesting), dicom::kMaxSequenceNesting + 1);
+  EXPECT_EQ(dicom::sequenceNestingDepth(more[2], dicom::kMaxSequenceNesting),
+            dicom::kMaxSequenceNesting + 1);
   const Inventory deep = scanInput(dir / "t");
   EXPECT_EQ(deep.filesSkipped, 2u);
   std::string warnings;
   for (const auto& w : deep.warnings) warnings += w + "\n";
   for (const auto& f : {more[2], more[3]})
-    EXPECT_NE(warnings.find(f + ": sequences nested more than 64 deep"), std::string::npos) << warnings;
+    EXPECT_NE(warnings.find(f + ": sequences nested more than 64 deep"), std::string::npos)
+        << warnings;
   ASSERT_EQ(deep.series.size(), 1u);
   EXPECT_FALSE(deep.series[0].loadable());  // two slices missing from the stack
 }
@@ -171,7 +180,8 @@ TEST(DicomInput, DeeplyNestedSequencesAreSkippedNotParsed) {
 // column 73 degrees apart, a column of length 0.95, an infinite pixel spacing (it crashed).
 TEST(DicomInput, GeometryThatCannotBeTrueIsSkipped) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("bent"));
+  const auto files =
+      writeDicomSeries(makeVolume(Plane::Sagittal), dir / "s", test::uidSeeded("bent"));
   const auto edited = [&](const std::string& name, const DcmTagKey& tag, const char* value) {
     DcmFileFormat file;
     ASSERT_TRUE(file.loadFile(files[1].c_str()).good());
@@ -184,11 +194,17 @@ TEST(DicomInput, GeometryThatCannotBeTrueIsSkipped) {
   const Inventory inventory = scanInput(dir / "s");
   std::string warnings;
   for (const auto& w : inventory.warnings) warnings += w + "\n";
-  EXPECT_NE(warnings.find("zz_skew.dcm: image orientation is not orthonormal"), std::string::npos) << warnings;
-  EXPECT_NE(warnings.find("zz_short.dcm: image orientation is not orthonormal (row length 1, column length 0.95"),
-            std::string::npos) << warnings;
-  EXPECT_NE(warnings.find("zz_inf.dcm: image position, orientation or pixel spacing is not a finite number"),
-            std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("zz_skew.dcm: image orientation is not orthonormal"), std::string::npos)
+      << warnings;
+  EXPECT_NE(
+      warnings.find(
+          "zz_short.dcm: image orientation is not orthonormal (row length 1, column length 0.95"),
+      std::string::npos)
+      << warnings;
+  EXPECT_NE(warnings.find(
+                "zz_inf.dcm: image position, orientation or pixel spacing is not a finite number"),
+            std::string::npos)
+      << warnings;
   ASSERT_EQ(inventory.series.size(), 1u);
   EXPECT_EQ(inventory.series[0].size[2], 6u);
   EXPECT_NO_THROW(loadSeries(inventory, 0));
@@ -196,7 +212,8 @@ TEST(DicomInput, GeometryThatCannotBeTrueIsSkipped) {
 
 TEST(DicomInput, RefusesAStackWithAMissingSlice) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 8), dir / "s", test::uidSeeded("gap"));
+  const auto files =
+      writeDicomSeries(makeVolume(Plane::Sagittal, 8), dir / "s", test::uidSeeded("gap"));
   fs::remove(files[4]);
   EXPECT_NE(errorOf([&] { loadInput(dir / "s"); }).find("missing slice"), std::string::npos);
 }
@@ -221,10 +238,14 @@ TEST(DicomInput, RefusesNonMrModality) {
 // it is read as UTF-8, so that JSON, CSV and HTML can hold it.
 TEST(DicomInput, Latin1TextIsDecodedToUtf8) {
   TempDir dir;
-  const Volume written = makeVolume(Plane::Sagittal, 6, "HWS S\xE4ule T2 m\xFC" "de");  // Latin-1 bytes
+  const Volume written = makeVolume(Plane::Sagittal, 6,
+                                    "HWS S\xE4ule T2 m\xFC"
+                                    "de");  // Latin-1 bytes
   writeDicomSeries(written, dir / "s", test::uidSeeded("latin1"));
   const Volume read = loadInput(dir / "s");
-  EXPECT_EQ(read.meta.seriesDescription, "HWS S\xC3\xA4ule T2 m\xC3\xBC""de");
+  EXPECT_EQ(read.meta.seriesDescription,
+            "HWS S\xC3\xA4ule T2 m\xC3\xBC"
+            "de");
   const Inventory inventory = scanInput(dir / "s");
   ASSERT_EQ(inventory.series.size(), 1u);
   EXPECT_NO_THROW(nlohmann::json(inventory.series.front()).dump());
@@ -233,8 +254,10 @@ TEST(DicomInput, Latin1TextIsDecodedToUtf8) {
 TEST(DicomInput, EmptyFolderAndMissingPathAreClearErrors) {
   TempDir dir;
   fs::create_directories(dir / "empty");
-  EXPECT_NE(errorOf([&] { scanInput(dir / "empty"); }).find("no DICOM or NIfTI files"), std::string::npos);
-  EXPECT_NE(errorOf([&] { scanInput(dir / "absent"); }).find("no such file or directory"), std::string::npos);
+  EXPECT_NE(errorOf([&] { scanInput(dir / "empty"); }).find("no DICOM or NIfTI files"),
+            std::string::npos);
+  EXPECT_NE(errorOf([&] { scanInput(dir / "absent"); }).find("no such file or directory"),
+            std::string::npos);
 }
 
 TEST(DicomInput, SplitsASeriesThatMixesOrientations) {
@@ -254,7 +277,8 @@ TEST(DicomInput, SplitsASeriesThatMixesOrientations) {
   const SeriesChoice choice = chooseSeries(inventory);
   EXPECT_EQ(inventory.series[choice.index].orientation, Orientation::Sagittal);
   // The bare UID is ambiguous now: the error says so and lists the stacks.
-  EXPECT_NE(errorOf([&] { chooseSeries(inventory, "1.2.3.4"); }).find("split into 2"), std::string::npos);
+  EXPECT_NE(errorOf([&] { chooseSeries(inventory, "1.2.3.4"); }).find("split into 2"),
+            std::string::npos);
   EXPECT_EQ(chooseSeries(inventory, "1.2.3.4#2").index, 1u);
 }
 
@@ -294,7 +318,8 @@ TEST(DicomInput, SplitsEchoesAndLoadsFirstVolumeOf4D) {
 // the study on the same grid but shifted by a whole slice (a repeat) is not called interleaved.
 TEST(DicomInput, InterleavedSeriesAreNotedAndNotMixed) {
   TempDir dir;
-  const auto files = writeDicomSeries(makeVolume(Plane::Sagittal, 12), dir / "s", test::uidSeeded("whole"));
+  const auto files =
+      writeDicomSeries(makeVolume(Plane::Sagittal, 12), dir / "s", test::uidSeeded("whole"));
   ASSERT_EQ(files.size(), 12u);
   const auto read = [](const fs::path& path, const DcmTagKey& tag) {
     DcmFileFormat file;
@@ -322,7 +347,8 @@ TEST(DicomInput, InterleavedSeriesAreNotedAndNotMixed) {
   shifted.image->SetOrigin(origin);
   for (const auto& f : writeDicomSeries(shifted, dir / "s/repeat", test::uidSeeded("repeat")))
     rewrite(f, DCM_StudyInstanceUID, studyUid);
-  const std::string repeatUid = read(dir / "s/repeat" / fs::path(files[0]).filename(), DCM_SeriesInstanceUID);
+  const std::string repeatUid =
+      read(dir / "s/repeat" / fs::path(files[0]).filename(), DCM_SeriesInstanceUID);
 
   const Inventory inventory = scanInput(dir / "s");
   ASSERT_EQ(inventory.series.size(), 3u);
@@ -350,9 +376,12 @@ TEST(DicomInput, InterleavedSeriesAreNotedAndNotMixed) {
 
 TEST(DicomInput, ChoosesTheSagittalT2AmongSeveral) {
   TempDir dir;
-  writeDicomSeries(makeVolume(Plane::Axial, 5, "T1 SE AX"), dir / "study/ax", test::uidSeeded("ax"));
-  writeDicomSeries(makeVolume(Plane::Sagittal, 5, "T1 SE SAG"), dir / "study/t1", test::uidSeeded("t1"));
-  writeDicomSeries(makeVolume(Plane::Sagittal, 7, "T2 TSE SAG"), dir / "study/t2", test::uidSeeded("t2"));
+  writeDicomSeries(makeVolume(Plane::Axial, 5, "T1 SE AX"), dir / "study/ax",
+                   test::uidSeeded("ax"));
+  writeDicomSeries(makeVolume(Plane::Sagittal, 5, "T1 SE SAG"), dir / "study/t1",
+                   test::uidSeeded("t1"));
+  writeDicomSeries(makeVolume(Plane::Sagittal, 7, "T2 TSE SAG"), dir / "study/t2",
+                   test::uidSeeded("t2"));
   const Inventory inventory = scanInput(dir / "study");
   ASSERT_EQ(inventory.series.size(), 3u);
   const SeriesChoice choice = chooseSeries(inventory);

@@ -52,7 +52,8 @@ TEST(Nifti, MaskOnInputGridKeepsShapeAndAffine) {
     EXPECT_GT(out.sformCode, 0) << name;
     for (int i = 1; i <= 3; ++i) EXPECT_EQ(in.dim[i], out.dim[i]) << name;
     if (in.sformCode > 0) {
-      for (int i = 0; i < 12; ++i) EXPECT_NEAR(in.srow[i], out.srow[i], 1e-4) << name << " srow " << i;
+      for (int i = 0; i < 12; ++i)
+        EXPECT_NEAR(in.srow[i], out.srow[i], 1e-4) << name << " srow " << i;
     }
   }
 }
@@ -79,7 +80,9 @@ TEST(Nifti, MaskValuesOutOfRangeAreRefused) {
       readMask(dir / "bad.nii.gz");
       ADD_FAILURE() << bad << " was read as a mask";
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("bad.nii.gz: not a mask: a voxel holds"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("bad.nii.gz: not a mask: a voxel holds"),
+                std::string::npos)
+          << e.what();
     }
   }
   image->GetBufferPointer()[9] = 300.0f;
@@ -109,13 +112,16 @@ TEST(Nifti, MissingMagicIsRefusedMissingOrientationIsSaid) {
     readNifti(dir / "nomagic.nii");
     ADD_FAILURE() << "a file without the NIfTI magic was read";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("nomagic.nii: not a NIfTI-1 file"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nomagic.nii: not a NIfTI-1 file"), std::string::npos)
+        << e.what();
   }
   // Header sizes other than NIfTI-1's went to ITK unchecked (fuzz_nifti: 2 GB for a 397-byte
   // file); NIfTI-2 is said to be NIfTI-2.
   for (const auto& [sizeBytes, expected] :
-       {std::pair{std::string("\x00\x5c\x01\x5c", 4), "not a NIfTI file (its header size is not 348)"},
-        std::pair{std::string("\x1c\x02\x00\x00", 4), "a NIfTI-2 header, which this build does not read"}}) {
+       {std::pair{std::string("\x00\x5c\x01\x5c", 4),
+                  "not a NIfTI file (its header size is not 348)"},
+        std::pair{std::string("\x1c\x02\x00\x00", 4),
+                  "a NIfTI-2 header, which this build does not read"}}) {
     std::string other = bytes;
     other.replace(0, 4, sizeBytes);
     std::ofstream(dir / "other.nii", std::ios::binary | std::ios::trunc) << other;
@@ -140,7 +146,8 @@ TEST(Nifti, ImageRoundTripKeepsValuesAndWholeNumbersStayIntegers) {
   test::TempDir dir;
   writeNifti(volume.image.GetPointer(), dir / "copy.nii.gz");
   const Volume back = readNifti(dir / "copy.nii.gz");
-  EXPECT_EQ(test::compareInWorld(volume.image.GetPointer(), back.image.GetPointer(), 1e-4, 1e-3), "");
+  EXPECT_EQ(test::compareInWorld(volume.image.GetPointer(), back.image.GetPointer(), 1e-4, 1e-3),
+            "");
 }
 
 TEST(Nifti, UnreadableFilesAreInputErrors) {
@@ -195,7 +202,8 @@ TEST(Nifti, HeadersThatLieAreRefusedBeforeReading) {
   std::memcpy(&nanSform[280], &nan, 4);
   EXPECT_NE(refusal(gzipped("nan.nii.gz", nanSform)).find("not a number"), std::string::npos);
 
-  EXPECT_NE(refusal(plain("cut.nii", bytes.substr(0, bytes.size() * 6 / 10))).find("truncated"), std::string::npos);
+  EXPECT_NE(refusal(plain("cut.nii", bytes.substr(0, bytes.size() * 6 / 10))).find("truncated"),
+            std::string::npos);
 
   std::string huge = bytes;
   const short dims[3] = {1600, 1600, 300};
@@ -204,7 +212,8 @@ TEST(Nifti, HeadersThatLieAreRefusedBeforeReading) {
   EXPECT_NE(message.find("GB of data"), std::string::npos) << message;
 
   std::ifstream compressed(dir / "good.nii.gz", std::ios::binary);
-  const std::string gz((std::istreambuf_iterator<char>(compressed)), std::istreambuf_iterator<char>());
+  const std::string gz((std::istreambuf_iterator<char>(compressed)),
+                       std::istreambuf_iterator<char>());
   EXPECT_NE(refusal(plain("cutgz.nii.gz", gz.substr(0, gz.size() * 6 / 10))), "(read)");
 }
 

@@ -77,10 +77,12 @@ TEST(Phantom, DiscsInTruthAreBrightNucleiBetweenBodies) {
   for (std::size_t k = 0; k + 1 < discs.size(); ++k) {
     const auto& a = discs[k]["position_ras_mm"];
     const auto& b = discs[k + 1]["position_ras_mm"];
-    const nlohmann::json body = {0.5 * (a[0].get<double>() + b[0].get<double>()), 0.5 * (a[1].get<double>() + b[1].get<double>()),
+    const nlohmann::json body = {0.5 * (a[0].get<double>() + b[0].get<double>()),
+                                 0.5 * (a[1].get<double>() + b[1].get<double>()),
                                  0.5 * (a[2].get<double>() + b[2].get<double>())};
     const double nucleus = valueAtRas(image, a), marrow = valueAtRas(image, body);
-    EXPECT_GT(nucleus, 1.2 * marrow) << discs[k]["name"] << ": nucleus " << nucleus << ", body below " << marrow;
+    EXPECT_GT(nucleus, 1.2 * marrow)
+        << discs[k]["name"] << ": nucleus " << nucleus << ", body below " << marrow;
   }
 }
 
@@ -92,7 +94,8 @@ TEST(Phantom, LesionC3ToC6SpansFourSegmentsInTruthAndMask) {
   EXPECT_EQ(lesion["top_level"], "C3");
   EXPECT_EQ(lesion["bottom_level"], "C6");
   EXPECT_EQ(lesion["segments_spanned"], 4);
-  EXPECT_NEAR(lesion["length_mm"].get<double>(), lesion["bottom_s_mm"].get<double>() - lesion["top_s_mm"].get<double>(), 1e-9);
+  EXPECT_NEAR(lesion["length_mm"].get<double>(),
+              lesion["bottom_s_mm"].get<double>() - lesion["top_s_mm"].get<double>(), 1e-9);
   double perLevel = 0;
   for (const auto& [name, mm] : lesion["per_level_mm"].items()) perLevel += mm.get<double>();
   EXPECT_NEAR(perLevel, lesion["length_mm"].get<double>(), 1e-6);
@@ -138,7 +141,8 @@ TEST(Phantom, LevelsAndDiscsAreComplete) {
   EXPECT_EQ(discs[6], "T1-T2");
   // Adjacent levels share their boundary; heights are vertebral (13-20 mm below C2).
   for (std::size_t i = 1; i < study.truth["levels"].size(); ++i)
-    EXPECT_DOUBLE_EQ(study.truth["levels"][i]["top_s_mm"].get<double>(), study.truth["levels"][i - 1]["bottom_s_mm"].get<double>());
+    EXPECT_DOUBLE_EQ(study.truth["levels"][i]["top_s_mm"].get<double>(),
+                     study.truth["levels"][i - 1]["bottom_s_mm"].get<double>());
   for (std::size_t i = 2; i < 9; ++i) {
     const double h = study.truth["levels"][i]["height_mm"];
     EXPECT_GT(h, 16.0);
@@ -161,10 +165,13 @@ TEST(Phantom, SameArgumentsGiveIdenticalPixels) {
   o.lesions = {{4, 5, "central", 0.8}};
   const PhantomStudy a = makePhantom(o), b = makePhantom(o);
   const std::size_t n = a.volume.image->GetBufferedRegion().GetNumberOfPixels();
-  EXPECT_TRUE(std::equal(a.volume.image->GetBufferPointer(), a.volume.image->GetBufferPointer() + n, b.volume.image->GetBufferPointer()));
+  EXPECT_TRUE(std::equal(a.volume.image->GetBufferPointer(), a.volume.image->GetBufferPointer() + n,
+                         b.volume.image->GetBufferPointer()));
   o.seed = 2;
   const PhantomStudy c = makePhantom(o);
-  EXPECT_FALSE(std::equal(a.volume.image->GetBufferPointer(), a.volume.image->GetBufferPointer() + n, c.volume.image->GetBufferPointer()));
+  EXPECT_FALSE(std::equal(a.volume.image->GetBufferPointer(),
+                          a.volume.image->GetBufferPointer() + n,
+                          c.volume.image->GetBufferPointer()));
 }
 
 TEST(Phantom, BadParametersAreUsageErrors) {
@@ -183,24 +190,32 @@ TEST(Phantom, BadParametersAreUsageErrors) {
   EXPECT_EQ(test::runCordscope("phantom -o /tmp/never --lesion X9:C3").exitCode, 2);
 }
 
-// Written study: DICOM read by convert and dcm2niix with identical geometry, truth on convert's grid.
+// Written study: DICOM read by convert and dcm2niix with identical geometry, truth on convert's
+// grid.
 TEST(Phantom, WrittenStudyRoundTripsThroughConvertAndDcm2niix) {
   test::TempDir dir;
   const auto r = test::runCordscope("phantom -o " + test::quote(dir / "p") +
-                                    " --tilt 5 --slice-thickness 4 --shuffle-files --matrix 256 --pixel 1 --lesion C3:C5:lateral");
+                                    " --tilt 5 --slice-thickness 4 --shuffle-files --matrix 256 "
+                                    "--pixel 1 --lesion C3:C5:lateral");
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  const auto c = test::runCordscope("convert " + test::quote(dir / "p/dicom") + " -o " + test::quote(dir / "p.nii.gz"));
+  const auto c = test::runCordscope("convert " + test::quote(dir / "p/dicom") + " -o " +
+                                    test::quote(dir / "p.nii.gz"));
   ASSERT_EQ(c.exitCode, 0) << c.err;
   const Volume converted = readNifti(dir / "p.nii.gz");
   EXPECT_EQ(converted.orientation(), Orientation::Sagittal);
   const Volume reference = readNifti(test::runDcm2niix(dir.path() / "p/dicom", dir).string());
-  EXPECT_EQ(test::compareInWorld(converted.image.GetPointer(), reference.image.GetPointer(), 1e-3), "");
+  EXPECT_EQ(test::compareInWorld(converted.image.GetPointer(), reference.image.GetPointer(), 1e-3),
+            "");
   for (const char* name : {"cord", "canal", "lesion", "levels"}) {
     const auto mask = readMask(dir / (std::string("p/truth/") + name + ".nii.gz"));
-    EXPECT_EQ(mask->GetLargestPossibleRegion().GetSize(), converted.image->GetLargestPossibleRegion().GetSize()) << name;
+    EXPECT_EQ(mask->GetLargestPossibleRegion().GetSize(),
+              converted.image->GetLargestPossibleRegion().GetSize())
+        << name;
     for (int i = 0; i < 3; ++i) {
       EXPECT_NEAR(mask->GetOrigin()[i], converted.image->GetOrigin()[i], 1e-3) << name;
-      for (int j = 0; j < 3; ++j) EXPECT_NEAR(mask->GetDirection()[i][j], converted.image->GetDirection()[i][j], 1e-5) << name;
+      for (int j = 0; j < 3; ++j)
+        EXPECT_NEAR(mask->GetDirection()[i][j], converted.image->GetDirection()[i][j], 1e-5)
+            << name;
     }
   }
   // The truth cord on the converted grid still sits on dark-cord voxels inside bright CSF.
@@ -210,7 +225,8 @@ TEST(Phantom, WrittenStudyRoundTripsThroughConvertAndDcm2niix) {
             0.7 * meanWhere(converted.image.GetPointer(), canal.GetPointer(), cord.GetPointer()));
   std::ifstream in(dir / "p/truth.json");
   const auto truth = nlohmann::json::parse(in);
-  for (const char* key : {"discs", "levels", "cord", "lesions", "craniocervical", "patient_age_years", "parameters"})
+  for (const char* key :
+       {"discs", "levels", "cord", "lesions", "craniocervical", "patient_age_years", "parameters"})
     EXPECT_TRUE(truth.contains(key)) << key;
   const Inventory inventory = scanInput(dir / "p/dicom");
   EXPECT_EQ(inventory.series.at(0).meta.seriesDescription, "T2 TSE SAG");
@@ -226,7 +242,8 @@ TEST(Phantom, AxialStudyCoversC1ToT2) {
   const PhantomStudy study = makePhantom(o);
   EXPECT_EQ(study.volume.orientation(), Orientation::Axial);
   std::set<int> labels;
-  for (std::size_t i = 0; i < study.levels->GetBufferedRegion().GetNumberOfPixels(); ++i) labels.insert(study.levels->GetBufferPointer()[i]);
+  for (std::size_t i = 0; i < study.levels->GetBufferedRegion().GetNumberOfPixels(); ++i)
+    labels.insert(study.levels->GetBufferPointer()[i]);
   for (int level = 1; level <= 9; ++level) EXPECT_TRUE(labels.count(level)) << level;
 }
 

@@ -8,7 +8,8 @@ namespace cordscope {
 namespace {
 
 Image::DirectionType rotationAboutY(double degrees) {
-  // Start from a sagittal grid (columns -> P, rows -> I, slices -> L) and tilt it about the AP axis.
+  // Start from a sagittal grid (columns -> P, rows -> I, slices -> L) and tilt it about the AP
+  // axis.
   const double a = degrees * M_PI / 180.0;
   Image::DirectionType sagittal;
   sagittal.Fill(0);

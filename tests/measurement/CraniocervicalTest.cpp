@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "TestSupport.h"
+#include "core/ImageSampler.h"
 #include "data/Input.h"
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "measurement/CraniocervicalMetrics.h"
-#include "core/ImageSampler.h"
 
 namespace cordscope {
 namespace {
@@ -42,10 +42,11 @@ struct Case {
 // |ADI error| and |PADI error| <= 1 mm, every atlantodental flag right, landmarks near truth.
 TEST(Craniocervical, PhantomSeries) {
   const std::vector<Case> cases = {
-      {1.0, std::nullopt, 0, 0.03, 3, "F"}, {2.0, 22, 5, 0.04, 3, "M"},  {3.5, 16, -5, 0.05, 3, "M"},
-      {4.5, 13, 3, 0.04, 3, "F"},           {6.5, 12, -3, 0.05, 3, "M"}, {8.0, 9, 5, 0.04, 3, "F"},
-      {9.5, 8, -4, 0.05, 3, "M"},           {12.0, 11, 2, 0.04, 3, "F"}, {1.5, 20, 0, 0.04, 4, "M"},
-      {5.0, 18, -2, 0.06, 4, "F"}};
+      {1.0, std::nullopt, 0, 0.03, 3, "F"}, {2.0, 22, 5, 0.04, 3, "M"},
+      {3.5, 16, -5, 0.05, 3, "M"},          {4.5, 13, 3, 0.04, 3, "F"},
+      {6.5, 12, -3, 0.05, 3, "M"},          {8.0, 9, 5, 0.04, 3, "F"},
+      {9.5, 8, -4, 0.05, 3, "M"},           {12.0, 11, 2, 0.04, 3, "F"},
+      {1.5, 20, 0, 0.04, 4, "M"},           {5.0, 18, -2, 0.06, 4, "F"}};
   std::map<std::string, std::vector<double>> landmarkErrors;
   std::vector<double> adiErrors, padiErrors, mcraeErrors, sacErrors, cordErrors;
   for (std::size_t k = 0; k < cases.size(); ++k) {
@@ -65,12 +66,13 @@ TEST(Craniocervical, PhantomSeries) {
                              " slice " + std::to_string(c.slice);
     ASSERT_TRUE(m.measured) << name << ": " << (m.warnings.empty() ? "" : m.warnings.front());
     if (!m.adiMm || !m.padiMm) {
-      ADD_FAILURE() << name << ": ADI or PADI not measured: " << (m.warnings.empty() ? "" : m.warnings.front());
+      ADD_FAILURE() << name << ": ADI or PADI not measured: "
+                    << (m.warnings.empty() ? "" : m.warnings.front());
       continue;
     }
     const double truthAdi = truth.at("adi_mm"), truthPadi = truth.at("padi_mm");
-    std::cout << "[ phantom " << name << " ] ADI " << *m.adiMm << " (truth " << truthAdi << "), PADI "
-              << *m.padiMm << " (truth " << truthPadi << ")";
+    std::cout << "[ phantom " << name << " ] ADI " << *m.adiMm << " (truth " << truthAdi
+              << "), PADI " << *m.padiMm << " (truth " << truthPadi << ")";
     adiErrors.push_back(std::abs(*m.adiMm - truthAdi));
     padiErrors.push_back(std::abs(*m.padiMm - truthPadi));
     EXPECT_LE(std::abs(*m.adiMm - truthAdi), 1.0) << name;
@@ -87,8 +89,8 @@ TEST(Craniocervical, PhantomSeries) {
     const bool compressed = truthPadi < 14;
     if (m.sacSoftTissueMm && m.cordApMm) {
       const double truthCanal = truth.at("canal_ap_c1_mm"), truthCord = truth.at("cord_ap_c1_mm");
-      std::cout << ", SAC " << *m.sacSoftTissueMm << " (truth " << truthCanal << "), cord AP " << *m.cordApMm
-                << " (truth " << truthCord << ")";
+      std::cout << ", SAC " << *m.sacSoftTissueMm << " (truth " << truthCanal << "), cord AP "
+                << *m.cordApMm << " (truth " << truthCord << ")";
       if (!compressed) {
         sacErrors.push_back(std::abs(*m.sacSoftTissueMm - truthCanal));
         cordErrors.push_back(std::abs(*m.cordApMm - truthCord));
@@ -98,7 +100,8 @@ TEST(Craniocervical, PhantomSeries) {
     }
     if (m.densTipBelowMcRaeMm) {
       const double truthBelow = truth.at("dens_tip_below_mcrae_mm");
-      std::cout << ", tip below McRae " << *m.densTipBelowMcRaeMm << " (truth " << truthBelow << ")";
+      std::cout << ", tip below McRae " << *m.densTipBelowMcRaeMm << " (truth " << truthBelow
+                << ")";
       mcraeErrors.push_back(std::abs(*m.densTipBelowMcRaeMm - truthBelow));
       EXPECT_EQ(m.flags.at("cranial_settling_mcrae"), truthBelow < 0) << name;
     } else {
@@ -117,12 +120,14 @@ TEST(Craniocervical, PhantomSeries) {
         {"opisthion", l.opisthion}};
     const auto planeText = [&](const Vec3& p) {
       const Vec3 d = p - l.origin;
-      return "(" + std::to_string(dot(d, l.caudal)).substr(0, 6) + "," + std::to_string(dot(d, l.anterior)).substr(0, 6) + ")";
+      return "(" + std::to_string(dot(d, l.caudal)).substr(0, 6) + "," +
+             std::to_string(dot(d, l.anterior)).substr(0, 6) + ")";
     };
     for (const auto& [key, point] : ours) {
       if (std::getenv("CORDSCOPE_TEST_VERBOSE"))
-        std::cout << "\n     " << key << " truth " << planeText(lpsOf(truth.at("landmarks_ras_mm").at(key)))
-                  << " ours " << (point ? planeText(*point) : "-");
+        std::cout << "\n     " << key << " truth "
+                  << planeText(lpsOf(truth.at("landmarks_ras_mm").at(key))) << " ours "
+                  << (point ? planeText(*point) : "-");
       if (!point) {
         std::cout << " " << key << " missing";
         landmarkErrors[key].push_back(1e9);
@@ -167,8 +172,8 @@ TEST(Craniocervical, Pam50IsNormal) {
   const Volume volume = loadInput((data / "real/pam50-small/PAM50_small_t2.nii.gz").string());
   const CordSegmentation cord = segmentCord(volume);
   const VertebralLabels vertebrae = labelVertebrae(volume, cord);
-  const CraniocervicalMeasures m =
-      measureCraniocervical(findCraniocervical(volume, cord), cord, vertebrae, volume.meta.patientSex);
+  const CraniocervicalMeasures m = measureCraniocervical(findCraniocervical(volume, cord), cord,
+                                                         vertebrae, volume.meta.patientSex);
   nlohmann::json j = m;
   j.erase("landmarks_ras_mm");
   j.erase("mid_sagittal_plane");
@@ -188,17 +193,22 @@ TEST(Craniocervical, Pam50IsNormal) {
   }
   for (const auto& [flag, raised] : m.flags) EXPECT_FALSE(raised) << flag;
   // The dens base against the expert's C1/C2 label (value 2 of PAM50_small_label_disc).
-  const LabelImage::Pointer discs = readLabels((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string());
+  const LabelImage::Pointer discs =
+      readLabels((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string());
   std::optional<Vec3> expertBase;
-  for (itk::ImageRegionConstIteratorWithIndex<LabelImage> it(discs, discs->GetBufferedRegion()); !it.IsAtEnd(); ++it)
+  for (itk::ImageRegionConstIteratorWithIndex<LabelImage> it(discs, discs->GetBufferedRegion());
+       !it.IsAtEnd(); ++it)
     if (it.Get() == 2) {
       LabelImage::PointType point;
       discs->TransformIndexToPhysicalPoint(it.GetIndex(), point);
       expertBase = Vec3{point[0], point[1], point[2]};
     }
-  ASSERT_TRUE(expertBase && m.landmarks.densBase && m.landmarks.densTip && m.landmarks.c1AnteriorArchCentre);
-  const double baseError = arcAlongCord(cord.sections, *m.landmarks.densBase) - arcAlongCord(cord.sections, *expertBase);
-  std::cout << "[ PAM50_small_t2 ] dens base vs the expert C1/C2 label: " << baseError << " mm along the cord\n";
+  ASSERT_TRUE(expertBase && m.landmarks.densBase && m.landmarks.densTip &&
+              m.landmarks.c1AnteriorArchCentre);
+  const double baseError =
+      arcAlongCord(cord.sections, *m.landmarks.densBase) - arcAlongCord(cord.sections, *expertBase);
+  std::cout << "[ PAM50_small_t2 ] dens base vs the expert C1/C2 label: " << baseError
+            << " mm along the cord\n";
   EXPECT_LE(std::abs(baseError), 2.0);
   // Tip above the arch's centre, the arch above the base (along the plane's caudal axis).
   const auto along = [&](const Vec3& p) { return dot(p - m.landmarks.origin, m.landmarks.caudal); };

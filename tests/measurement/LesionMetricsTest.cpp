@@ -43,7 +43,8 @@ TEST(Lesions, SctT2Lesion) {
       readMask((data / "real/sct-t2-lesion/t2_lesion_seg-lesion.nii.gz").string());
   const double d = test::dice(a.lesions.mask, expert);
   std::cout << "[ sct-t2-lesion ] lesion Dice " << d << ", " << a.metrics.size() << " lesion(s)";
-  for (const Lesion& l : a.metrics) std::cout << "; #" << l.id << " " << l.lengthMm << " mm " << l.pattern;
+  for (const Lesion& l : a.metrics)
+    std::cout << "; #" << l.id << " " << l.lengthMm << " mm " << l.pattern;
   std::cout << "\n";
   EXPECT_GE(d, 0.6);
   // Every lesion we report that misses the expert's is a false one: none may be longer than 5 mm.
@@ -83,10 +84,10 @@ TEST(Lesions, PhantomSeries) {
     const char* pattern;
   };
   const std::vector<Case> cases = {
-      {4, 4, "dorsal"},   {3, 4, "central"},  {4, 6, "lateral"}, {3, 6, "dorsal"},
-      {4, 8, "central"},  {3, 8, "lateral"},  {2, 8, "dorsal"},  {2, 9, "central"},
-      {1, 9, "lateral"},  {5, 5, "lateral"},  {3, 9, "dorsal"},  {2, 7, "lateral"},
-      {5, 7, "central"},  {2, 6, "dorsal"},   {6, 9, "central"},  {2, 11, "dorsal"}};
+      {4, 4, "dorsal"},  {3, 4, "central"}, {4, 6, "lateral"}, {3, 6, "dorsal"},
+      {4, 8, "central"}, {3, 8, "lateral"}, {2, 8, "dorsal"},  {2, 9, "central"},
+      {1, 9, "lateral"}, {5, 5, "lateral"}, {3, 9, "dorsal"},  {2, 7, "lateral"},
+      {5, 7, "central"}, {2, 6, "dorsal"},  {6, 9, "central"}, {2, 11, "dorsal"}};
   int exact = 0, patternRight = 0, n = 0;
   for (std::size_t k = 0; k < cases.size(); ++k) {
     const Case& c = cases[k];

@@ -6,17 +6,17 @@
 #include <itkImageRegionIteratorWithIndex.h>
 
 #include <cmath>
-#include <random>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "TestSupport.h"
+#include "core/Geometry.h"
+#include "core/ImageSampler.h"
 #include "data/Levels.h"
 #include "data/Nifti.h"
 #include "data/Phantom.h"
 #include "measurement/Quality.h"
-#include "core/ImageSampler.h"
-#include "core/Geometry.h"
 
 namespace cordscope {
 namespace {
@@ -719,9 +719,11 @@ TEST(Quality, AxialSlabWithoutACordIsNotPassed) {
   Volume volume = readNifti((data / "real/sct-mt-axial/mt0.nii.gz").string());
   itk::ImageRegionIteratorWithIndex<Image> it(volume.image, volume.image->GetBufferedRegion());
   for (; !it.IsAtEnd(); ++it)
-    it.Set(200.0f + 3.0f * static_cast<float>(it.GetIndex()[0]) + 2.0f * static_cast<float>(it.GetIndex()[1]));
+    it.Set(200.0f + 3.0f * static_cast<float>(it.GetIndex()[0]) +
+           2.0f * static_cast<float>(it.GetIndex()[1]));
   const Analysed a = analyse(volume);
-  std::cout << "[ ramp slab ] found " << a.cord.found << ", quality " << describe(a.quality) << "\n";
+  std::cout << "[ ramp slab ] found " << a.cord.found << ", quality " << describe(a.quality)
+            << "\n";
   EXPECT_NE(a.quality.verdict, Verdict::Pass) << describe(a.quality);
 }
 

@@ -22,7 +22,9 @@ std::string range(const std::optional<int>& top, const std::optional<int>& botto
 
 }  // namespace
 
-Analysis analyse(const Volume& volume) { return analyzeStudy(volume); }
+Analysis analyse(const Volume& volume) {
+  return analyzeStudy(volume);
+}
 
 bool StudyScore::discsAllRight() const {
   if (discs.empty()) return false;
@@ -167,35 +169,42 @@ StudyScore score(const RealAnatomyStudy& study, const Analysis& a) {
     s.lesions.push_back(ls);
   }
   for (std::size_t k = 0; k < a.lesionMetrics.size(); ++k)
-    if (!matched[k]) s.longestFalseLesionMm = std::max(s.longestFalseLesionMm, a.lesionMetrics[k].lengthMm);
+    if (!matched[k])
+      s.longestFalseLesionMm = std::max(s.longestFalseLesionMm, a.lesionMetrics[k].lengthMm);
   return s;
 }
 
 std::string describe(const StudyScore& s) {
   std::ostringstream out;
   char line[400];
-  std::snprintf(line, sizeof line, "%-34s %-8s cord %s Dice %.3f", s.name.c_str(), s.orientation.c_str(),
-                s.cordFound ? "found" : "MISSING", s.cordDice);
+  std::snprintf(line, sizeof line, "%-34s %-8s cord %s Dice %.3f", s.name.c_str(),
+                s.orientation.c_str(), s.cordFound ? "found" : "MISSING", s.cordDice);
   out << line << " [" << s.verdict << (s.reasons.empty() ? "" : ": " + s.reasons) << "]";
   if (!s.discs.empty()) {
     out << " | discs " << (s.named ? "named (" + s.anchor + ")" : "not named") << ":";
     for (const DiscScore& d : s.discs) {
-      std::snprintf(line, sizeof line, " %s%s%+.1f", d.name.c_str(),
-                    d.ours == d.name ? "" : ("=" + (d.ours.empty() ? std::string("none") : d.ours)).c_str(), d.errorMm);
+      std::snprintf(
+          line, sizeof line, " %s%s%+.1f", d.name.c_str(),
+          d.ours == d.name ? "" : ("=" + (d.ours.empty() ? std::string("none") : d.ours)).c_str(),
+          d.errorMm);
       out << line;
     }
-    std::snprintf(line, sizeof line, " [median %.1f max %.1f%s]", s.discMedianErrorMm(), s.discMaxErrorMm(),
-                  s.discsAllRight() ? " ok" : s.anyMisnamed() ? " MISNAMED" : " short");
+    std::snprintf(line, sizeof line, " [median %.1f max %.1f%s]", s.discMedianErrorMm(),
+                  s.discMaxErrorMm(),
+                  s.discsAllRight() ? " ok"
+                  : s.anyMisnamed() ? " MISNAMED"
+                                    : " short");
     out << line;
   }
   for (const LesionScore& l : s.lesions) {
-    std::snprintf(line, sizeof line, "\n    lesion %d %-8s truth %s (%d seg, %.1f mm) ours %s", l.truthId,
-                  l.truthPattern.c_str(), l.truthLevels.c_str(), l.truthSegments, l.truthLengthMm,
-                  l.found ? "" : "NOT FOUND");
+    std::snprintf(line, sizeof line, "\n    lesion %d %-8s truth %s (%d seg, %.1f mm) ours %s",
+                  l.truthId, l.truthPattern.c_str(), l.truthLevels.c_str(), l.truthSegments,
+                  l.truthLengthMm, l.found ? "" : "NOT FOUND");
     out << line;
     if (l.found) {
       std::snprintf(line, sizeof line, "%s (%s seg, %.1f mm) %s", l.ourLevels.c_str(),
-                    l.segmentsKnown ? std::to_string(l.ourSegments).c_str() : "?", l.ourLengthMm, l.ourPattern.c_str());
+                    l.segmentsKnown ? std::to_string(l.ourSegments).c_str() : "?", l.ourLengthMm,
+                    l.ourPattern.c_str());
       out << line;
     }
   }

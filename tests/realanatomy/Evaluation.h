@@ -20,9 +20,9 @@ namespace cordscope::test {
 Analysis analyse(const Volume& volume);
 
 struct DiscScore {
-  std::string name;     // truth name, "C2-C3"
-  std::string ours;     // the name our nearest disc carries ("" when none within 10 mm, "-" unnamed)
-  double errorMm = 0;   // our disc's arc minus the truth's, along our cord
+  std::string name;    // truth name, "C2-C3"
+  std::string ours;    // the name our nearest disc carries ("" when none within 10 mm, "-" unnamed)
+  double errorMm = 0;  // our disc's arc minus the truth's, along our cord
   double confidence = 0;
 };
 
@@ -33,7 +33,7 @@ struct LesionScore {
   int truthSegments = 0, ourSegments = 0;  // involved levels (LevelInvolvement)
   bool segmentsKnown = false;              // ours could be counted
   double truthLengthMm = 0, ourLengthMm = 0;
-  std::string truthLevels, ourLevels;      // "C2-C6"
+  std::string truthLevels, ourLevels;  // "C2-C6"
 };
 
 struct StudyScore {
@@ -51,8 +51,8 @@ struct StudyScore {
   std::string verdict;  // the quality verdict: pass, check, fail
   std::string reasons;  // its reason codes
 
-  bool discsAllRight() const;      // every truth disc named right, median |error| <= 2, max <= 5 mm
-  bool anyMisnamed() const;        // a disc carries another disc's name
+  bool discsAllRight() const;  // every truth disc named right, median |error| <= 2, max <= 5 mm
+  bool anyMisnamed() const;    // a disc carries another disc's name
   double discMedianErrorMm() const;
   double discMaxErrorMm() const;
 };

@@ -28,17 +28,22 @@ struct KnownShortfall {
 };
 const KnownShortfall kKnownShortfalls[] = {
     {"sct-t2-lesion-sag3",
-     "cord Dice 0.82 (floor 0.85): on 3 mm sagittal slices the outline swells into the dim dorsal CSF over "
-     "the last 10 mm of the field of view, beside the scan's own lesion, which is then measured 17.5 mm "
+     "cord Dice 0.82 (floor 0.85): on 3 mm sagittal slices the outline swells into the dim dorsal "
+     "CSF over "
+     "the last 10 mm of the field of view, beside the scan's own lesion, which is then measured "
+     "17.5 mm "
      "(truth 10.5)"},
     {"sct-t2-lesion-sag3-dorsal",
-     "cord Dice 0.83 (floor 0.85), same swelling; the scan's own lesion 15 mm (truth 10.5), the painted "
+     "cord Dice 0.83 (floor 0.85), same swelling; the scan's own lesion 15 mm (truth 10.5), the "
+     "painted "
      "dorsal lesion 17 mm (truth 22)"},
     {"sct-t2-lesion-short-holocord",
-     "cord Dice 0.83 (floor 0.85); the 18 mm holocord lesion called central (the cord modelled from the "
+     "cord Dice 0.83 (floor 0.85); the 18 mm holocord lesion called central (the cord modelled "
+     "from the "
      "canal is wider than the lesion); the scan's own lesion 16 mm (truth 9.4)"},
     {"sct-t2-sag3-dorsal-C3-C4",
-     "no dens in view, so levels are not named and segments are counted between detected discs, two of "
+     "no dens in view, so levels are not named and segments are counted between detected discs, "
+     "two of "
      "which are 5-6 mm off on 3 mm slices: 3 segments against 2"},
     {"sct-t2-lesion-axial4",
      "the scan's own 10.5 mm lesion measured 28 mm on 4 mm axial slices (the swelling above, seen "
@@ -51,7 +56,8 @@ const KnownShortfall* knownShortfall(const std::string& study) {
   return nullptr;
 }
 
-std::vector<StudyScore> run(const std::vector<RealAnatomyOptions>& set, bool (*select)(const RealAnatomyOptions&)) {
+std::vector<StudyScore> run(const std::vector<RealAnatomyOptions>& set,
+                            bool (*select)(const RealAnatomyOptions&)) {
   const char* filter = std::getenv("CORDSCOPE_REAL_ANATOMY");
   std::vector<StudyScore> scores;
   for (const RealAnatomyOptions& o : set) {
@@ -71,7 +77,8 @@ bool meetsFloors(const StudyScore& s, double diceFloor, bool countSegments) {
   if (!s.cordFound || s.cordDice < diceFloor) return false;
   for (const LesionScore& l : s.lesions) {
     if (!l.found) return false;
-    if (std::abs(l.ourLengthMm - l.truthLengthMm) > std::max(5.0, 0.1 * l.truthLengthMm)) return false;
+    if (std::abs(l.ourLengthMm - l.truthLengthMm) > std::max(5.0, 0.1 * l.truthLengthMm))
+      return false;
     if (!l.truthPattern.empty() && l.ourPattern != l.truthPattern) return false;
     if (countSegments && l.truthSegments > 0 && l.ourSegments != l.truthSegments) return false;
   }
@@ -80,7 +87,8 @@ bool meetsFloors(const StudyScore& s, double diceFloor, bool countSegments) {
 
 // The studies the floors are asserted on; the known shortfalls are checked to still fall short
 // and not to pass quality control, and reported.
-std::vector<StudyScore> heldToFloors(const std::vector<StudyScore>& scores, double diceFloor, bool countSegments) {
+std::vector<StudyScore> heldToFloors(const std::vector<StudyScore>& scores, double diceFloor,
+                                     bool countSegments) {
   std::vector<StudyScore> held;
   for (const StudyScore& s : scores) {
     const KnownShortfall* k = knownShortfall(s.name);
@@ -88,18 +96,26 @@ std::vector<StudyScore> heldToFloors(const std::vector<StudyScore>& scores, doub
       held.push_back(s);
       continue;
     }
-    std::cout << "[ known shortfall ] " << s.name << ": " << k->what << " - verdict " << s.verdict << " ("
-              << s.reasons << ")" << std::endl;
+    std::cout << "[ known shortfall ] " << s.name << ": " << k->what << " - verdict " << s.verdict
+              << " (" << s.reasons << ")" << std::endl;
     EXPECT_FALSE(meetsFloors(s, diceFloor, countSegments))
-        << s.name << " now meets its floors: delete it from kKnownShortfalls and docs/realanatomy.md";
-    EXPECT_NE(s.verdict, "pass") << s.name << " falls short (" << k->what << ") but passed quality control";
+        << s.name
+        << " now meets its floors: delete it from kKnownShortfalls and docs/realanatomy.md";
+    EXPECT_NE(s.verdict, "pass") << s.name << " falls short (" << k->what
+                                 << ") but passed quality control";
   }
   return held;
 }
 
-bool wholeSpine(const RealAnatomyOptions& o) { return o.source == "pam50" && o.orientation == "sagittal"; }
-bool axial(const RealAnatomyOptions& o) { return o.orientation == "axial"; }
-bool sctSagittal(const RealAnatomyOptions& o) { return o.source != "pam50" && o.orientation == "sagittal"; }
+bool wholeSpine(const RealAnatomyOptions& o) {
+  return o.source == "pam50" && o.orientation == "sagittal";
+}
+bool axial(const RealAnatomyOptions& o) {
+  return o.orientation == "axial";
+}
+bool sctSagittal(const RealAnatomyOptions& o) {
+  return o.source != "pam50" && o.orientation == "sagittal";
+}
 
 // The lesion floors over a set of scored studies: segment count exact in >= 90 %, never off by
 // more than one, the seven-segment flag always right, length within 10 % or 5 mm in >= 90 %,
@@ -110,10 +126,12 @@ void expectLesionFloors(const std::vector<StudyScore>& scores, bool countSegment
   for (const StudyScore& s : scores)
     for (const LesionScore& l : s.lesions) {
       ++lesions;
-      EXPECT_TRUE(l.found) << s.name << ": lesion " << l.truthId << " (" << l.truthLevels << ") not found";
+      EXPECT_TRUE(l.found) << s.name << ": lesion " << l.truthId << " (" << l.truthLevels
+                           << ") not found";
       if (!l.found) continue;
       ++found;
-      if (std::abs(l.ourLengthMm - l.truthLengthMm) <= std::max(5.0, 0.1 * l.truthLengthMm)) ++lengthOk;
+      if (std::abs(l.ourLengthMm - l.truthLengthMm) <= std::max(5.0, 0.1 * l.truthLengthMm))
+        ++lengthOk;
       if (!l.truthPattern.empty()) {
         ++patterns;
         patternOk += l.ourPattern == l.truthPattern;
@@ -122,14 +140,15 @@ void expectLesionFloors(const std::vector<StudyScore>& scores, bool countSegment
       ++counted;
       EXPECT_TRUE(l.segmentsKnown) << s.name << ": segments not counted";
       exact += l.ourSegments == l.truthSegments;
-      EXPECT_LE(std::abs(l.ourSegments - l.truthSegments), 1) << s.name << ": segments " << l.ourSegments
-                                                               << " against " << l.truthSegments;
+      EXPECT_LE(std::abs(l.ourSegments - l.truthSegments), 1)
+          << s.name << ": segments " << l.ourSegments << " against " << l.truthSegments;
       EXPECT_EQ(rule.extensive(l.ourSegments), rule.extensive(l.truthSegments))
-          << s.name << ": the seven-segment flag is wrong (" << l.ourSegments << " against " << l.truthSegments << ")";
+          << s.name << ": the seven-segment flag is wrong (" << l.ourSegments << " against "
+          << l.truthSegments << ")";
     }
-  std::cout << "[ lesions ] found " << found << "/" << lesions << ", segments exact " << exact << "/" << counted
-            << ", length within 10 % or 5 mm " << lengthOk << "/" << found << ", pattern right " << patternOk << "/"
-            << patterns << std::endl;
+  std::cout << "[ lesions ] found " << found << "/" << lesions << ", segments exact " << exact
+            << "/" << counted << ", length within 10 % or 5 mm " << lengthOk << "/" << found
+            << ", pattern right " << patternOk << "/" << patterns << std::endl;
   if (lesions == 0) return;
   EXPECT_GE(exact, 0.9 * counted);
   EXPECT_GE(lengthOk, 0.9 * found);
@@ -147,15 +166,16 @@ void expectWholeSpineFloors(const std::vector<StudyScore>& all) {
     ++naming;
     namedRight += s.discsAllRight();
     // No confident wrong name: a study whose discs carry another disc's name is flagged.
-    if (s.anyMisnamed() || (s.cordFound && !s.named)) EXPECT_NE(s.verdict, "pass") << s.name << ": misnamed levels passed quality control";
+    if (s.anyMisnamed() || (s.cordFound && !s.named))
+      EXPECT_NE(s.verdict, "pass") << s.name << ": misnamed levels passed quality control";
     // Calibrated confidence: a misnamed disc never carries more than 0.5.
     for (const DiscScore& d : s.discs)
       if (!d.ours.empty() && d.ours != "-" && d.ours != d.name)
-        EXPECT_LE(d.confidence, 0.5) << s.name << ": " << d.name << " named " << d.ours << " with confidence "
-                                     << d.confidence;
+        EXPECT_LE(d.confidence, 0.5) << s.name << ": " << d.name << " named " << d.ours
+                                     << " with confidence " << d.confidence;
   }
-  std::cout << "[ whole spine ] discs C2-C3..C7-T1 named right (median <= 2, max <= 5 mm) in " << namedRight << "/"
-            << naming << " studies" << std::endl;
+  std::cout << "[ whole spine ] discs C2-C3..C7-T1 named right (median <= 2, max <= 5 mm) in "
+            << namedRight << "/" << naming << " studies" << std::endl;
   EXPECT_GE(namedRight, 0.95 * naming);
   expectLesionFloors(scores, true);
 }
@@ -182,7 +202,8 @@ TEST(RealAnatomy, WholeSpineRandom) {
 
 TEST(RealAnatomy, AxialSlabs) {
   CORDSCOPE_REQUIRE_SHARED_DATA(shared);
-  const std::vector<StudyScore> scores = heldToFloors(run(realAnatomyTestSet(shared.string()), axial), 0.80, false);
+  const std::vector<StudyScore> scores =
+      heldToFloors(run(realAnatomyTestSet(shared.string()), axial), 0.80, false);
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
     EXPECT_GE(s.cordDice, 0.80) << s.name << ": cord Dice on an axial slab";
@@ -193,7 +214,8 @@ TEST(RealAnatomy, AxialSlabs) {
 
 TEST(RealAnatomy, RealScansResampled) {
   CORDSCOPE_REQUIRE_SHARED_DATA(shared);
-  const std::vector<StudyScore> scores = heldToFloors(run(realAnatomyTestSet(shared.string()), sctSagittal), 0.85, true);
+  const std::vector<StudyScore> scores =
+      heldToFloors(run(realAnatomyTestSet(shared.string()), sctSagittal), 0.85, true);
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
     EXPECT_GE(s.cordDice, 0.85) << s.name;
@@ -236,7 +258,8 @@ TEST(RealAnatomy, SagittalAndAxialSeriesOfOneStudy) {
   const RealAnatomyStudy sagittalStudy = makeRealAnatomyStudy(sagittal);
   const TempDir scratch;
   writeRealAnatomySeries({sagittalStudy, makeRealAnatomyStudy(axial)}, scratch / "study");
-  const CommandResult r = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "out") + " --no-render --quiet");
+  const CommandResult r = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " +
+                                       quote(scratch / "out") + " --no-render --quiet");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const nlohmann::json report = nlohmann::json::parse(std::ifstream(scratch / "out/report.json"));
   EXPECT_EQ(report["input"]["orientation"], "sagittal");
@@ -244,14 +267,17 @@ TEST(RealAnatomy, SagittalAndAxialSeriesOfOneStudy) {
   ASSERT_EQ(report["lesions"].size(), 1u);
   const auto& lesion = report["lesions"][0];
   EXPECT_EQ(lesion["pattern"], "lateral");
-  EXPECT_EQ(lesion["pattern_source"].get<std::string>().rfind("axial series", 0), 0u) << lesion.dump();
+  EXPECT_EQ(lesion["pattern_source"].get<std::string>().rfind("axial series", 0), 0u)
+      << lesion.dump();
   // Length and levels from the sagittal series, against the truth.
   const auto& truth = sagittalStudy.truth["lesions"][0];
   EXPECT_EQ(lesion["top_level"], truth["top_level"]);
   EXPECT_EQ(lesion["bottom_level"], truth["bottom_level"]);
   EXPECT_NEAR(lesion["length_mm"].get<double>(), truth["length_mm"].get<double>(), 5.0);
 
-  const CommandResult none = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "none") + " --no-render --quiet --axial none");
+  const CommandResult none =
+      runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "none") +
+                   " --no-render --quiet --axial none");
   ASSERT_EQ(none.exitCode, 0) << none.err;
   const nlohmann::json plain = nlohmann::json::parse(std::ifstream(scratch / "none/report.json"));
   EXPECT_TRUE(plain["series_used"]["axial"].is_null());
@@ -269,14 +295,17 @@ TEST(RealAnatomy, LesionOnlyOnTheAxialSeriesIsNotASilentPass) {
   sagittal.lesions.clear();
   const RealAnatomyOptions axial = axialBlockOf(lesioned);
   const TempDir scratch;
-  writeRealAnatomySeries({makeRealAnatomyStudy(sagittal), makeRealAnatomyStudy(axial)}, scratch / "study");
-  const CommandResult r = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " + quote(scratch / "out") + " --no-render --quiet");
+  writeRealAnatomySeries({makeRealAnatomyStudy(sagittal), makeRealAnatomyStudy(axial)},
+                         scratch / "study");
+  const CommandResult r = runCordscope("analyze " + quote(scratch / "study/dicom") + " -o " +
+                                       quote(scratch / "out") + " --no-render --quiet");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const nlohmann::json report = nlohmann::json::parse(std::ifstream(scratch / "out/report.json"));
   EXPECT_TRUE(report["lesions"].empty()) << report["lesions"].dump();
   EXPECT_EQ(report["quality"]["verdict"], "check") << report["quality"].dump();
   bool flagged = false;
-  for (const auto& reason : report["quality"]["reasons"]) flagged = flagged || reason["code"] == "lesion_only_on_axial";
+  for (const auto& reason : report["quality"]["reasons"])
+    flagged = flagged || reason["code"] == "lesion_only_on_axial";
   EXPECT_TRUE(flagged) << report["quality"].dump();
 }
 

@@ -246,10 +246,11 @@ TEST(CordSegmentation, SctMtAxialSlabs) {
     EXPECT_EQ(seg.method, "axial slices") << name;
     EXPECT_EQ(seg.centerline.csfSign, +1) << name;  // CSF brighter than cord on gradient echo
     ASSERT_TRUE(seg.confidence.has_value()) << name;
-    const Mask::Pointer reference = readMask((folder / (std::string(name) + "_seg.nii.gz")).string());
+    const Mask::Pointer reference =
+        readMask((folder / (std::string(name) + "_seg.nii.gz")).string());
     const double d = dice(seg.cord, reference);
-    std::cout << "[ real " << name << " ] cord Dice " << d << ", confidence " << *seg.confidence << ", "
-              << seg.doubts.size() << " doubts\n";
+    std::cout << "[ real " << name << " ] cord Dice " << d << ", confidence " << *seg.confidence
+              << ", " << seg.doubts.size() << " doubts\n";
     EXPECT_GE(d, 0.80) << name;
   }
 }

@@ -31,7 +31,9 @@ struct DiscErrors {
     std::nth_element(e.begin(), e.begin() + e.size() / 2, e.end());
     return e[e.size() / 2];
   }
-  double max() const { return errors.empty() ? 1e9 : *std::max_element(errors.begin(), errors.end()); }
+  double max() const {
+    return errors.empty() ? 1e9 : *std::max_element(errors.begin(), errors.end());
+  }
 };
 
 // Truth discs (label = lower vertebra, LPS) against ours, along the cord.
@@ -74,8 +76,7 @@ std::vector<std::pair<int, Vec3>> phantomDiscs(const nlohmann::json& truth) {
 template <class Reference>
 double levelAgreement(const Reference* reference, const Mask* ours, bool bothLabelled = false) {
   long total = 0, same = 0;
-  itk::ImageRegionConstIteratorWithIndex<Reference> it(reference,
-                                                       reference->GetBufferedRegion());
+  itk::ImageRegionConstIteratorWithIndex<Reference> it(reference, reference->GetBufferedRegion());
   for (; !it.IsAtEnd(); ++it) {
     if (it.Get() == 0) continue;
     if (bothLabelled && ours->GetPixel(it.GetIndex()) == 0) continue;
@@ -100,18 +101,23 @@ void expectPhantomDiscs(const PhantomOptions& options, const std::string& name) 
     EXPECT_EQ(labels.anchor, anchor) << name;
     // Names resting on one anchor (the foramen magnum alone) are never given more than 0.5.
     if (labels.anchors.size() == 1) EXPECT_LE(labels.namingConfidence, 0.5) << name;
-    const DiscErrors e = compareDiscs(phantomDiscs(study.truth), labels, cord, "phantom " + name + ", " + anchor);
+    const DiscErrors e =
+        compareDiscs(phantomDiscs(study.truth), labels, cord, "phantom " + name + ", " + anchor);
     EXPECT_TRUE(e.missing.empty()) << name;
     EXPECT_LE(e.median(), 3.0) << name;
     EXPECT_LE(e.max(), 5.0) << name;
-    const double agreement = levelAgreement(study.levels.GetPointer(), labels.levelMap.GetPointer());
-    std::cout << "[ phantom " << name << ", " << anchor << " ] level agreement " << agreement << "\n";
+    const double agreement =
+        levelAgreement(study.levels.GetPointer(), labels.levelMap.GetPointer());
+    std::cout << "[ phantom " << name << ", " << anchor << " ] level agreement " << agreement
+              << "\n";
     EXPECT_GE(agreement, 0.80) << name;  // the floor for sct-t2
   }
   EXPECT_TRUE(anatomical.densBase.has_value()) << name << ": the dens base was not found";
 }
 
-TEST(Vertebrae, PhantomDefault) { expectPhantomDiscs({}, "default"); }
+TEST(Vertebrae, PhantomDefault) {
+  expectPhantomDiscs({}, "default");
+}
 
 TEST(Vertebrae, PhantomLordosis) {
   PhantomOptions o;
@@ -224,7 +230,8 @@ TEST(Vertebrae, Pam50) {
   ASSERT_TRUE(labels.named) << (labels.warnings.empty() ? "" : labels.warnings.front());
   EXPECT_EQ(labels.anchor, "dens base");
   std::vector<std::pair<int, Vec3>> truth;
-  for (const auto& d : readDiscs((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string()))
+  for (const auto& d :
+       readDiscs((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string()))
     if (d.first >= 2 && d.first <= 9) truth.push_back(d);
   ASSERT_EQ(truth.size(), 8u);
   const DiscErrors e = compareDiscs(truth, labels, cord, "PAM50 C1/C2..T1-T2");
@@ -232,7 +239,8 @@ TEST(Vertebrae, Pam50) {
   EXPECT_LE(e.median(), 3.0);
   EXPECT_LE(e.max(), 5.0);
   // The level map against PAM50_small_levels over C1-T2.
-  const Mask::Pointer levels = readMask((data / "real/pam50-small/PAM50_small_levels.nii.gz").string());
+  const Mask::Pointer levels =
+      readMask((data / "real/pam50-small/PAM50_small_levels.nii.gz").string());
   long total = 0, same = 0;
   for (std::size_t i = 0; i < levels->GetBufferedRegion().GetNumberOfPixels(); ++i) {
     const int expert = levels->GetBufferPointer()[i];
@@ -253,7 +261,8 @@ TEST(Vertebrae, GivenDiscsFarFromTheCordAreNotUsed) {
   const CordSegmentation cord = segmentCord(volume);
   ASSERT_TRUE(cord.found);
   VertebraeOptions inPlace, moved;
-  for (const auto& d : readDiscs((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string())) {
+  for (const auto& d :
+       readDiscs((data / "real/pam50-small/PAM50_small_label_disc.nii.gz").string())) {
     inPlace.manualDiscs.push_back(d);
     moved.manualDiscs.push_back({d.first, d.second + Vec3{0, 100, 0}});
   }
@@ -265,7 +274,8 @@ TEST(Vertebrae, GivenDiscsFarFromTheCordAreNotUsed) {
   EXPECT_TRUE(far.discs.empty());
   std::string warnings;
   for (const auto& w : far.warnings) warnings += w + "\n";
-  EXPECT_NE(warnings.find("mm from the cord, so it is not a disc of this image"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("mm from the cord, so it is not a disc of this image"), std::string::npos)
+      << warnings;
 }
 
 // sct-t2: a 55 mm field that starts inside C2 - no anatomical anchor in view. Without help the
@@ -278,7 +288,8 @@ TEST(Vertebrae, SctT2WithGivenC2C3) {
   ASSERT_TRUE(cord.found);
   EXPECT_FALSE(labelVertebrae(volume, cord).named);
 
-  const Mask::Pointer expert = readMask((data / "real/sct-t2/t2_seg-manual_labeled.nii.gz").string());
+  const Mask::Pointer expert =
+      readMask((data / "real/sct-t2/t2_seg-manual_labeled.nii.gz").string());
   // The C2-C3 boundary: centroid of the level-2 voxels touching level 3.
   Vec3 sum{0, 0, 0};
   int count = 0;

@@ -1,10 +1,10 @@
 // The report a radiologist reads (issue 8), end to end through the binary with DISPLAY unset (the
 // 3D view must start its own Xvfb): report.json against truth, metrics.csv, each picture's size,
 // contrast and lesion colour, and report.html loaded in headless Chromium (screenshot and text).
-#include <cstdio>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -65,21 +65,26 @@ int bannerPixels(const cv::Mat& shot, const cv::Vec3b& colour) {
   for (int y = 0; y < std::min(shot.rows, 600); ++y)
     for (int x = 0; x < shot.cols; ++x) {
       const cv::Vec3b p = shot.at<cv::Vec3b>(y, x);
-      n += std::abs(p[0] - colour[0]) <= 3 && std::abs(p[1] - colour[1]) <= 3 && std::abs(p[2] - colour[2]) <= 3;
+      n += std::abs(p[0] - colour[0]) <= 3 && std::abs(p[1] - colour[1]) <= 3 &&
+           std::abs(p[2] - colour[2]) <= 3;
     }
   return n;
 }
 
-bool haveChromium() { return test::runShell("command -v chromium").exitCode == 0; }
+bool haveChromium() {
+  return test::runShell("command -v chromium").exitCode == 0;
+}
 
 // report.html in headless Chromium: a screenshot that is not blank, and the page's text.
 std::string loadInChromium(const fs::path& html, const fs::path& screenshot) {
   const std::string url = "file://" + fs::absolute(html).string();
-  const auto shot = test::runShell("chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --screenshot=" +
-                                   test::quote(screenshot.string()) + " --window-size=1300,1600 " + test::quote(url));
+  const auto shot = test::runShell(
+      "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --screenshot=" +
+      test::quote(screenshot.string()) + " --window-size=1300,1600 " + test::quote(url));
   EXPECT_TRUE(fs::exists(screenshot)) << shot.err;
   expectPicture(screenshot, 1300, 1600);
-  const auto dom = test::runShell("chromium --headless --no-sandbox --disable-gpu --dump-dom " + test::quote(url));
+  const auto dom = test::runShell("chromium --headless --no-sandbox --disable-gpu --dump-dom " +
+                                  test::quote(url));
   EXPECT_EQ(dom.exitCode, 0) << dom.err;
   return dom.out;
 }
@@ -91,8 +96,9 @@ TEST(Report, DemoEndToEnd) {
   const auto r = analyzeHeadless("--demo -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const fs::path out = dir / "out";
-  for (const char* name : {"report.json", "report.html", "metrics.csv", "lesions.csv", "discs.csv", "cord.nii.gz",
-                           "canal.nii.gz", "lesion.nii.gz", "levels.nii.gz", "sagittal.png", "render3d.png"})
+  for (const char* name :
+       {"report.json", "report.html", "metrics.csv", "lesions.csv", "discs.csv", "cord.nii.gz",
+        "canal.nii.gz", "lesion.nii.gz", "levels.nii.gz", "sagittal.png", "render3d.png"})
     EXPECT_TRUE(fs::exists(out / name)) << name;
   // Six summary lines on stdout: the study, the quality verdict, the findings, what was written.
   std::istringstream lines(r.out);
@@ -130,12 +136,15 @@ TEST(Report, DemoEndToEnd) {
   std::ifstream csv(out / "metrics.csv");
   std::string header;
   std::getline(csv, header);
-  EXPECT_EQ(header.rfind("VertLevel,level,MEAN(area),STD(area),MEAN(diameter_AP),MEAN(diameter_RL)", 0), 0u) << header;
+  EXPECT_EQ(
+      header.rfind("VertLevel,level,MEAN(area),STD(area),MEAN(diameter_AP),MEAN(diameter_RL)", 0),
+      0u)
+      << header;
 
   const cv::Mat sagittal = expectPicture(out / "sagittal.png", 600, 800);
   const cv::Mat render = expectPicture(out / "render3d.png", 1200, 600);
-  std::cout << "[ demo ] sagittal " << sagittal.cols << "x" << sagittal.rows << ", red " << redPixels(sagittal)
-            << "; render3d red " << redPixels(render) << "\n";
+  std::cout << "[ demo ] sagittal " << sagittal.cols << "x" << sagittal.rows << ", red "
+            << redPixels(sagittal) << "; render3d red " << redPixels(render) << "\n";
   EXPECT_GT(redPixels(sagittal), 1000);
   EXPECT_GT(redPixels(render), 1000);
 
@@ -146,17 +155,18 @@ TEST(Report, DemoEndToEnd) {
   EXPECT_NEAR(cc["padi_mm"].get<double>(), truth["craniocervical"]["padi_mm"].get<double>(), 1.0);
 
   // ... and the page shows them as report.json has them.
-  if (!haveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
+  if (!haveChromium())
+    GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
   const std::string text = loadInChromium(out / "report.html", dir / "screenshot.png");
   const auto shown = [](const char* name, double mm) {
     char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%s %.1f mm", name, mm);
     return std::string(buffer);
   };
-  for (const std::string& key : {std::string("8 vertebral segments"), std::string("C2\u2013T2"),
-                                 shown("ADI", cc["adi_mm"]), std::string("anterior atlantoaxial subluxation"),
-                                 shown("PADI", cc["padi_mm"]), std::string("data:image/png;base64,"),
-                                 std::string("Quality control: pass")})
+  for (const std::string& key :
+       {std::string("8 vertebral segments"), std::string("C2\u2013T2"), shown("ADI", cc["adi_mm"]),
+        std::string("anterior atlantoaxial subluxation"), shown("PADI", cc["padi_mm"]),
+        std::string("data:image/png;base64,"), std::string("Quality control: pass")})
     EXPECT_NE(text.find(key), std::string::npos) << key;
 }
 
@@ -164,8 +174,11 @@ TEST(Report, DemoEndToEnd) {
 // page that says so.
 TEST(Report, LesionFreeNoRender) {
   test::TempDir dir;
-  ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "study") + " --seed 77 --adi 1.5").exitCode, 0);
-  const auto r = analyzeHeadless(test::quote(dir / "study/dicom") + " --no-render -o " + test::quote(dir / "out"));
+  ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "study") + " --seed 77 --adi 1.5")
+                .exitCode,
+            0);
+  const auto r = analyzeHeadless(test::quote(dir / "study/dicom") + " --no-render -o " +
+                                 test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_FALSE(fs::exists(dir / "out/render3d.png"));
   const cv::Mat sagittal = expectPicture(dir / "out/sagittal.png", 600, 800);
@@ -173,7 +186,8 @@ TEST(Report, LesionFreeNoRender) {
   const nlohmann::json report = readJson(dir / "out/report.json");
   EXPECT_TRUE(report["lesions"].empty());
   EXPECT_EQ(report["craniocervical"]["flags"]["aas_anterior"], false);
-  if (!haveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
+  if (!haveChromium())
+    GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
   const std::string text = loadInChromium(dir / "out/report.html", dir / "screenshot.png");
   EXPECT_NE(text.find("No T2-hyperintense intramedullary lesion found"), std::string::npos);
   EXPECT_NE(text.find("ADI 1."), std::string::npos);
@@ -190,10 +204,12 @@ TEST(Report, LesionFreeNoRender) {
 // junction: levels not named), red for a fail (no cord in the image), with the reasons; the page
 // is still written when the analysis fails.
 TEST(Report, QualityBannerShowsTheVerdict) {
-  if (!haveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
+  if (!haveChromium())
+    GTEST_SKIP() << "chromium is not installed (scripts/bootstrap.sh installs it)";
   test::TempDir dir;
   const test::CroppedPhantom crop = test::writePhantomWithoutJunction(dir.path(), 22);
-  auto r = analyzeHeadless(test::quote(crop.nifti.string()) + " --no-render -o " + test::quote(dir / "check"));
+  auto r = analyzeHeadless(test::quote(crop.nifti.string()) + " --no-render -o " +
+                           test::quote(dir / "check"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   std::string text = loadInChromium(dir / "check/report.html", dir / "check.png");
   EXPECT_NE(text.find("Quality control: check"), std::string::npos);
@@ -210,7 +226,8 @@ TEST(Report, QualityBannerShowsTheVerdict) {
   float* p = image->GetBufferPointer();
   for (std::size_t i = 0; i < 40 * 60 * 50; ++i) p[i] = 100.0f + static_cast<float>(i % 40);
   writeNifti(image.GetPointer(), dir / "flat.nii.gz");
-  r = analyzeHeadless(test::quote(dir / "flat.nii.gz") + " --no-render -o " + test::quote(dir / "fail"));
+  r = analyzeHeadless(test::quote(dir / "flat.nii.gz") + " --no-render -o " +
+                      test::quote(dir / "fail"));
   ASSERT_EQ(r.exitCode, 1) << r.err;
   text = loadInChromium(dir / "fail/report.html", dir / "fail.png");
   EXPECT_NE(text.find("Quality control: fail"), std::string::npos);
@@ -225,7 +242,8 @@ TEST(Report, QualityBannerShowsTheVerdict) {
 TEST(Report, RealDicomWithLesion) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   test::TempDir dir;
-  const auto r = analyzeHeadless(test::quote((data / "real/sct-t2-lesion/dicom").string()) + " -o " + test::quote(dir / "out"));
+  const auto r = analyzeHeadless(test::quote((data / "real/sct-t2-lesion/dicom").string()) +
+                                 " -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const nlohmann::json report = readJson(dir / "out/report.json");
   ASSERT_FALSE(report["lesions"].empty());
@@ -233,15 +251,17 @@ TEST(Report, RealDicomWithLesion) {
   EXPECT_GT(redPixels(sagittal), 100);
   const cv::Mat render = expectPicture(dir / "out/render3d.png", 1200, 600);
   EXPECT_GT(redPixels(render), 100);
-  std::cout << "[ sct-t2-lesion ] sagittal red " << redPixels(sagittal) << ", render3d red " << redPixels(render) << "\n";
+  std::cout << "[ sct-t2-lesion ] sagittal red " << redPixels(sagittal) << ", render3d red "
+            << redPixels(render) << "\n";
 }
 
 // Real NIfTI (the PAM50 template): the whole report, the craniocervical block measured.
 TEST(Report, RealNifti) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   test::TempDir dir;
-  const auto r = analyzeHeadless(test::quote((data / "real/pam50-small/PAM50_small_t2.nii.gz").string()) +
-                                 " --no-render -o " + test::quote(dir / "out"));
+  const auto r =
+      analyzeHeadless(test::quote((data / "real/pam50-small/PAM50_small_t2.nii.gz").string()) +
+                      " --no-render -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const nlohmann::json report = readJson(dir / "out/report.json");
   EXPECT_TRUE(report["craniocervical"]["measured"].get<bool>());
@@ -253,7 +273,8 @@ TEST(Report, RealNifti) {
 // The built-in normative table is the one in ../shared/data/normative (no drift).
 TEST(Report, NormativeTableMatchesTheSharedCsv) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
-  for (const auto& [file, table] : {std::pair{"cord_per_level.csv", &normativeCord()}, std::pair{"canal_per_level.csv", &normativeCanal()}}) {
+  for (const auto& [file, table] : {std::pair{"cord_per_level.csv", &normativeCord()},
+                                    std::pair{"canal_per_level.csv", &normativeCanal()}}) {
     std::ifstream in(data / "normative" / file);
     std::string line;
     std::getline(in, line);
@@ -270,7 +291,8 @@ TEST(Report, NormativeTableMatchesTheSharedCsv) {
       EXPECT_EQ(r.level, parseLevel(level)) << file << " " << level;
       EXPECT_EQ(r.subjects, std::stoi(n));
       const double ours[6] = {r.areaMean, r.areaSd, r.apMean, r.apSd, r.rlMean, r.rlSd};
-      for (int k = 0; k < 6; ++k) EXPECT_DOUBLE_EQ(ours[k], std::stod(values[k])) << file << " " << level << " " << k;
+      for (int k = 0; k < 6; ++k)
+        EXPECT_DOUBLE_EQ(ours[k], std::stod(values[k])) << file << " " << level << " " << k;
     }
     EXPECT_EQ(row, table->size()) << file;
   }
@@ -286,8 +308,9 @@ namespace {
 // written, and the run succeeds.
 TEST(Report, NoXServerSkipsTheRenderOnly) {
   test::TempDir dir;
-  const auto r = test::runShell("env -u DISPLAY PATH=/nonexistent " + test::quote(CORDSCOPE_BINARY) +
-                                " analyze --demo -o " + test::quote(dir / "out"));
+  const auto r =
+      test::runShell("env -u DISPLAY PATH=/nonexistent " + test::quote(CORDSCOPE_BINARY) +
+                     " analyze --demo -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_FALSE(fs::exists(dir / "out/render3d.png"));
   EXPECT_TRUE(fs::exists(dir / "out/sagittal.png"));
@@ -295,20 +318,24 @@ TEST(Report, NoXServerSkipsTheRenderOnly) {
   EXPECT_NE(r.err.find("render3d.png not written"), std::string::npos) << r.err;
   const nlohmann::json report = readJson(dir / "out/report.json");
   bool warned = false;
-  for (const auto& w : report["warnings"]) warned |= w.get<std::string>().find("Xvfb") != std::string::npos;
+  for (const auto& w : report["warnings"])
+    warned |= w.get<std::string>().find("Xvfb") != std::string::npos;
   EXPECT_TRUE(warned) << report["warnings"];
 }
 
 // On a terminal: one progress line per stage on stderr; --quiet silences them.
 TEST(Report, ProgressLinesOnATerminal) {
-  if (test::runShell("command -v script").exitCode != 0) GTEST_SKIP() << "util-linux 'script' is not installed";
+  if (test::runShell("command -v script").exitCode != 0)
+    GTEST_SKIP() << "util-linux 'script' is not installed";
   test::TempDir dir;
-  const std::string command = test::quote(CORDSCOPE_BINARY) + " analyze --demo --no-render -o " + test::quote(dir / "out");
+  const std::string command =
+      test::quote(CORDSCOPE_BINARY) + " analyze --demo --no-render -o " + test::quote(dir / "out");
   // script(1) runs the command on a pseudo-terminal; its output (stdout and stderr) is the log.
   const auto shown = test::runShell("script -qec " + test::quote(command) + " /dev/null");
   EXPECT_NE(shown.out.find("[1/10"), std::string::npos) << shown.out;
   EXPECT_NE(shown.out.find("lesions"), std::string::npos) << shown.out;
-  const auto quiet = test::runShell("script -qec " + test::quote(command + " --quiet") + " /dev/null");
+  const auto quiet =
+      test::runShell("script -qec " + test::quote(command + " --quiet") + " /dev/null");
   EXPECT_EQ(quiet.out.find("[1/10"), std::string::npos) << quiet.out;
 }
 
