@@ -1214,6 +1214,25 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     o.lesions = {lesion(2, 0.3, 5, 0.5, "lateral", 0.9, 6)};
     o.lesions[0].rightSide = true;
   });
+  // A bright dorsal lesion down to T2 in a tall, tilted neck: where the cord bends out of the
+  // lordosis the lesion took most of the outline (its area fell to a quarter, shape kept), the
+  // lower half of the lesion was lost and the count was 3 segments for 6, with a pass (an unseen
+  // draw, random-13-1; docs/segmentation.md, "occluded stations").
+  add("pam50-tall15-tilt-dorsal-C4-T2", "pam50", [&](RealAnatomyOptions& o) {
+    o.seed = 13001;  // the draw's own noise: with other noise the outline held
+    o.stretch = 1.148;
+    o.lordosisMm = 10.36;
+    o.pixelMm = 0.688;
+    o.sliceThicknessMm = 3.04;
+    o.tiltDeg = -6.4;
+    o.rollDeg = 1.8;
+    o.lateralOffsetMm = 1.3;
+    o.bottomLevel = 11;
+    o.aboveJunctionMm = 50;
+    o.noise = 0.057;
+    o.bias = 0.28;
+    o.lesions = {lesion(4, 0.6, 9, 0.35, "dorsal", 0.7, 4)};
+  });
   return set;
 }
 

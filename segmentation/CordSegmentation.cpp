@@ -387,9 +387,10 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
   // Per station and axis (AP, RL): the cord's diameter as a fraction of the canal's, and the CSF
   // across that axis (both sides together: the station's centre moves with the outline, the sum
   // does not); and the cord's own AP/RL ratio.
-  // [5]: the cord's mean radius over its canal's (its size whatever its shape).
-  std::vector<std::array<double, 6>> shape(n, {kNaN, kNaN, kNaN, kNaN, kNaN, kNaN});
-  std::vector<double> ratio[2], csf[2], flatness, size;
+  // [5]: the cord's mean radius over its canal's (its size whatever its shape); [6]: the cord's
+  // mean radius itself (mm).
+  std::vector<std::array<double, 7>> shape(n, {kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN});
+  std::vector<double> ratio[2], csf[2], flatness, size, radius;
   // A station whose own canal outline was rejected is judged against the nearest accepted one
   // within a few millimetres (the canal changes slowly; the cord inside it is what is in doubt).
   const long canalReach = 2 * minRunStations;
@@ -416,6 +417,10 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
                       ? kNaN
                       : cord[i].c[0] / canalHere.c[0];
     if (std::isfinite(shape[i][5])) size.push_back(shape[i][5]);
+    if (!cord[i].c.empty() && cord[i].c[0] > 0) {
+      shape[i][6] = cord[i].c[0];
+      radius.push_back(shape[i][6]);
+    }
     for (int axis = 0; axis < 2; ++axis) {
       ratio[axis].push_back(shape[i][axis]);
       csf[axis].push_back(shape[i][2 + axis]);
@@ -432,14 +437,15 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
   }
   const double typicalFlatness = median(flatness);
   const double typicalSize = size.empty() ? kNaN : percentile(size, 0.75);
+  const double typicalRadius = radius.empty() ? kNaN : percentile(radius, 0.75);
   // Judged on the running median over a few millimetres: single outlines flicker about the
   // limits, a lesion does not.
   std::vector<bool> suspect(n, false);
   const long half = minRunStations / 2;
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(shape[i][1])) continue;
-    std::array<double, 6> local;
-    for (int q = 0; q < 6; ++q) {
+    std::array<double, 7> local;
+    for (int q = 0; q < 7; ++q) {
       std::vector<double> around;
       for (long k = std::max(0L, static_cast<long>(i) - half); k <= std::min<long>(n - 1, i + half);
            ++k)
@@ -456,11 +462,13 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
       if (shapeLost[axis] && local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
           local[2 + axis] > o.occludedCsfKept * typicalCsf[axis])
         suspect[i] = true;
-    // Collapsed: the cord's mean radius against its canal's far below typical, its shape
-    // whatever it is, and the CSF across both axes together kept (the lost cord adds to the
-    // apparent CSF; a compression squeezes it out).
+    // Collapsed: the cord's mean radius far below typical both against its canal's and in mm
+    // (near the foramen magnum the canal widens round a cord of normal size), its shape whatever
+    // it is, and the CSF across both axes together kept (the lost cord adds to the apparent CSF;
+    // a compression squeezes it out).
     const bool collapsed =
         local[5] < o.occludedCollapseRatio * typicalSize &&
+        local[6] < o.occludedCollapseRatio * typicalRadius &&
         local[2] + local[3] > o.occludedCsfKept * (typicalCsf[0] + typicalCsf[1]);
     if (collapsed) suspect[i] = true;
   }
