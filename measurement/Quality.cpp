@@ -494,6 +494,26 @@ void checkLesions(const QualityInputs& in, const QualityOptions& o, Collector& c
                     id, percent(outside).c_str()));
   }
   if (!counts.empty()) c.measure("lesion_outside_cord_fraction", worstOutside);
+  // Faint signal away from the lesions found: a subtle lesion below the segmentation's
+  // threshold, or normal structure - a reader decides (an early B12 lesion is exactly this).
+  if (!seg.faint.empty()) {
+    const FaintSignal& f = seg.faint.front();
+    c.measure("faint_signal_standard_errors", f.standardErrors);
+    std::string where = format("%.0f-%.0f mm below the cord's top", f.topArcMm, f.bottomArcMm);
+    if (in.vertebrae && in.vertebrae->named) {
+      const int top = levelAtArc(in.vertebrae->discs, f.topArcMm);
+      const int bottom = levelAtArc(in.vertebrae->discs, f.bottomArcMm);
+      if (top > 0 && bottom > 0)
+        where = top == bottom ? "at " + levelName(top)
+                              : "at " + levelName(top) + "-" + levelName(bottom);
+    }
+    c.check("faint_cord_signal",
+            format("faint cord signal: the %s cord %s (over %.0f mm) is brighter than the cord "
+                   "elsewhere, by %.2f of the way to CSF (%.0f standard errors) - below what is "
+                   "segmented as a lesion; look for a subtle lesion there",
+                   f.sector.c_str(), where.c_str(), f.bottomArcMm - f.topArcMm, f.meanExcess,
+                   f.standardErrors));
+  }
   if (!in.lesionMetrics) return;
   const auto& sections = cord.sections;
   const double tolerance = o.lesionBeyondCordMm + 0.5 * seg.voxelExtentAlongCordMm;

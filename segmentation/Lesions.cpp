@@ -4,8 +4,10 @@
 #include <itkImageRegionConstIteratorWithIndex.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 
@@ -51,6 +53,89 @@ std::vector<double> robustSmooth(const std::vector<double>& y, long window) {
   }
   fillGapsWithNearest(fit);  // ends or gaps with nothing nearby
   return fit;
+}
+
+// Each lesion's extent along the cord (top, bottom arc).
+std::vector<std::pair<double, double>> lesionExtents(
+    const std::vector<std::vector<LesionVoxel>>& lesions) {
+  std::vector<std::pair<double, double>> extents;
+  for (const auto& l : lesions) {
+    double top = 1e300, bottom = -1e300;
+    for (const LesionVoxel& v : l) {
+      top = std::min(top, v.where.arcMm);
+      bottom = std::max(bottom, v.where.arcMm);
+    }
+    if (top <= bottom) extents.emplace_back(top, bottom);
+  }
+  return extents;
+}
+
+// Sector means of the cord's interior (n above the cord's level) over +-faintHalfMm, away from
+// the lesions: runs of sections where a sector stands faintFloor and faintStandardErrors above,
+// one FaintSignal per run, strongest first. `forEachInterior(visit)` calls visit(position, excess)
+// for every interior cord voxel.
+template <typename ForEach>
+std::vector<FaintSignal> findFaintSignal(const std::vector<CrossSection>& sections, double step,
+                                         const std::vector<std::pair<double, double>>& lesions,
+                                         const LesionOptions& o, ForEach&& forEachInterior,
+                                         double spread) {
+  static const char* const kSectorNames[] = {"central", "ventral", "dorsal", "lateral"};
+  constexpr int kSectors = 4;
+  const long count = static_cast<long>(sections.size());
+  std::vector<std::array<double, kSectors>> sum(count), number(count);
+  forEachInterior([&](const CordPosition& w, double excess) {
+    const CrossSection& s = sections[w.section];
+    const double a = w.anteriorMm / std::max(0.5, 0.5 * s.apMm);
+    const double l = w.lateralMm / std::max(0.5, 0.5 * s.rlMm);
+    const int q = std::hypot(a, l) < 0.4 ? 0 : std::abs(a) >= std::abs(l) ? (a > 0 ? 1 : 2) : 3;
+    sum[w.section][q] += excess;
+    number[w.section][q] += 1;
+  });
+  const auto nearLesion = [&](double arc) {
+    for (const auto& [top, bottom] : lesions)
+      if (arc >= top - o.joinGapMm && arc <= bottom + o.joinGapMm) return true;
+    return false;
+  };
+  const long half = std::max(1L, static_cast<long>(std::lround(o.faintHalfMm / step)));
+  std::vector<FaintSignal> found;
+  for (int q = 0; q < kSectors; ++q) {
+    FaintSignal run;
+    bool open = false;
+    const auto close = [&] {
+      if (open) found.push_back(run);
+      open = false;
+    };
+    for (long i = 0; i < count; ++i) {
+      double total = 0, n = 0;
+      for (long k = std::max(0L, i - half); k <= std::min(count - 1, i + half); ++k) {
+        total += sum[k][q];
+        n += number[k][q];
+      }
+      const double mean = n > 0 ? total / n : 0;
+      const double errors = n > 0 ? mean * std::sqrt(n) / std::max(spread, 1e-6) : 0;
+      if (n < o.faintMinVoxels || mean < o.faintFloor || errors < o.faintStandardErrors ||
+          nearLesion(sections[i].arcMm)) {
+        close();
+        continue;
+      }
+      const double top = sections[std::max(0L, i - half)].arcMm;
+      const double bottom = sections[std::min(count - 1, i + half)].arcMm;
+      if (!open) {
+        run = FaintSignal{top, bottom, kSectorNames[q], mean, errors};
+        open = true;
+      }
+      run.bottomArcMm = bottom;
+      if (errors > run.standardErrors) {
+        run.meanExcess = mean;
+        run.standardErrors = errors;
+      }
+    }
+    close();
+  }
+  std::sort(found.begin(), found.end(), [](const FaintSignal& a, const FaintSignal& b) {
+    return a.standardErrors > b.standardErrors;
+  });
+  return found;
 }
 
 }  // namespace
@@ -349,6 +434,14 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     }
     out.lesions.push_back(std::move(members));
   }
+  out.faint = findFaintSignal(
+      sections, step, lesionExtents(out.lesions), o,
+      [&](auto&& visit) {
+        for (std::size_t k = 0; k < voxels.size(); ++k)
+          if (voxels[k].inCord && interior(voxels[k].where))
+            visit(voxels[k].where, normalised[k] - centre);
+      },
+      spread);
   return out;
 }
 

@@ -73,6 +73,44 @@ TEST(Lesions, LesionFreePhantomHasNone) {
   EXPECT_EQ(s.lesionCount, 0);
   ASSERT_TRUE(s.extensive.has_value());
   EXPECT_FALSE(*s.extensive);
+  // Nor a faint signal to point at.
+  EXPECT_TRUE(a.lesions.faint.empty())
+      << a.lesions.faint.front().sector << " " << a.lesions.faint.front().standardErrors;
+}
+
+// A faint dorsal lesion (1.15 x the cord's signal) under the voxel seed threshold is not
+// segmented, but its stretch is pointed out (FaintSignal; quality control makes it a check):
+// the dorsal sector, within the lesion's extent. A miss stays a miss; it must not be silent.
+TEST(Lesions, FaintLesionIsPointedOut) {
+  PhantomOptions o;
+  o.seed = 51;
+  o.noise = 0.04;
+  o.lesions = {{3, 5, "dorsal", 0.12}};
+  const PhantomStudy study = makePhantom(o);
+  const Analysis a = analyse(study.volume);
+  ASSERT_TRUE(a.lesions.looked);
+  const auto& truth = study.truth.at("lesions").at(0);
+  std::cout << "[ faint dorsal C3-C5 ] " << a.metrics.size() << " lesion(s); faint signals "
+            << a.lesions.faint.size();
+  for (const FaintSignal& f : a.lesions.faint)
+    std::cout << "; " << f.sector << " " << f.topArcMm << "-" << f.bottomArcMm << " mm, "
+              << f.meanExcess << " (" << f.standardErrors << " SE)";
+  std::cout << "; truth " << truth.dump() << "\n";
+  if (!a.metrics.empty()) return;  // segmented after all: not silent either
+  ASSERT_FALSE(a.lesions.faint.empty());
+  EXPECT_EQ(a.lesions.faint.front().sector, "dorsal");
+  // Within the lesion: the truth's ends as arcs on our cord.
+  std::size_t hint = 0;
+  const auto arcOf = [&](const char* key) {
+    const auto& p = truth.at(key);
+    return locateOnCord(a.cord.sections, {-p[0].get<double>(), -p[1].get<double>(), p[2]}, hint)
+        .arcMm;
+  };
+  const double top = arcOf("top_ras_mm"), bottom = arcOf("bottom_ras_mm");
+  EXPECT_GE(a.lesions.faint.front().topArcMm, top - 5);
+  EXPECT_LE(a.lesions.faint.front().bottomArcMm, bottom + 5);
+  EXPECT_GE(a.lesions.faint.front().bottomArcMm - a.lesions.faint.front().topArcMm,
+            0.5 * (bottom - top));
 }
 
 // Single lesions of 1 to 10 segments, dorsal / central / lateral, with

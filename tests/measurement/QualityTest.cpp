@@ -497,6 +497,18 @@ TEST(Quality, LesionOnInterpolatedOutline) {
   EXPECT_ONLY(partly.assess(), Verdict::Pass);
 }
 
+// A faint signal the lesion segmentation pointed out (away from the lesions it found) is a check,
+// named by its levels when the discs are named, with its strength among the measures.
+TEST(Quality, FaintCordSignalIsACheck) {
+  Synthetic s;
+  s.lesions.faint = {{100, 124, "dorsal", 0.12, 11.0}};
+  const QualityReport r = s.assess();
+  EXPECT_ONLY(r, Verdict::Check, "faint_cord_signal");
+  EXPECT_NE(r.reasons.front().message.find("dorsal cord at C"), std::string::npos)
+      << r.reasons.front().message;
+  EXPECT_DOUBLE_EQ(r.measures.at("faint_signal_standard_errors"), 11.0);
+}
+
 TEST(Quality, SelfAssessmentsAreRead) {
   const Synthetic s;
   QualityInputs in = s.inputs();
