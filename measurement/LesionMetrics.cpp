@@ -27,21 +27,37 @@ std::map<int, double> levelHeights(const std::vector<Disc>& named, double& typic
   return heights;
 }
 
+// A lesion's position is read on measured outlines only when at least this many of its voxels,
+// and this share of them, lie there.
+constexpr std::size_t kMinMeasuredVoxels = 20;
+constexpr double kMinMeasuredShare = 0.1;
+
 // Where the lesion sits in the section, from its voxels' positions in cord semi-axes
 // (p: + posterior, q: lateral) and how much of the section it fills.
 std::string patternOf(const std::vector<LesionVoxel>& voxels, const CordSegmentation& cord,
                       double medianDamage) {
   if (medianDamage >= 0.6) return "holocord";
+  // The position is read where the cord's outline was measured, when enough of the lesion lies
+  // there: an outline modelled from the canal or interpolated (a bright lesion hid the cord's
+  // edge) is centred by the patient's typical cord-in-canal offset, not on this cord, and a
+  // dorsal lesion as bright as CSF sits near its middle (real-anatomy: dorsal lesions at p
+  // 0.44-0.56 on measured sections, 0.0-0.5 on the others; random-17-6, a C3-T2 dorsal lesion,
+  // read 0.18 in all - central - and 0.47 where measured).
+  std::size_t onMeasured = 0;
+  for (const LesionVoxel& v : voxels) onMeasured += cord.sections[v.where.section].measured;
+  const bool measuredOnly = onMeasured >= kMinMeasuredVoxels &&
+                            onMeasured >= kMinMeasuredShare * static_cast<double>(voxels.size());
   std::vector<double> ps, qs;
   double sumP = 0, sumQ = 0;
   for (const LesionVoxel& v : voxels) {
     const CrossSection& s = cord.sections[v.where.section];
+    if (measuredOnly && !s.measured) continue;
     ps.push_back(-v.where.anteriorMm / std::max(0.5, 0.5 * s.apMm));
     qs.push_back(v.where.lateralMm / std::max(0.5, 0.5 * s.rlMm));
     sumP += ps.back();
     sumQ += qs.back();
   }
-  const double p = sumP / voxels.size(), q = std::abs(sumQ / voxels.size());
+  const double p = sumP / ps.size(), q = std::abs(sumQ / qs.size());
   // Holocord also when the lesion is centred and reaches far towards the cord's edge on all four
   // sides: the growth keeps to voxels wholly inside the outline, so on thick slices the lesion's
   // share of the section (the damage ratio) reads low for a lesion that fills it.
