@@ -442,6 +442,7 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
   // limits, a lesion does not.
   std::vector<bool> suspect(n, false);
   const long half = minRunStations / 2;
+  const long reach = 4 * minRunStations;  // the cord beside a station: 1-2 reaches away
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(shape[i][1])) continue;
     std::array<double, 7> local;
@@ -458,8 +459,24 @@ void rejectOccludedStations(const std::vector<Contour>& cord, const std::vector<
     const bool shapeLost[2] = {
         local[4]<o.occludedSizeRatio * typicalFlatness, local[4]> typicalFlatness /
         o.occludedSizeRatio};
+    // Or abruptly smaller than the cord just above or below it, in millimetres: an outline that
+    // lost a side and narrowed with it (a dorsal lesion's tapered end) keeps its shape but not its
+    // size, and no cord narrows by a quarter within a centimetre (the enlargement tapers over
+    // several; at the junction the canal widens round a cord of normal size).
+    bool shrunk = false;
+    for (int side : {-1, +1}) {
+      std::vector<double> beside;
+      for (long d = reach; d <= 2 * reach; ++d) {
+        const long k = static_cast<long>(i) + side * d;
+        if (k >= 0 && k < static_cast<long>(n) && std::isfinite(shape[k][6]))
+          beside.push_back(shape[k][6]);
+      }
+      if (beside.size() >= static_cast<std::size_t>(reach / 2) &&
+          local[6] < o.occludedSizeRatio * median(beside))
+        shrunk = true;
+    }
     for (int axis = 0; axis < 2; ++axis)
-      if (shapeLost[axis] && local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
+      if ((shapeLost[axis] || shrunk) && local[axis] < o.occludedSizeRatio * typicalRatio[axis] &&
           local[2 + axis] > o.occludedCsfKept * typicalCsf[axis])
         suspect[i] = true;
     // Collapsed: the cord's mean radius far below typical both against its canal's and in mm
