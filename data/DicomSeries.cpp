@@ -351,7 +351,14 @@ bool readHeader(const fs::path& path, FileHeader& file, std::string& why) {
     return false;
   }
   // GDCM asserts - aborting the process - on a RescaleSlope of 0 (found by fuzz_dicom_folder),
-  // and a slope or intercept that is not a number makes every pixel value meaningless.
+  // and a slope or intercept that is not a number makes every pixel value meaningless. The two
+  // come as a pair (both Type 1 where the Modality LUT is given): an intercept without its slope
+  // also reaches GDCM's assertion (a slope it reads as 0; fuzz_dicom_folder, 2026-12-02).
+  if (ds.tagExists(DCM_RescaleIntercept) != ds.tagExists(DCM_RescaleSlope)) {
+    why = ds.tagExists(DCM_RescaleIntercept) ? "RescaleIntercept without RescaleSlope"
+                                             : "RescaleSlope without RescaleIntercept";
+    return false;
+  }
   for (const auto& [tag, name] : {std::pair{DCM_RescaleSlope, "RescaleSlope"},
                                   std::pair{DCM_RescaleIntercept, "RescaleIntercept"}}) {
     const std::string raw = text(ds, tag);

@@ -104,6 +104,13 @@ TEST(Malformed, EveryFamilyGetsItsExitCodeAndOneLine) {
       {"RescaleSlope 0 (GDCM asserted: fuzz_dicom_folder)",
        edited("slope.dcm", [](DcmDataset& ds) { ds.putAndInsertString(DCM_RescaleSlope, "0"); }),
        "info", 3, "RescaleSlope '0' is not a usable number"},
+      {"RescaleIntercept without RescaleSlope (GDCM asserted: fuzz_dicom_folder)",
+       edited("intercept.dcm",
+              [](DcmDataset& ds) {
+                ds.putAndInsertString(DCM_RescaleIntercept, "0");
+                ds.findAndDeleteElement(DCM_RescaleSlope);
+              }),
+       "info", 3, "RescaleIntercept without RescaleSlope"},
       {"PixelSpacing inf",
        edited("inf.dcm",
               [](DcmDataset& ds) { ds.putAndInsertString(DCM_PixelSpacing, "inf\\inf"); }),
