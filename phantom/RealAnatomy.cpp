@@ -1251,6 +1251,56 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     o.bias = 0.146;
     o.lesions = {lesion(3, 0.53, 9, 0.74, "dorsal", 0.85, 6)};
   });
+  // Long holocord lesions of modest brightness (the draws' own options and noise, random-23-8 and
+  // random-23-1): longer than the +-40 mm window of the cord level's robust local fit, they lifted
+  // that level to their own and were not found - faint_cord_signal pointed at their ends only.
+  // The cord's level is now held under the cord-to-CSF ratio's lower envelope
+  // (docs/lesions.md, reference levels).
+  add("pam50-tall15-holocord-0.4-C3-T1", "pam50", [&](RealAnatomyOptions& o) {
+    o.seed = 23008;
+    o.stretch = 1.147;
+    o.lordosisMm = -1.34;
+    o.tiltDeg = -7.92;
+    o.rollDeg = -2.98;
+    o.lateralOffsetMm = 0.85;
+    o.pixelMm = 0.509;
+    o.sliceThicknessMm = 2.66;
+    o.aboveJunctionMm = 41.6;
+    o.bottomLevel = 9;
+    o.noise = 0.039;
+    o.bias = 0.001;
+    o.lesions = {lesion(3, 0.676, 8, 0.639, "holocord", 0.40, 1.5)};
+  });
+  // Lesion-free, taller than average, tilted, with lordosis (the unseen draw random-23-13): the
+  // rounder, RL-narrower cord at C7 on 3.4 mm sagittal slices was taken for an occluded one,
+  // modelled from its canal, and CSF inside the model became an 11.7 mm lesion with a pass.
+  add("pam50-tall10-tilt-lordosis", "pam50", [&](RealAnatomyOptions& o) {
+    o.seed = 23013;
+    o.stretch = 1.102;
+    o.lordosisMm = 7.10;
+    o.tiltDeg = -7.11;
+    o.rollDeg = 1.23;
+    o.lateralOffsetMm = 0.36;
+    o.pixelMm = 0.724;
+    o.sliceThicknessMm = 3.43;
+    o.aboveJunctionMm = 57.0;
+    o.noise = 0.022;
+    o.bias = 0.058;
+  });
+  add("pam50-holocord-0.25-C5-T1", "pam50", [&](RealAnatomyOptions& o) {
+    o.seed = 23001;
+    o.stretch = 1.024;
+    o.lordosisMm = 4.87;
+    o.tiltDeg = -0.41;
+    o.rollDeg = -0.87;
+    o.lateralOffsetMm = 0.50;
+    o.pixelMm = 0.833;
+    o.sliceThicknessMm = 3.26;
+    o.aboveJunctionMm = 70.6;
+    o.noise = 0.030;
+    o.bias = 0.085;
+    o.lesions = {lesion(5, 0.597, 8, 0.731, "holocord", 0.25, 4.8)};
+  });
   return set;
 }
 

@@ -57,6 +57,12 @@ struct LesionOptions {
                               // are one lesion
   double minLengthMm = 2.0;   // a lesion is kept when at least this long ...
   double minVolumeMm3 = 8.0;  // ... or at least this large
+  // The cord's level under a long lesion (step 2 in docs/lesions.md): the cord-to-CSF ratio's
+  // lower envelope, weighting samples above it by baselineAsymmetry (a lesion only raises the
+  // ratio); the local fit is held down to it, plus baselineMargin of the contrast (the envelope
+  // sits at the noise's lower edge), where it stands above that over a whole fit window.
+  double baselineAsymmetry = 0.01;
+  double baselineMargin = 0.05;
   double fitWindowMm = 40.0;  // robust fit of the cord and CSF levels along the cord
   // The cord's normal level is read on measured outlines only, when at least this fraction of the
   // sections were measured (otherwise on all).
