@@ -1271,6 +1271,23 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     o.bias = 0.001;
     o.lesions = {lesion(3, 0.676, 8, 0.639, "holocord", 0.40, 1.5)};
   });
+  // Holocord C3-T2 at 0.26 of CSF, 124 mm - 60 % of the cord - with noise 0.05 and a strong coil
+  // field (random-23-4): the noise read over the whole cord's interior was the lesion's, the seed
+  // threshold doubled, and seven segments were not found (a check, faint signal at one end).
+  add("pam50-tall13-holocord-0.26-C3-T2", "pam50", [&](RealAnatomyOptions& o) {
+    o.seed = 23004;
+    o.stretch = 1.129;
+    o.lordosisMm = 8.06;
+    o.tiltDeg = -9.12;
+    o.rollDeg = 1.57;
+    o.lateralOffsetMm = -0.76;
+    o.pixelMm = 0.813;
+    o.sliceThicknessMm = 3.49;
+    o.aboveJunctionMm = 54.7;
+    o.noise = 0.050;
+    o.bias = 0.235;
+    o.lesions = {lesion(3, 0.331, 9, 0.356, "holocord", 0.26, 4.3)};
+  });
   // Lesion-free, taller than average, tilted, with lordosis (the unseen draw random-23-13): the
   // rounder, RL-narrower cord at C7 on 3.4 mm sagittal slices was taken for an occluded one,
   // modelled from its canal, and CSF inside the model became an 11.7 mm lesion with a pass.

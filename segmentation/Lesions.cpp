@@ -297,13 +297,32 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   }
   for (double& c : contrasts)
     if (!std::isfinite(c)) c = typicalContrast;
-  std::vector<double> normalised(voxels.size(), 0.0), inside;
+  // The noise is read on sections at the cord's normal level: a holocord lesion over 60 % of the
+  // cord puts the 30th percentile of the whole interior inside the lesion, and the spread read
+  // below it doubled the seed threshold (unseen draw random-23-4: C3-T2, 124 mm at 0.26 of CSF,
+  // spread 0.078 -> seed 0.45, not found). A section is at its normal level when its own cord
+  // level (30th percentile) is within noiseSectionLimit of the fitted one.
+  std::vector<double> normalised(voxels.size(), 0.0), inside, insideNormal;
+  std::vector<bool> normalSection(count, true);
+  for (std::size_t i = 0; i < count; ++i) {
+    const double contrast = std::max(contrasts[i], 0.5 * typicalContrast);
+    if (std::isfinite(cordRaw[i]) && (cordRaw[i] - cordLevel[i]) / contrast > o.noiseSectionLimit)
+      normalSection[i] = false;
+  }
   for (std::size_t k = 0; k < voxels.size(); ++k) {
     const std::size_t i = voxels[k].where.section;
     const double contrast = std::max(contrasts[i], 0.5 * typicalContrast);
     normalised[k] = contrast > 0 ? (voxels[k].value - cordLevel[i]) / contrast : 0.0;
-    if (voxels[k].inCord && within(voxels[k].where, o.growWithin)) inside.push_back(normalised[k]);
+    if (voxels[k].inCord && within(voxels[k].where, o.growWithin)) {
+      inside.push_back(normalised[k]);
+      if (normalSection[i]) insideNormal.push_back(normalised[k]);
+    }
   }
+  // Too few such voxels (a lesion over most of the cord, or a fit that missed): all of them.
+  const std::vector<double>& noiseSample =
+      insideNormal.size() >= o.noiseMinNormalShare * static_cast<double>(inside.size())
+          ? insideNormal
+          : inside;
   if (inside.size() < 20) {
     out.looked = false;
     out.note = "the cord is too small in this image to judge its intensity";
@@ -312,7 +331,7 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   // Noise from the lower side of the distribution: lesions only add to the upper side, and a long
   // lesion can fill much of the cord's interior (5th and 30th percentiles of a normal
   // distribution are 1.12 SD apart).
-  const double low = percentile(inside, 0.05), lower = percentile(inside, 0.30);
+  const double low = percentile(noiseSample, 0.05), lower = percentile(noiseSample, 0.30);
   const double spread = std::max(1e-6, (lower - low) / 1.12);
   const double centre = lower + 0.524 * spread;
   out.seedThreshold = std::max(o.seedFloor, centre + o.seedSpreads * spread);

@@ -63,6 +63,10 @@ struct LesionOptions {
   // sits at the noise's lower edge), where it stands above that over a whole fit window.
   double baselineAsymmetry = 0.01;
   double baselineMargin = 0.05;
+  // The noise (step 4) is read on sections whose own cord level stands at most this far (0 cord,
+  // 1 CSF) above the fitted one, when they hold at least noiseMinNormalShare of the interior.
+  double noiseSectionLimit = 0.1;
+  double noiseMinNormalShare = 1.0 / 3.0;
   double fitWindowMm = 40.0;  // robust fit of the cord and CSF levels along the cord
   // The cord's normal level is read on measured outlines only, when at least this fraction of the
   // sections were measured (otherwise on all).
