@@ -31,7 +31,10 @@
 namespace cordscope {
 
 struct VertebraeOptions {
-  double bandNearMm = 2, bandFarMm = 12;  // the column band, measured from the canal's front wall
+  // The column band, measured from the canal's front wall: over the discs' nucleus and annulus
+  // (10-20 mm in front of the cord's centre), past the dark posterior ligament and cortex just in
+  // front of the canal (docs/vertebrae.md, step 1).
+  double bandNearMm = 5, bandFarMm = 14;
   double bandHalfWidthMm = 3;
   double lineSigmaMm = 1.5;   // scale of the disc line (Laplacian of Gaussian)
   double mergeSigmaMm = 2.0;  // merges a disc's endplate-nucleus-endplate responses into one
