@@ -720,7 +720,9 @@ TEST(Quality, PureNoiseIsNoCord) {
     std::cout << "[ noise, " << (sagittal ? "sagittal" : "axial") << " ] found " << a.cord.found
               << ", " << describe(a.quality) << "\n";
     EXPECT_EQ(a.quality.verdict, Verdict::Fail) << describe(a.quality);
-    if (a.cord.found) EXPECT_TRUE(has(a.quality, "cord_contrast_low", Verdict::Fail));
+    if (a.cord.found) {
+      EXPECT_TRUE(has(a.quality, "cord_contrast_low", Verdict::Fail));
+    }
   }
 }
 

@@ -153,19 +153,24 @@ void expectWholeSpineFloors(const std::vector<StudyScore>& all) {
   int naming = 0, namedRight = 0;
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
-    if (s.lesionsPainted > 0) EXPECT_GE(s.cordDice, 0.85) << s.name << ": cord Dice with lesions";
-    if (s.lesions.empty() && s.lesionsAssessed)
+    if (s.lesionsPainted > 0) {
+      EXPECT_GE(s.cordDice, 0.85) << s.name << ": cord Dice with lesions";
+    }
+    if (s.lesions.empty() && s.lesionsAssessed) {
       EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name << ": a lesion on a lesion-free study";
+    }
     ++naming;
     namedRight += s.discsAllRight();
     // No confident wrong name: a study whose discs carry another disc's name is flagged.
-    if (s.anyMisnamed() || (s.cordFound && !s.named))
+    if (s.anyMisnamed() || (s.cordFound && !s.named)) {
       EXPECT_NE(s.verdict, "pass") << s.name << ": misnamed levels passed quality control";
+    }
     // Calibrated confidence: a misnamed disc never carries more than 0.5.
     for (const DiscScore& d : s.discs)
-      if (!d.ours.empty() && d.ours != "-" && d.ours != d.name)
+      if (!d.ours.empty() && d.ours != "-" && d.ours != d.name) {
         EXPECT_LE(d.confidence, 0.5) << s.name << ": " << d.name << " named " << d.ours
                                      << " with confidence " << d.confidence;
+      }
   }
   std::cout << "[ whole spine ] discs C2-C3..C7-T1 named right (median <= 2, max <= 5 mm) in "
             << namedRight << "/" << naming << " studies" << std::endl;
@@ -200,7 +205,9 @@ TEST(RealAnatomy, AxialSlabs) {
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
     EXPECT_GE(s.cordDice, 0.80) << s.name << ": cord Dice on an axial slab";
-    if (s.lesions.empty() && s.lesionsAssessed) EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name;
+    if (s.lesions.empty() && s.lesionsAssessed) {
+      EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name;
+    }
   }
   expectLesionFloors(scores, false);
 }
@@ -212,7 +219,9 @@ TEST(RealAnatomy, RealScansResampled) {
   for (const StudyScore& s : scores) {
     EXPECT_TRUE(s.cordFound) << s.name;
     EXPECT_GE(s.cordDice, 0.85) << s.name;
-    if (s.lesions.empty() && s.lesionsAssessed) EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name;
+    if (s.lesions.empty() && s.lesionsAssessed) {
+      EXPECT_LE(s.longestFalseLesionMm, 5.0) << s.name;
+    }
   }
   expectLesionFloors(scores, true);
 }
