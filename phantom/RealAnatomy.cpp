@@ -1002,6 +1002,12 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     configure(o);
     set.push_back(o);
   };
+  // Study k of the random draw with `drawSeed`, exactly as `random-<drawSeed>-<k>` makes it.
+  const auto addDraw = [&](const std::string& name, unsigned drawSeed, int k) {
+    RealAnatomyOptions o = realAnatomyRandomSet(sharedData, k + 1, drawSeed).at(k);
+    o.name = name;
+    set.push_back(o);
+  };
   const auto lesion = [](int top, double topFraction, int bottom, double bottomFraction,
                          const std::string& pattern, double brightness, double taperMm = 4) {
     PaintedLesion l;
@@ -1214,110 +1220,33 @@ std::vector<RealAnatomyOptions> realAnatomyTestSet(const std::string& sharedData
     o.lesions = {lesion(2, 0.3, 5, 0.5, "lateral", 0.9, 6)};
     o.lesions[0].rightSide = true;
   });
+  // Unseen random draws that once failed, replayed exactly (the draw's options and its noise) under
+  // a descriptive name: each is the study that a rule now in the pipeline was made for.
+  //
   // A bright dorsal lesion down to T2 in a tall, tilted neck: where the cord bends out of the
   // lordosis the lesion took most of the outline (its area fell to a quarter, shape kept), the
-  // lower half of the lesion was lost and the count was 3 segments for 6, with a pass (an unseen
-  // draw, random-13-1; docs/segmentation.md, "occluded stations").
-  add("pam50-tall15-tilt-dorsal-C4-T2", "pam50", [&](RealAnatomyOptions& o) {
-    o.seed = 13001;  // the draw's own noise: with other noise the outline held
-    o.stretch = 1.148;
-    o.lordosisMm = 10.36;
-    o.pixelMm = 0.688;
-    o.sliceThicknessMm = 3.04;
-    o.tiltDeg = -6.4;
-    o.rollDeg = 1.8;
-    o.lateralOffsetMm = 1.3;
-    o.bottomLevel = 11;
-    o.aboveJunctionMm = 50;
-    o.noise = 0.057;
-    o.bias = 0.28;
-    o.lesions = {lesion(4, 0.6, 9, 0.35, "dorsal", 0.7, 4)};
-  });
-  // A dorsal lesion nearly as bright as CSF from C3 to T2 in a straight, 7 % shorter neck (an
-  // unseen draw's options and noise, random-17-6): over the lesion's upper end the outline lost
-  // the cord's dorsal third and narrowed with it, keeping its shape, and 7 segments were counted
-  // as 6 with a pass (docs/segmentation.md, occluded stations).
-  add("pam50-short93-bright-dorsal-C3-T2", "pam50", [&](RealAnatomyOptions& o) {
-    o.seed = 17006;  // the draw's own noise
-    o.stretch = 0.925;
-    o.lordosisMm = -1.04;
-    o.tiltDeg = 0.81;
-    o.rollDeg = -2.81;
-    o.lateralOffsetMm = 0.33;
-    o.pixelMm = 0.839;
-    o.sliceThicknessMm = 3.07;
-    o.aboveJunctionMm = 61.8;
-    o.noise = 0.021;
-    o.bias = 0.146;
-    o.lesions = {lesion(3, 0.53, 9, 0.74, "dorsal", 0.85, 6)};
-  });
-  // Long holocord lesions of modest brightness (the draws' own options and noise, random-23-8 and
-  // random-23-1): longer than the +-40 mm window of the cord level's robust local fit, they lifted
-  // that level to their own and were not found - faint_cord_signal pointed at their ends only.
-  // The cord's level is now held under the cord-to-CSF ratio's lower envelope
-  // (docs/lesions.md, reference levels).
-  add("pam50-tall15-holocord-0.4-C3-T1", "pam50", [&](RealAnatomyOptions& o) {
-    o.seed = 23008;
-    o.stretch = 1.147;
-    o.lordosisMm = -1.34;
-    o.tiltDeg = -7.92;
-    o.rollDeg = -2.98;
-    o.lateralOffsetMm = 0.85;
-    o.pixelMm = 0.509;
-    o.sliceThicknessMm = 2.66;
-    o.aboveJunctionMm = 41.6;
-    o.bottomLevel = 9;
-    o.noise = 0.039;
-    o.bias = 0.001;
-    o.lesions = {lesion(3, 0.676, 8, 0.639, "holocord", 0.40, 1.5)};
-  });
+  // lower half of the lesion was lost and the count was 3 segments for 6, with a pass
+  // (docs/segmentation.md, "occluded stations").
+  addDraw("pam50-tall15-tilt-dorsal-C4-T2", 13, 1);
+  // A dorsal lesion nearly as bright as CSF from C3 to T2 in a straight, 7 % shorter neck: over the
+  // lesion's upper end the outline lost the cord's dorsal third and narrowed with it, keeping its
+  // shape, and 7 segments were counted as 6 with a pass (docs/segmentation.md, occluded stations).
+  addDraw("pam50-short93-bright-dorsal-C3-T2", 17, 6);
+  // Long holocord lesions of modest brightness: longer than the +-40 mm window of the cord level's
+  // robust local fit, they lifted that level to their own and were not found - faint_cord_signal
+  // pointed at their ends only. The cord's level is now held under the cord-to-CSF ratio's lower
+  // envelope (docs/lesions.md, reference levels).
+  addDraw("pam50-tall15-holocord-0.4-C3-T1", 23, 8);
   // Holocord C3-T2 at 0.26 of CSF, 124 mm - 60 % of the cord - with noise 0.05 and a strong coil
-  // field (random-23-4): the noise read over the whole cord's interior was the lesion's, the seed
-  // threshold doubled, and seven segments were not found (a check, faint signal at one end).
-  add("pam50-tall13-holocord-0.26-C3-T2", "pam50", [&](RealAnatomyOptions& o) {
-    o.seed = 23004;
-    o.stretch = 1.129;
-    o.lordosisMm = 8.06;
-    o.tiltDeg = -9.12;
-    o.rollDeg = 1.57;
-    o.lateralOffsetMm = -0.76;
-    o.pixelMm = 0.813;
-    o.sliceThicknessMm = 3.49;
-    o.aboveJunctionMm = 54.7;
-    o.noise = 0.050;
-    o.bias = 0.235;
-    o.lesions = {lesion(3, 0.331, 9, 0.356, "holocord", 0.26, 4.3)};
-  });
-  // Lesion-free, taller than average, tilted, with lordosis (the unseen draw random-23-13): the
-  // rounder, RL-narrower cord at C7 on 3.4 mm sagittal slices was taken for an occluded one,
-  // modelled from its canal, and CSF inside the model became an 11.7 mm lesion with a pass.
-  add("pam50-tall10-tilt-lordosis", "pam50", [&](RealAnatomyOptions& o) {
-    o.seed = 23013;
-    o.stretch = 1.102;
-    o.lordosisMm = 7.10;
-    o.tiltDeg = -7.11;
-    o.rollDeg = 1.23;
-    o.lateralOffsetMm = 0.36;
-    o.pixelMm = 0.724;
-    o.sliceThicknessMm = 3.43;
-    o.aboveJunctionMm = 57.0;
-    o.noise = 0.022;
-    o.bias = 0.058;
-  });
-  add("pam50-holocord-0.25-C5-T1", "pam50", [&](RealAnatomyOptions& o) {
-    o.seed = 23001;
-    o.stretch = 1.024;
-    o.lordosisMm = 4.87;
-    o.tiltDeg = -0.41;
-    o.rollDeg = -0.87;
-    o.lateralOffsetMm = 0.50;
-    o.pixelMm = 0.833;
-    o.sliceThicknessMm = 3.26;
-    o.aboveJunctionMm = 70.6;
-    o.noise = 0.030;
-    o.bias = 0.085;
-    o.lesions = {lesion(5, 0.597, 8, 0.731, "holocord", 0.25, 4.8)};
-  });
+  // field: the noise read over the whole cord's interior was the lesion's, the seed threshold
+  // doubled, and seven segments were not found (a check, faint signal at one end).
+  addDraw("pam50-tall13-holocord-0.26-C3-T2", 23, 4);
+  // Lesion-free, taller than average, tilted, with lordosis: the rounder, RL-narrower cord at C7 on
+  // 3.4 mm sagittal slices was taken for an occluded one, modelled from its canal, and CSF inside
+  // the model became an 11.7 mm lesion with a pass.
+  addDraw("pam50-tall10-tilt-lordosis", 23, 13);
+  // Holocord C5-T1 at 0.25 of CSF (with the two above: the cord-to-CSF envelope).
+  addDraw("pam50-holocord-0.25-C5-T1", 23, 1);
   return set;
 }
 
