@@ -70,7 +70,8 @@ std::vector<std::pair<double, double>> lesionExtents(
   return extents;
 }
 
-// Sector means of the cord's interior (n above the cord's level) over +-faintHalfMm, away from
+// Sector means of the cord's interior (n above the cord's level) over +-faintHalfMm and
+// +-faintShortHalfMm, away from
 // the lesions: runs of sections where a sector stands faintFloor and faintStandardErrors above,
 // one FaintSignal per run, strongest first. `forEachInterior(visit)` calls visit(position, excess)
 // for every interior cord voxel.
@@ -96,46 +97,56 @@ std::vector<FaintSignal> findFaintSignal(const std::vector<CrossSection>& sectio
       if (arc >= top - o.joinGapMm && arc <= bottom + o.joinGapMm) return true;
     return false;
   };
-  const long half = std::max(1L, static_cast<long>(std::lround(o.faintHalfMm / step)));
   std::vector<FaintSignal> found;
-  for (int q = 0; q < kSectors; ++q) {
-    FaintSignal run;
-    bool open = false;
-    const auto close = [&] {
-      if (open) found.push_back(run);
-      open = false;
-    };
-    for (long i = 0; i < count; ++i) {
-      double total = 0, n = 0;
-      for (long k = std::max(0L, i - half); k <= std::min(count - 1, i + half); ++k) {
-        total += sum[k][q];
-        n += number[k][q];
+  for (const double halfMm : {o.faintHalfMm, o.faintShortHalfMm}) {
+    const long half = std::max(1L, static_cast<long>(std::lround(halfMm / step)));
+    for (int q = 0; q < kSectors; ++q) {
+      FaintSignal run;
+      bool open = false;
+      const auto close = [&] {
+        if (open) found.push_back(run);
+        open = false;
+      };
+      for (long i = 0; i < count; ++i) {
+        double total = 0, n = 0;
+        for (long k = std::max(0L, i - half); k <= std::min(count - 1, i + half); ++k) {
+          total += sum[k][q];
+          n += number[k][q];
+        }
+        const double mean = n > 0 ? total / n : 0;
+        const double errors = n > 0 ? mean * std::sqrt(n) / std::max(spread, 1e-6) : 0;
+        if (n < o.faintMinVoxels || mean < o.faintFloor || errors < o.faintStandardErrors ||
+            nearLesion(sections[i].arcMm)) {
+          close();
+          continue;
+        }
+        const double top = sections[std::max(0L, i - half)].arcMm;
+        const double bottom = sections[std::min(count - 1, i + half)].arcMm;
+        if (!open) {
+          run = FaintSignal{top, bottom, kSectorNames[q], mean, errors};
+          open = true;
+        }
+        run.bottomArcMm = bottom;
+        if (errors > run.standardErrors) {
+          run.meanExcess = mean;
+          run.standardErrors = errors;
+        }
       }
-      const double mean = n > 0 ? total / n : 0;
-      const double errors = n > 0 ? mean * std::sqrt(n) / std::max(spread, 1e-6) : 0;
-      if (n < o.faintMinVoxels || mean < o.faintFloor || errors < o.faintStandardErrors ||
-          nearLesion(sections[i].arcMm)) {
-        close();
-        continue;
-      }
-      const double top = sections[std::max(0L, i - half)].arcMm;
-      const double bottom = sections[std::min(count - 1, i + half)].arcMm;
-      if (!open) {
-        run = FaintSignal{top, bottom, kSectorNames[q], mean, errors};
-        open = true;
-      }
-      run.bottomArcMm = bottom;
-      if (errors > run.standardErrors) {
-        run.meanExcess = mean;
-        run.standardErrors = errors;
-      }
+      close();
     }
-    close();
   }
   std::sort(found.begin(), found.end(), [](const FaintSignal& a, const FaintSignal& b) {
     return a.standardErrors > b.standardErrors;
   });
-  return found;
+  // The two windows see the same signal: one run per sector and stretch, the strongest.
+  std::vector<FaintSignal> distinct;
+  for (const FaintSignal& f : found) {
+    const bool seen = std::any_of(distinct.begin(), distinct.end(), [&](const FaintSignal& d) {
+      return d.sector == f.sector && f.topArcMm <= d.bottomArcMm && f.bottomArcMm >= d.topArcMm;
+    });
+    if (!seen) distinct.push_back(f);
+  }
+  return distinct;
 }
 
 }  // namespace
