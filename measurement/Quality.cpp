@@ -529,6 +529,15 @@ void checkLesions(const QualityInputs& in, const QualityOptions& o, Collector& c
           format("lesion %d reaches beyond the cord: it runs from %.0f "
                  "to %.0f mm along a cord segmented from %.0f to %.0f mm",
                  l.id, l.topArcMm, l.bottomArcMm, sections.front().arcMm, sections.back().arcMm));
+    // The cord ends at the conus medullaris, at L1-L2 in adults; below it the canal holds the
+    // cauda equina, whose roots the outline can follow as a brighter "cord" (the whole PAM50
+    // template: a 74 mm ventral "lesion" T12-L2 on a lesion-free spine).
+    if (l.bottomLevel && *l.bottomLevel >= o.conusLevel)
+      c.check(
+          "lesion_below_conus",
+          format("lesion %d reaches %s: the cord ends at the conus medullaris about L1-L2, and "
+                 "below it the outline may have followed the cauda equina; read it on the image",
+                 l.id, levelName(*l.bottomLevel).c_str()));
     std::size_t over = 0, interpolated = 0;
     for (const CrossSection& s : sections)
       if (s.arcMm >= l.topArcMm && s.arcMm <= l.bottomArcMm) {

@@ -216,6 +216,10 @@ struct QualityOptions {
   // To be calibrated against the segmenters' confidences once they exist: below a half the
   // segmenter itself is unsure (check), below a fifth it calls its result unusable (fail).
   double confidenceCheckBelow = 0.5, confidenceFailBelow = 0.2;
+  // --- Where the cord ends ---
+  // The conus medullaris ends at L1-L2 in adults (T12-L3 in 95 %); a lesion reaching this level
+  // (20 = L1) may be the cauda equina below it, followed by the outline.
+  int conusLevel = 20;
 };
 
 QualityReport assessQuality(const QualityInputs& inputs, const QualityOptions& options = {});

@@ -693,6 +693,25 @@ TEST(Quality, RealScansAgreeWithTheirReferenceMasks) {
   EXPECT_GE(judged, 4);
 }
 
+// The whole PAM50 template runs from the brainstem to L2 and holds no lesion. Below its cord's
+// end (the conus) the outline follows the cauda equina's roots, brighter than a cord, and a 74 mm
+// "lesion" T12-L2 came out with a pass. Whatever is reported there must be a check.
+TEST(Quality, LesionBelowTheConusIsACheck) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  const Analysed a = analyse(readNifti((data / "real/pam50-small/PAM50_small_t2.nii.gz").string()));
+  std::cout << "[ pam50 whole template ] " << a.lesionMetrics.size() << " lesions, "
+            << describe(a.quality) << "\n";
+  for (const Lesion& l : a.lesionMetrics) {
+    ASSERT_TRUE(l.bottomLevel.has_value()) << "levels are named on PAM50";
+    if (*l.bottomLevel >= 20) {
+      EXPECT_TRUE(has(a.quality, "lesion_below_conus", Verdict::Check)) << describe(a.quality);
+    }
+  }
+  if (!a.lesionMetrics.empty()) {
+    EXPECT_NE(a.quality.verdict, Verdict::Pass) << "a lesion on a lesion-free template";
+  }
+}
+
 // Volumes of pure noise, sagittal and axial: whatever "cord" the segmenters pick in them (the
 // darkest tube in a brighter ring exists in any noise), the verdict is fail - it was a 46-49 mm
 // cord with ADI "subluxation" and exit 0 (issue 23).
