@@ -412,13 +412,13 @@ int runAnalyze(AnalyzeOptions options) {
   if (options.anonymize) {
     // Identifiers out: the input's path, UIDs, patient ID, dates. Age and sex stay (cohort
     // measures, not identifiers).
-    nlohmann::json& input = report["input"];
+    nlohmann::json& inputEntry = report["input"];
     for (const char* key : {"path", "series_instance_uid", "series_id", "study_date"})
-      input[key] = nullptr;
-    input.erase("paths");
+      inputEntry[key] = nullptr;
+    inputEntry.erase("paths");
     for (const char* key :
          {"patient_name", "patient_id", "study_instance_uid", "series_instance_uid", "study_date"})
-      input["metadata"][key] = nullptr;
+      inputEntry["metadata"][key] = nullptr;
     report["anonymized"] = true;
     report["series_used"]["length_and_levels"] = nullptr;
     if (report["series_used"]["axial"].is_object())

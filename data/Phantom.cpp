@@ -1198,15 +1198,15 @@ PhantomStudy makePhantom(const PhantomOptions& options) {
           ++lesionCount[lesionId];
         }
         if (isCord) {
-          double s = sWarm, v = 0;
+          double along = sWarm, across = 0;
           if (!inPlane.empty())
-            s = inPlane[static_cast<std::size_t>(j) * grid.size[0] + i]
-                    .first;  // |v| < 30 here: the cord's own frame
+            along = inPlane[static_cast<std::size_t>(j) * grid.size[0] + i]
+                        .first;  // |v| < 30 here: the cord's own frame
           else
-            curve.project(p[1], p[2], s, v);
+            curve.project(p[1], p[2], along, across);
           // A voxel mostly inside the cord may have its centre just above the foramen magnum.
           levels->GetBufferPointer()[offset] =
-              static_cast<unsigned short>(anatomy.levelAt(std::max(s, 0.0)));
+              static_cast<unsigned short>(anatomy.levelAt(std::max(along, 0.0)));
         }
       }
     }

@@ -673,13 +673,13 @@ CraniocervicalLandmarks findCraniocervical(const Volume& volume, const CordSegme
         // A plateau: at least 1 mm, before the half-way fall, within 10 % of one value that lies
         // clearly below the peak (under 85 %) and clearly above that fall's level.
         const long need = std::max(2L, samples(1.0));
-        for (long i = runs[0].extreme, step = dir; (i - halfWay) * step < 0; i += step) {
-          if (i - step * need < 0 && step < 0) break;
-          const long j = i + step * (need - 1);
+        for (long i = runs[0].extreme, sense = dir; (i - halfWay) * sense < 0; i += sense) {
+          if (i - sense * need < 0 && sense < 0) break;
+          const long j = i + sense * (need - 1);
           if (j < 0 || j >= static_cast<long>(p.size()) || std::isnan(p[i]) || std::isnan(p[j]))
             break;
           double lo = p[i], hi = p[i];
-          for (long k = i; k != j + step; k += step) {
+          for (long k = i; k != j + sense; k += sense) {
             lo = std::min(lo, p[k]);
             hi = std::max(hi, p[k]);
           }

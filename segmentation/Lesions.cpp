@@ -434,10 +434,10 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
   // the lesion's peak signal (over the cord's own level): the lesion's extent at half its
   // maximum, as a reader judges where a bright lesion fades into the cord.
   for (Extent& l : lesions) {
-    std::map<long, double> count, brightest;  // per section
+    std::map<long, double> members, brightest;  // per section
     for (std::size_t k : l.members) {
       const long section = static_cast<long>(voxels[k].where.section);
-      count[section] += 1;
+      members[section] += 1;
       brightest[section] =
           std::max(brightest.count(section) ? brightest[section] : -1e300, normalised[k]);
     }
@@ -447,10 +447,10 @@ LesionSegmentation segmentLesions(const Volume& volume, const CordSegmentation& 
     const long reach = std::max(1L, static_cast<long>(std::lround(1.0 / step)));
     std::map<long, double> area;
     std::vector<double> areas;
-    for (const auto& [section, n] : count) {
+    for (const auto& [section, n] : members) {
       double pooled = 0;
       for (long k = section - reach; k <= section + reach; ++k)
-        if (const auto it = count.find(k); it != count.end()) pooled += it->second;
+        if (const auto it = members.find(k); it != members.end()) pooled += it->second;
       area[section] = pooled * out.voxelVolumeMm3 / ((2 * reach + 1) * step);
       areas.push_back(area[section]);
     }

@@ -58,9 +58,11 @@ TEST(DiskFull, EveryOutputFailsCleanlyAndReportJsonMeansComplete) {
                                quote(mount / "out") + " " + quote(copy) + " 2>/dev/null; exit $rc");
     SCOPED_TRACE("nr_inodes=" + std::to_string(files) + ": " + r.err);
     // Nothing half-written under an output's name, and no temporary left behind.
-    if (fs::exists(copy))
-      for (const auto& f : fs::directory_iterator(copy))
+    if (fs::exists(copy)) {
+      for (const auto& f : fs::directory_iterator(copy)) {
         EXPECT_EQ(f.path().filename().string().find(".cordscope-"), std::string::npos) << f.path();
+      }
+    }
     if (r.exitCode == 0) {
       ++succeeded;
       std::ifstream in(copy / "report.json");

@@ -199,7 +199,8 @@ TEST(Quality, HealthyAnalysisPasses) {
 
 TEST(Quality, NoCordFails) {
   Synthetic s;
-  s.cord = CordSegmentation{};
+  s.cord.found = false;
+  s.cord.sections.clear();
   s.cord.failure = "no spinal cord found: no CSF-lined tube of cord size runs through the image";
   const QualityReport r = s.assess();
   EXPECT_ONLY(r, Verdict::Fail, "cord_not_found");

@@ -93,14 +93,16 @@ void expectPhantomDiscs(const PhantomOptions& options, const std::string& name) 
   // As the pipeline does: anchored on the dens's base; and without it, on the foramen magnum.
   VertebraeOptions anatomical;
   anatomical.densBase = findCraniocervical(study.volume, cord).densBase;
-  for (const VertebraeOptions& options : {anatomical, VertebraeOptions{}}) {
-    const VertebralLabels labels = labelVertebrae(study.volume, cord, options);
-    const std::string anchor = options.densBase ? "dens base" : "foramen magnum";
+  for (const VertebraeOptions& labelling : {anatomical, VertebraeOptions{}}) {
+    const VertebralLabels labels = labelVertebrae(study.volume, cord, labelling);
+    const std::string anchor = labelling.densBase ? "dens base" : "foramen magnum";
     ASSERT_TRUE(labels.named) << name << ": "
                               << (labels.warnings.empty() ? "" : labels.warnings.front());
     EXPECT_EQ(labels.anchor, anchor) << name;
     // Names resting on one anchor (the foramen magnum alone) are never given more than 0.5.
-    if (labels.anchors.size() == 1) EXPECT_LE(labels.namingConfidence, 0.5) << name;
+    if (labels.anchors.size() == 1) {
+      EXPECT_LE(labels.namingConfidence, 0.5) << name;
+    }
     const DiscErrors e =
         compareDiscs(phantomDiscs(study.truth), labels, cord, "phantom " + name + ", " + anchor);
     EXPECT_TRUE(e.missing.empty()) << name;
