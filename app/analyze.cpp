@@ -32,6 +32,7 @@
 #include "segmentation/Lesions.h"
 #include "segmentation/Vertebrae.h"
 #include "version.h"
+#include "visualization/DicomExport.h"
 #include "visualization/HtmlReport.h"
 #include "visualization/Pictures.h"
 #include "visualization/Render3D.h"
@@ -78,6 +79,8 @@ struct AnalyzeOptions {
   bool anonymize = false;  // no names, IDs, dates or paths in the JSON (and the page built from it)
   std::string axial = "auto";  // the axial series for lesion patterns: auto, none, or a series
   double maxMemoryMb = kDefaultMaxMemoryMb;
+  bool dicomOut = false;  // SEG, SR and key images into OUTDIR/dicom (DICOM inputs)
+  int seriesNumberBase = DicomExportOptions{}.seriesNumberBase;
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -202,6 +205,36 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+// --dicom-out: the SEG, SR and key images into OUTDIR/dicom (visualization/DicomExport.h); the
+// names written. Nothing for a NIfTI input (no study, series or images in a PACS to add to) or
+// when no cord was found (nothing to segment or measure), each said in a note.
+std::vector<std::string> writeDicomOutputs(const Volume& volume, const SeriesEntry& series,
+                                           const Analysis& analysis,
+                                           const std::vector<Lesion>& lesions,
+                                           const QualityReport& quality,
+                                           const AnalyzeOptions& options) {
+  if (volume.sourceKind != "dicom") {
+    note(
+        "--dicom-out: no DICOM results for a NIfTI input: a DICOM result belongs to the study "
+        "and references the images it came from, which a NIfTI file does not carry");
+    return {};
+  }
+  if (!analysis.cord.found) {
+    note("--dicom-out: no DICOM results: no cord was found to segment or measure");
+    return {};
+  }
+  const fs::path outDir(options.outputDir);
+  DicomExportOptions dicom;
+  dicom.folder = (outDir / "dicom").string();
+  dicom.seriesNumberBase = options.seriesNumberBase;
+  dicom.softwareVersion = CORDSCOPE_VERSION;
+  dicom.keyImages = {
+      {(outDir / "sagittal.png").string(),
+       "cordscope: mid-sagittal plane with cord, levels, lesions and craniocervical measures"},
+      {(outDir / "render3d.png").string(), "cordscope: 3D view of cord, canal and lesions"}};
+  return writeDicomResults({volume, series, analysis, lesions, quality}, dicom).written;
+}
+
 int runAnalyze(AnalyzeOptions options) {
   using clock = std::chrono::steady_clock;
   nlohmann::json timings = nlohmann::json::object();
@@ -215,6 +248,9 @@ int runAnalyze(AnalyzeOptions options) {
   if (vertebraeOptions.c2c3 && !vertebraeOptions.manualDiscs.empty())
     throw UsageError("give --c2c3 or --discs, not both (--discs names every disc itself)");
   if (options.extensive.segments < 1) throw UsageError("--extensive-segments must be at least 1");
+  // Three series numbers from the base, each an IS (at most 2^31 - 1).
+  if (options.seriesNumberBase < 1 || options.seriesNumberBase > 2147483644)
+    throw UsageError("--series-number-base must be between 1 and 2147483644");
   if (options.threads != 0) {
     const int threads = clampWorkers(options.threads, "--threads");
     itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
@@ -383,6 +419,15 @@ int runAnalyze(AnalyzeOptions options) {
     timings["render3d_s"] = since(start);
   }
 
+  if (options.dicomOut) {
+    start = clock::now();
+    progress.stage("DICOM results");
+    for (const std::string& name : writeDicomOutputs(volume, inventory.series[choice.index],
+                                                     analysis, lesionMetrics, quality, options))
+      outputs.push_back("dicom/" + name);
+    timings["dicom_s"] = since(start);
+  }
+
   std::vector<std::string> warnings = volume.warnings;
   warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());
   if (!lesions.looked) warnings.push_back("lesions: " + lesions.note);
@@ -491,7 +536,8 @@ Command analyzeCommand() {
   c.usage =
       "cordscope analyze INPUT [INPUT...] -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] "
       "[--c2c3 X,Y,Z] "
-      "[--discs FILE] [--adi-female-cutoff] [--max-memory MB] [--demo]";
+      "[--discs FILE] [--adi-female-cutoff] [--max-memory MB] [--dicom-out] "
+      "[--series-number-base N] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
                     "DICOM folder or file, or NIfTI file; several DICOM folders are read as one")(
@@ -525,7 +571,13 @@ Command analyzeCommand() {
         "MB a series may need; a larger one is refused before it is read (exit 3)")(
         "adi-female-cutoff", po::bool_switch(),
         "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
-        "> 3 mm for everyone)");
+        "> 3 mm for everyone)")("dicom-out", po::bool_switch(),
+                                "DICOM input: also write a segmentation (SEG), a measurement "
+                                "report (TID 1500 SR) and key images (SC) of the same study "
+                                "into OUTDIR/dicom")(
+        "series-number-base",
+        po::value<int>()->default_value(DicomExportOptions{}.seriesNumberBase),
+        "series numbers of the DICOM results: N (SEG), N+1 (SR), N+2 (key images)");
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
@@ -542,7 +594,8 @@ Command analyzeCommand() {
            return rules;
          }(),
          !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>(),
-         vm["anonymize"].as<bool>(), vm["axial"].as<std::string>(), vm["max-memory"].as<double>()});
+         vm["anonymize"].as<bool>(), vm["axial"].as<std::string>(), vm["max-memory"].as<double>(),
+         vm["dicom-out"].as<bool>(), vm["series-number-base"].as<int>()});
   };
   return c;
 }
