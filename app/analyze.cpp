@@ -206,8 +206,8 @@ class Progress {
 };
 
 // --dicom-out: the SEG, SR and key images into OUTDIR/dicom (visualization/DicomExport.h); the
-// names written. Nothing for a NIfTI input (no study, series or images in a PACS to add to) or
-// when no cord was found (nothing to segment or measure), each said in a note.
+// names written. Nothing for a NIfTI input (no study, series or images in a PACS to add to), when
+// no cord was found (nothing to segment or measure) or the verdict is fail, each said in a note.
 std::vector<std::string> writeDicomOutputs(const Volume& volume, const SeriesEntry& series,
                                            const Analysis& analysis,
                                            const std::vector<Lesion>& lesions,
@@ -221,6 +221,13 @@ std::vector<std::string> writeDicomOutputs(const Volume& volume, const SeriesEnt
   }
   if (!analysis.cord.found) {
     note("--dicom-out: no DICOM results: no cord was found to segment or measure");
+    return {};
+  }
+  // A result that failed quality control is not sent where a radiologist would read it as one.
+  if (quality.verdict == Verdict::Fail) {
+    note(
+        "--dicom-out: no DICOM results: the result failed quality control (report.json says "
+        "why)");
     return {};
   }
   const fs::path outDir(options.outputDir);
@@ -419,6 +426,8 @@ int runAnalyze(AnalyzeOptions options) {
     timings["render3d_s"] = since(start);
   }
 
+  // Objects of an earlier run into this OUTDIR must not pass for this run's.
+  removeDicomResults((outDir / "dicom").string());
   if (options.dicomOut) {
     start = clock::now();
     progress.stage("DICOM results");

@@ -48,10 +48,12 @@ SourceImages readSourceImages(const SeriesEntry& series) {
     throw InputError(path +
                      ": the source has no SOP Class, Study or Series Instance UID to "
                      "reference in the DICOM results");
-  const bool multiFrame = ds.tagExists(DCM_PerFrameFunctionalGroupsSequence);
   for (const DicomFrame& frame : series.frames) {
-    source.sopInstanceUids.push_back(frame.sopInstanceUid);
-    source.frameNumbers.push_back(multiFrame ? frame.frame + 1 : 0);
+    // The reader keys a multi-frame file's frames "UID/n" (data/DicomSeries.cpp); a UID never
+    // holds a '/', so what precedes it is the file's SOP Instance UID and n the frame number.
+    const auto slash = frame.sopInstanceUid.find('/');
+    source.sopInstanceUids.push_back(frame.sopInstanceUid.substr(0, slash));
+    source.frameNumbers.push_back(slash == std::string::npos ? 0 : frame.frame + 1);
     source.positions.push_back(frame.position);
   }
   return source;
@@ -164,6 +166,12 @@ const SegmentRef* SegInfo::level(int level) const {
 
 }  // namespace dicomout
 
+void removeDicomResults(const std::string& folder) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error))
+    if (entry.path().extension() == ".dcm") std::filesystem::remove(entry.path(), error);
+}
+
 DicomExportResult writeDicomResults(const DicomExportInput& input,
                                     const DicomExportOptions& options) {
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
@@ -173,9 +181,7 @@ DicomExportResult writeDicomResults(const DicomExportInput& input,
   if (error)
     throw OutputError(options.folder + ": cannot create the DICOM output folder (" +
                       error.message() + ")");
-  // Stale objects of an earlier run must not be sent along with this run's.
-  for (const auto& entry : fs::directory_iterator(options.folder, error))
-    if (entry.path().extension() == ".dcm") fs::remove(entry.path(), error);
+  removeDicomResults(options.folder);
 
   const dicomout::SourceImages source = dicomout::readSourceImages(input.series);
   DicomExportResult result;

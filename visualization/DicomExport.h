@@ -42,6 +42,10 @@ struct DicomExportResult {
   std::vector<std::string> written;  // file names inside the folder, in the order written
 };
 
+// Removes the objects an earlier run left in `folder` (*.dcm), so that they never pass for this
+// run's; a missing folder is fine.
+void removeDicomResults(const std::string& folder);
+
 // Throws OutputError naming the file when one cannot be written, InputError when the source
 // DICOM cannot be read again. The caller decides that the input is DICOM and a cord was found.
 DicomExportResult writeDicomResults(const DicomExportInput& input,

@@ -191,14 +191,18 @@ void addFrames(DcmSegmentation& seg, const Planned& p, const SourceImages& sourc
     check(content.setDimensionIndexValues(p.ref.number, 0), path, "dimension index");
     check(content.setDimensionIndexValues(static_cast<Uint32>(k + 1), 1), path, "dimension index");
     ImageSOPInstanceReferenceMacro* reference = nullptr;
-    OFVector<Uint16> frames;
-    if (source.frameNumbers[k] > 0) frames.push_back(static_cast<Uint16>(source.frameNumbers[k]));
-    check(ImageSOPInstanceReferenceMacro::create(
-              source.sopClassUid.c_str(), source.sopInstanceUids[k].c_str(), frames, reference),
+    check(ImageSOPInstanceReferenceMacro::create(source.sopClassUid.c_str(),
+                                                 source.sopInstanceUids[k].c_str(), reference),
           path, "source image reference");
+    std::unique_ptr<ImageSOPInstanceReferenceMacro> owned(reference);
+    // A frame of a multi-frame source is referenced by its number. DCMTK 3.6.7's own check of
+    // that value fails on a valid IS ("Value Representation violated"), so it is not asked.
+    if (source.frameNumbers[k] > 0)
+      check(
+          reference->addReferencedFrameNumber(static_cast<Uint16>(source.frameNumbers[k]), OFFalse),
+          path, "source frame reference");
     OFVector<ImageSOPInstanceReferenceMacro> references;
     references.push_back(*reference);
-    delete reference;
     std::unique_ptr<FGDerivationImage> derivation(DcmSegmentation::createDerivationImageFG(
         references, "cordscope: automatic segmentation of this source image"));
     if (!derivation) throw OutputError(path + ": cannot write the derivation image reference");
@@ -236,8 +240,10 @@ SegInfo writeSegmentation(const DicomExportInput& input, const SourceImages& sou
   DcmSegmentation* created = nullptr;
   check(DcmSegmentation::createBinarySegmentation(
             created, static_cast<Uint16>(size[1]), static_cast<Uint16>(size[0]),
-            IODGeneralEquipmentModule::EquipmentInfo("cordscope", "cordscope", "0",
-                                                     options.softwareVersion.c_str()),
+            // dcmseg wants every equipment value non-empty.
+            IODGeneralEquipmentModule::EquipmentInfo(
+                "cordscope", "cordscope", "0",
+                options.softwareVersion.empty() ? "unknown" : options.softwareVersion.c_str()),
             ContentIdentificationMacro("1", "CORDSCOPE_SEG",
                                        "Spinal cord, canal, lesions and levels", "")),
         path, "segmentation");

@@ -22,8 +22,11 @@
 #include <sstream>
 
 #include "TestSupport.h"
+#include "data/Input.h"
 #include "data/Levels.h"
 #include "data/Nifti.h"
+#include "measurement/Analysis.h"
+#include "visualization/DicomExport.h"
 
 namespace cordscope {
 namespace {
@@ -217,6 +220,41 @@ std::vector<std::string> checkSegmentation(const fs::path& segFile, const fs::pa
   return labels;
 }
 
+// Every SEG frame derives from the source image at its position: the same SOP Instance (and, in a
+// multi-frame source, the same frame number), as the source series lists them.
+void checkSourceReferences(const fs::path& segFile, const SeriesEntry& series) {
+  DcmFileFormat file;
+  ASSERT_TRUE(file.loadFile(segFile.c_str()).good()) << segFile;
+  DcmSequenceOfItems* frames = nullptr;
+  ASSERT_TRUE(
+      file.getDataset()->findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, frames).good());
+  ASSERT_NE(frames, nullptr);
+  for (unsigned long i = 0; i < frames->card(); ++i) {
+    DcmItem* frame = frames->getItem(i);
+    DcmItem *plane = nullptr, *derivation = nullptr, *sourceImage = nullptr;
+    ASSERT_TRUE(frame->findAndGetSequenceItem(DCM_PlanePositionSequence, plane).good());
+    ASSERT_TRUE(frame->findAndGetSequenceItem(DCM_DerivationImageSequence, derivation).good());
+    ASSERT_TRUE(derivation->findAndGetSequenceItem(DCM_SourceImageSequence, sourceImage).good());
+    double position[3];
+    for (unsigned long c = 0; c < 3; ++c)
+      ASSERT_TRUE(plane->findAndGetFloat64(DCM_ImagePositionPatient, position[c], c).good());
+    const DicomFrame* expected = nullptr;
+    for (const DicomFrame& f : series.frames)
+      if (std::abs(f.position[0] - position[0]) < 1e-4 &&
+          std::abs(f.position[1] - position[1]) < 1e-4 &&
+          std::abs(f.position[2] - position[2]) < 1e-4)
+        expected = &f;
+    ASSERT_NE(expected, nullptr) << segFile << ": frame " << i + 1 << " at no source position";
+    const auto slash = expected->sopInstanceUid.find('/');
+    EXPECT_EQ(text(*sourceImage, DCM_ReferencedSOPInstanceUID),
+              expected->sopInstanceUid.substr(0, slash))
+        << segFile << ": frame " << i + 1;
+    EXPECT_EQ(text(*sourceImage, DCM_ReferencedFrameNumber),
+              slash == std::string::npos ? "" : std::to_string(expected->frame + 1))
+        << segFile << ": frame " << i + 1;
+  }
+}
+
 // The SR's numbers by group (tracking identifier) and concept code value.
 std::map<std::string, std::map<std::string, double>> srNumbers(const fs::path& srFile) {
   DcmFileFormat file;
@@ -291,8 +329,10 @@ void checkReportNumbers(const fs::path& srFile, const nlohmann::json& report) {
 }
 
 // analyze --dicom-out on `input`, then every check above. Returns report.json.
+// `source` is the DICOM folder analysed (the input, or the demo's study).
 nlohmann::json analyzeAndValidate(const std::string& input, const fs::path& out,
-                                  const std::string& extra = "--no-render") {
+                                  const std::string& extra = "--no-render",
+                                  const fs::path& source = {}) {
   const test::CommandResult r =
       test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " analyze " + input +
                      " -o " + test::quote(out.string()) + " --dicom-out --quiet " + extra);
@@ -309,6 +349,8 @@ nlohmann::json analyzeAndValidate(const std::string& input, const fs::path& out,
   if (seg != objects.end()) {
     const auto labels = checkSegmentation(seg->second.front(), out, report);
     EXPECT_GE(labels.size(), 2u);
+    const Inventory inventory = scanInput(source.empty() ? out / "demo-input/dicom" : source);
+    checkSourceReferences(seg->second.front(), inventory.series[chooseSeries(inventory).index]);
   }
   if (sr != objects.end()) {
     const test::CommandResult dump = test::runShell("dsrdump " + test::quote(sr->second.front()));
@@ -323,8 +365,8 @@ TEST(DicomOut, DefaultSagittalPhantom) {
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
   test::TempDir dir;
   ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "phantom")).exitCode, 0);
-  const nlohmann::json report =
-      analyzeAndValidate(test::quote(dir / "phantom/dicom"), dir.path() / "out", "");
+  const nlohmann::json report = analyzeAndValidate(
+      test::quote(dir / "phantom/dicom"), dir.path() / "out", "", dir.path() / "phantom/dicom");
   // With the 3D view rendered, both pictures become key images.
   int keyImages = 0;
   for (const auto& entry : fs::directory_iterator(dir.path() / "out/dicom"))
@@ -355,15 +397,64 @@ TEST(DicomOut, AxialPhantom) {
                                test::quote(dir / "phantom"))
                 .exitCode,
             0);
-  analyzeAndValidate(test::quote(dir / "phantom/dicom"), dir.path() / "axial");
+  analyzeAndValidate(test::quote(dir / "phantom/dicom"), dir.path() / "axial", "--no-render",
+                     dir.path() / "phantom/dicom");
 }
 
 TEST(DicomOut, RealDicomSeries) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
   test::TempDir dir;
-  analyzeAndValidate(test::quote((data / "real/sct-t2-lesion/dicom").string()),
-                     dir.path() / "real");
+  analyzeAndValidate(test::quote((data / "real/sct-t2-lesion/dicom").string()), dir.path() / "real",
+                     "--no-render", data / "real/sct-t2-lesion/dicom");
+}
+
+// A multi-frame (enhanced) source: frames are referenced by their number in the one file. The
+// real Siemens XA30 series is a brain EPI whose "cord" fails quality control, so analyze writes
+// nothing for it; the export is run in-process here to check the objects themselves.
+TEST(DicomOut, MultiFrameSource) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
+  test::TempDir dir;
+  const Inventory inventory = scanInput((data / "dicom/siemens-xa30-epi-sag-enhanced").string());
+  const SeriesChoice choice = chooseSeries(inventory);
+  const SeriesEntry& series = inventory.series[choice.index];
+  const Volume volume = loadSeries(inventory, choice.index);
+  const Analysis analysis = analyzeStudy(volume);
+  ASSERT_TRUE(analysis.cord.found) << "the export needs masks to write";
+  const fs::path out = dir.path() / "multiframe";
+  fs::create_directories(out);
+  writeNifti(analysis.cord.cord.GetPointer(), (out / "cord.nii.gz").string());
+  writeNifti(analysis.cord.canal.GetPointer(), (out / "canal.nii.gz").string());
+  writeNifti(analysis.lesions.mask.GetPointer(), (out / "lesion.nii.gz").string());
+  writeNifti(analysis.vertebrae.levelMap.GetPointer(), (out / "levels.nii.gz").string());
+  DicomExportOptions options;
+  options.folder = (out / "dicom").string();
+  writeDicomResults({volume, series, analysis, analysis.lesionMetrics, analysis.quality}, options);
+  validateObjects(out / "dicom");
+  const nlohmann::json ids = {
+      {"input",
+       {{"series_instance_uid", volume.meta.seriesInstanceUid},
+        {"metadata", {{"study_instance_uid", volume.meta.studyInstanceUid}}}}}};
+  checkSegmentation(out / "dicom/seg.dcm", out, ids);
+  checkSourceReferences(out / "dicom/seg.dcm", series);
+}
+
+// A result that failed quality control goes to no PACS, and objects an earlier run left in
+// OUTDIR/dicom are removed (they would pass for this run's).
+TEST(DicomOut, NothingWhenQualityFails) {
+  CORDSCOPE_REQUIRE_SHARED_DATA(data);
+  test::TempDir dir;
+  fs::create_directories(dir.path() / "out/dicom");
+  std::ofstream(dir.path() / "out/dicom/seg.dcm") << "stale";
+  const test::CommandResult r = test::runCordscope(
+      "analyze " + test::quote((data / "dicom/siemens-xa30-epi-sag-enhanced").string()) + " -o " +
+      test::quote(dir / "out") + " --dicom-out --no-render --quiet");
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_EQ(readJson(dir.path() / "out/report.json")["quality"]["verdict"], "fail");
+  EXPECT_FALSE(fs::exists(dir.path() / "out/dicom/seg.dcm"));
+  EXPECT_NE(r.err.find("no DICOM results: the result failed quality control"), std::string::npos)
+      << r.err;
 }
 
 TEST(DicomOut, NothingForNifti) {
