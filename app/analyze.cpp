@@ -188,19 +188,20 @@ nlohmann::json inputJson(const Volume& v, const SeriesEntry& s,
 // (a batch's logs stay clean).
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  Progress(bool enabled, int stages)
+      : enabled_(enabled), stages_(stages), start_(std::chrono::steady_clock::now()) {}
   void stage(const std::string& name) {
     if (!enabled_) return;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     char text[96];
-    std::snprintf(text, sizeof text, "[%d/%d %5.1f s] ", ++done_, kStages, seconds);
+    std::snprintf(text, sizeof text, "[%d/%d %5.1f s] ", ++done_, stages_, seconds);
     std::cerr << "cordscope: " << text << name << "\n";
   }
 
  private:
-  static constexpr int kStages = 10;
   bool enabled_;
+  int stages_;
   int done_ = 0;
   std::chrono::steady_clock::time_point start_;
 };
@@ -263,7 +264,7 @@ int runAnalyze(AnalyzeOptions options) {
     itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
     cv::setNumThreads(threads);
   }
-  Progress progress(!options.quiet && ::isatty(STDERR_FILENO));
+  Progress progress(!options.quiet && ::isatty(STDERR_FILENO), options.dicomOut ? 11 : 10);
   std::vector<std::string> outputs;  // file names written, in order
   makeOutputDir(options.outputDir);
   {
