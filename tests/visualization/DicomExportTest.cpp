@@ -457,6 +457,19 @@ TEST(DicomOut, NothingWhenQualityFails) {
       << r.err;
 }
 
+// An object that cannot be written is exit 5, one line naming it, and no report.json (written
+// last, it would say every output beside it is whole).
+TEST(DicomOut, UnwritableFolderIsExit5) {
+  test::TempDir dir;
+  fs::create_directories(dir.path() / "out");
+  std::ofstream(dir.path() / "out/dicom") << "a file where the folder goes";
+  const test::CommandResult r = test::runCordscope("analyze --demo -o " + test::quote(dir / "out") +
+                                                   " --dicom-out --no-render --quiet");
+  EXPECT_EQ(r.exitCode, 5) << r.err;
+  EXPECT_NE(r.err.find(dir / "out/dicom"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "out/report.json"));
+}
+
 TEST(DicomOut, NothingForNifti) {
   CORDSCOPE_REQUIRE_SHARED_DATA(data);
   test::TempDir dir;
