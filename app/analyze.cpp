@@ -213,6 +213,7 @@ std::vector<std::string> writeDicomOutputs(const Volume& volume, const SeriesEnt
                                            const Analysis& analysis,
                                            const std::vector<Lesion>& lesions,
                                            const QualityReport& quality,
+                                           const nlohmann::json& report,
                                            const AnalyzeOptions& options) {
   if (volume.sourceKind != "dicom") {
     note(
@@ -240,7 +241,7 @@ std::vector<std::string> writeDicomOutputs(const Volume& volume, const SeriesEnt
       {(outDir / "sagittal.png").string(),
        "cordscope: mid-sagittal plane with cord, levels, lesions and craniocervical measures"},
       {(outDir / "render3d.png").string(), "cordscope: 3D view of cord, canal and lesions"}};
-  return writeDicomResults({volume, series, analysis, lesions, quality}, dicom).written;
+  return writeDicomResults({volume, series, analysis, lesions, quality, &report}, dicom).written;
 }
 
 int runAnalyze(AnalyzeOptions options) {
@@ -427,17 +428,6 @@ int runAnalyze(AnalyzeOptions options) {
     timings["render3d_s"] = since(start);
   }
 
-  // Objects of an earlier run into this OUTDIR must not pass for this run's.
-  removeDicomResults((outDir / "dicom").string());
-  if (options.dicomOut) {
-    start = clock::now();
-    progress.stage("DICOM results");
-    for (const std::string& name : writeDicomOutputs(volume, inventory.series[choice.index],
-                                                     analysis, lesionMetrics, quality, options))
-      outputs.push_back("dicom/" + name);
-    timings["dicom_s"] = since(start);
-  }
-
   std::vector<std::string> warnings = volume.warnings;
   warnings.insert(warnings.end(), vertebrae.warnings.begin(), vertebrae.warnings.end());
   if (!lesions.looked) warnings.push_back("lesions: " + lesions.note);
@@ -486,6 +476,17 @@ int runAnalyze(AnalyzeOptions options) {
       kept.push_back(w);
     }
     report["warnings"] = kept;
+  }
+  // Objects of an earlier run into this OUTDIR must not pass for this run's.
+  removeDicomResults((outDir / "dicom").string());
+  if (options.dicomOut) {
+    start = clock::now();
+    progress.stage("DICOM results");
+    for (const std::string& name :
+         writeDicomOutputs(volume, inventory.series[choice.index], analysis, lesionMetrics, quality,
+                           report, options))
+      outputs.push_back("dicom/" + name);
+    report["timings_s"]["dicom_s"] = since(start);
   }
   progress.stage("report");
   writeHtmlReport(report,

@@ -193,13 +193,17 @@ DicomExportResult writeDicomResults(const DicomExportInput& input,
   result.written.push_back("sr.dcm");
   const std::string keySeries = dicomout::newUid();
   int number = 0;
-  for (const KeyImage& image : options.keyImages) {
-    if (!fs::exists(image.pngPath)) continue;
+  const auto writeKey = [&](const dicomout::RgbImage& image, const std::string& description) {
     const std::string name = "key" + std::to_string(++number) + ".dcm";
-    dicomout::writeKeyImage(image, source, options, keySeries, number,
+    dicomout::writeKeyImage(image, description, source, options, keySeries, number,
                             (fs::path(options.folder) / name).string());
     result.written.push_back(name);
-  }
+  };
+  for (const KeyImage& image : options.keyImages)
+    if (fs::exists(image.pngPath)) writeKey(dicomout::readPng(image.pngPath), image.description);
+  if (input.report)
+    writeKey(dicomout::findingsPage(*input.report),
+             "cordscope: key findings, quality verdict and lesion table (report.json)");
   return result;
 }
 

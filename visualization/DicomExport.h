@@ -6,6 +6,7 @@
 // the SEG lies on the source's grid: one frame per source slice a segment touches, positions and
 // orientation in LPS exactly as the source's frames give them.
 #pragma once
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct DicomExportInput {
   const Analysis& analysis;
   const std::vector<Lesion>& lesions;
   const QualityReport& quality;
+  // report.json as written: its key findings become a one-page findings key image (none when
+  // null).
+  const nlohmann::json* report;
 };
 
 struct DicomExportResult {

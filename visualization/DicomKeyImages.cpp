@@ -8,12 +8,6 @@
 #include "visualization/DicomObjects.h"
 
 namespace cordscope::dicomout {
-namespace {
-
-struct RgbImage {
-  unsigned width = 0, height = 0;
-  std::vector<Uint8> pixels;  // R, G, B interleaved, row by row
-};
 
 RgbImage readPng(const std::string& path) {
   png_image image{};
@@ -38,12 +32,9 @@ RgbImage readPng(const std::string& path) {
   return rgb;
 }
 
-}  // namespace
-
-void writeKeyImage(const KeyImage& key, const SourceImages& source,
+void writeKeyImage(const RgbImage& rgb, const std::string& description, const SourceImages& source,
                    const DicomExportOptions& options, const std::string& seriesUid, int number,
                    const std::string& path) {
-  const RgbImage rgb = readPng(key.pngPath);
   DcmFileFormat file;
   DcmDataset& ds = *file.getDataset();
   copyPatientAndStudy(*source.header->getDataset(), ds);
@@ -72,8 +63,8 @@ void writeKeyImage(const KeyImage& key, const SourceImages& source,
   put(ds, DCM_InstanceNumber, std::to_string(number), path);
   put(ds, DCM_PatientOrientation, "", path);
   put(ds, DCM_ImageType, "DERIVED\\SECONDARY", path);
-  put(ds, DCM_DerivationDescription, key.description, path);
-  put(ds, DCM_ImageComments, key.description, path);
+  put(ds, DCM_DerivationDescription, description, path);
+  put(ds, DCM_ImageComments, description, path);
   put(ds, DCM_BurnedInAnnotation, "YES", path);  // levels, lesions and measures drawn in
   stampCreation(ds);
   // Image Pixel: RGB, 8 bits, interleaved (the PNG's own order).

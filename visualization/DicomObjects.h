@@ -76,9 +76,22 @@ void writeMeasurementReport(const DicomExportInput& input, const SourceImages& s
                             const SegInfo& seg, const DicomExportOptions& options,
                             const std::string& path);
 
-// One Secondary Capture image of a PNG (DicomKeyImages.cpp); instance `number` of the series.
-void writeKeyImage(const KeyImage& image, const SourceImages& source,
-                   const DicomExportOptions& options, const std::string& seriesUid, int number,
-                   const std::string& path);
+// An 8-bit RGB picture, interleaved, row by row.
+struct RgbImage {
+  unsigned width = 0, height = 0;
+  std::vector<Uint8> pixels;
+};
+
+// A PNG read as RGB (DicomKeyImages.cpp). Throws OutputError naming it.
+RgbImage readPng(const std::string& path);
+
+// The key findings of report.json on one page, as a reader without cordscope sees them
+// (FindingsPage.cpp).
+RgbImage findingsPage(const nlohmann::json& report);
+
+// One Secondary Capture image (DicomKeyImages.cpp); instance `number` of the series.
+void writeKeyImage(const RgbImage& image, const std::string& description,
+                   const SourceImages& source, const DicomExportOptions& options,
+                   const std::string& seriesUid, int number, const std::string& path);
 
 }  // namespace cordscope::dicomout

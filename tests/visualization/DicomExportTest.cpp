@@ -12,6 +12,7 @@
 #include <dcmtk/oflog/oflog.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -367,11 +368,23 @@ TEST(DicomOut, DefaultSagittalPhantom) {
   ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "phantom")).exitCode, 0);
   const nlohmann::json report = analyzeAndValidate(
       test::quote(dir / "phantom/dicom"), dir.path() / "out", "", dir.path() / "phantom/dicom");
-  // With the 3D view rendered, both pictures become key images.
-  int keyImages = 0;
+  // With the 3D view rendered, both pictures become key images, then the findings page.
+  std::vector<std::string> comments;
   for (const auto& entry : fs::directory_iterator(dir.path() / "out/dicom"))
-    keyImages += entry.path().filename().string().rfind("key", 0) == 0;
-  EXPECT_EQ(keyImages, fs::exists(dir.path() / "out/render3d.png") ? 2 : 1);
+    if (entry.path().filename().string().rfind("key", 0) == 0) {
+      DcmFileFormat file;
+      ASSERT_TRUE(file.loadFile(entry.path().c_str()).good());
+      comments.push_back(text(*file.getDataset(), DCM_InstanceNumber) + " " +
+                         text(*file.getDataset(), DCM_ImageComments));
+    }
+  std::sort(comments.begin(), comments.end());
+  const bool rendered = fs::exists(dir.path() / "out/render3d.png");
+  ASSERT_EQ(comments.size(), rendered ? 3u : 2u);
+  EXPECT_NE(comments.front().find("mid-sagittal"), std::string::npos) << comments.front();
+  if (rendered) {
+    EXPECT_NE(comments[1].find("3D view"), std::string::npos) << comments[1];
+  }
+  EXPECT_NE(comments.back().find("key findings"), std::string::npos) << comments.back();
 }
 
 TEST(DicomOut, DemoStudyWithLongLesion) {
@@ -430,7 +443,8 @@ TEST(DicomOut, MultiFrameSource) {
   writeNifti(analysis.vertebrae.levelMap.GetPointer(), (out / "levels.nii.gz").string());
   DicomExportOptions options;
   options.folder = (out / "dicom").string();
-  writeDicomResults({volume, series, analysis, analysis.lesionMetrics, analysis.quality}, options);
+  writeDicomResults({volume, series, analysis, analysis.lesionMetrics, analysis.quality, nullptr},
+                    options);
   validateObjects(out / "dicom");
   const nlohmann::json ids = {
       {"input",
