@@ -71,17 +71,6 @@ std::string newUid() {
   return uidFromSeed(seed);
 }
 
-std::string decimalString(double value) {
-  if (std::abs(value) < 1e-12) return "0";
-  char buffer[64];
-  for (int precision = 15; precision > 1; --precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
-    if (std::strlen(buffer) <= 16) return buffer;
-  }
-  std::snprintf(buffer, sizeof buffer, "%.1e", value);
-  return buffer;
-}
-
 void copyPatientAndStudy(DcmItem& source, DcmItem& target) {
   // Type 2 (present, may be empty) in the Patient and General Study modules; the rest Type 3,
   // copied when the source has them.

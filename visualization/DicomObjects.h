@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/DicomWriter.h"  // decimalString, uidFromSeed
 #include "visualization/DicomExport.h"
 
 namespace cordscope::dicomout {
@@ -28,9 +29,6 @@ SourceImages readSourceImages(const SeriesEntry& series);
 
 // A new UID under the 2.25 root, unique per call (random 128 bits).
 std::string newUid();
-
-// A DS value: the most significant digits that fit in 16 characters.
-std::string decimalString(double value);
 
 // Patient, General Study and Patient Study attributes copied from the source (a Type 2 one the
 // source lacks is written empty), and its Specific Character Set.

@@ -17,7 +17,7 @@ constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 // OpenCV's Hershey fonts draw ASCII only: the report's few other characters in ASCII words.
 std::string ascii(const std::string& text) {
   static const std::pair<const char*, const char*> replacements[] = {
-      {"\u2265", ">="}, {"\u2264", "<="}, {"\u00b2", "2"},   {"\u00b3", "3"},  {"\u2013", "-"},
+      {"\u2265", ">="}, {"\u2264", "<="}, {"\u00b2", "2"},    {"\u00b3", "3"}, {"\u2013", "-"},
       {"\u2014", "-"},  {"\u00d7", "x"},  {"\u00b0", " deg"}, {"\u2019", "'"}, {"\u00b1", "+-"}};
   std::string out = text;
   for (const auto& [from, to] : replacements)
@@ -50,8 +50,9 @@ void addWrapped(std::vector<Line>& lines, const std::string& text, Line style) {
   int baseline = 0;
   while (words >> word) {
     const std::string candidate = line.empty() ? word : line + " " + word;
-    if (!line.empty() && cv::getTextSize(candidate, kFont, style.scale, style.thickness, &baseline)
-                                 .width > kWidth - 2 * kMargin) {
+    if (!line.empty() &&
+        cv::getTextSize(candidate, kFont, style.scale, style.thickness, &baseline).width >
+            kWidth - 2 * kMargin) {
       style.text = line;
       lines.push_back(style);
       style.gapBefore = 0;
@@ -72,8 +73,8 @@ std::string fixed(const nlohmann::json& value, int decimals) {
 }
 
 std::string lesionLine(const nlohmann::json& l) {
-  std::string text = "Lesion " + std::to_string(l.value("id", 0)) + ": " +
-                     fixed(l["length_mm"], 1) + " mm";
+  std::string text =
+      "Lesion " + std::to_string(l.value("id", 0)) + ": " + fixed(l["length_mm"], 1) + " mm";
   if (l["top_level"].is_string())
     text += ", " + l["top_level"].get<std::string>() + "-" + l["bottom_level"].get<std::string>();
   if (l["segments_spanned"].is_number())
@@ -93,9 +94,9 @@ std::vector<Line> layout(const nlohmann::json& report) {
              {"", 0.65, 1, {90, 90, 90}, 10});
   const nlohmann::json& quality = report.value("quality", nlohmann::json::object());
   const std::string verdict = quality.value("verdict", std::string("?"));
-  addWrapped(lines, "Quality control: " + verdict,
-             {"", 0.85, 2, verdict == "pass" ? cv::Scalar(40, 120, 40) : cv::Scalar(0, 90, 200),
-              24});
+  addWrapped(
+      lines, "Quality control: " + verdict,
+      {"", 0.85, 2, verdict == "pass" ? cv::Scalar(40, 120, 40) : cv::Scalar(0, 90, 200), 24});
   for (const auto& reason : quality.value("reasons", nlohmann::json::array()))
     addWrapped(lines, "- " + reason.value("message", std::string("")),
                {"", 0.6, 1, {60, 60, 60}, 4});

@@ -34,11 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-nlohmann::json readJson(const fs::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
 std::string text(DcmItem& item, const DcmTagKey& tag) {
   OFString value;
   item.findAndGetOFStringArray(tag, value);
@@ -338,7 +333,7 @@ nlohmann::json analyzeAndValidate(const std::string& input, const fs::path& out,
       test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " analyze " + input +
                      " -o " + test::quote(out.string()) + " --dicom-out --quiet " + extra);
   EXPECT_TRUE(r.exitCode == 0 || r.exitCode == 1) << r.err;
-  const nlohmann::json report = readJson(out / "report.json");
+  const nlohmann::json report = test::readJson(out / "report.json");
   EXPECT_TRUE(report["cord"]["found"].get<bool>()) << input;
   const auto objects = validateObjects(out / "dicom");
   const auto seg = objects.find(UID_SegmentationStorage);
@@ -465,7 +460,7 @@ TEST(DicomOut, NothingWhenQualityFails) {
       "analyze " + test::quote((data / "dicom/siemens-xa30-epi-sag-enhanced").string()) + " -o " +
       test::quote(dir / "out") + " --dicom-out --no-render --quiet");
   EXPECT_EQ(r.exitCode, 1) << r.err;
-  EXPECT_EQ(readJson(dir.path() / "out/report.json")["quality"]["verdict"], "fail");
+  EXPECT_EQ(test::readJson(dir.path() / "out/report.json")["quality"]["verdict"], "fail");
   EXPECT_FALSE(fs::exists(dir.path() / "out/dicom/seg.dcm"));
   EXPECT_NE(r.err.find("no DICOM results: the result failed quality control"), std::string::npos)
       << r.err;
