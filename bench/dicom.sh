@@ -15,8 +15,8 @@ trap 'rm -rf "$work"' EXIT
 seconds() { /usr/bin/time -f "%e" -o "$work/t" env -u DISPLAY "$@" > /dev/null 2>&1 || true; cat "$work/t"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 stage() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings_s"]["dicom_s"])' "$1"; }
-echo "| study | analyze --no-render (s) | + --dicom-out (s) | difference of medians (s) | dicom_s stage, median (s) | target |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| study | analyze --no-render (s) | + --dicom-out (s) | difference of medians (s) | median of pair differences (s) | dicom_s stage, median (s) | target |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for study in default clinical; do
   dicom="$work/$study/dicom"
   seconds "$bin" analyze "$dicom" -o "$work/a" --no-render --quiet > /dev/null
@@ -28,5 +28,6 @@ for study in default clinical; do
     stage "$work/b/report.json" >> "$work/ts"
   done
   a=$(median < "$work/ta") b=$(median < "$work/tb") s=$(median < "$work/ts")
-  printf "| %s | %.2f | %.2f | %.2f | %.3f | ≤ 0.3 s |\n" "$study" "$a" "$b" "$(echo "$b - $a" | bc -l)" "$s"
+  d=$(paste "$work/ta" "$work/tb" | awk '{print $2 - $1}' | median)
+  printf "| %s | %.2f | %.2f | %.2f | %.2f | %.3f | ≤ 0.3 s |\n" "$study" "$a" "$b" "$(echo "$b - $a" | bc -l)" "$d" "$s"
 done
