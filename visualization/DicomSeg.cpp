@@ -4,10 +4,13 @@
 #include <dcmtk/dcmfg/fgpixmsr.h>
 #include <dcmtk/dcmfg/fgplanor.h>
 #include <dcmtk/dcmfg/fgplanpo.h>
+#include <dcmtk/dcmiod/cielabutil.h>
 #include <dcmtk/dcmiod/iodreferences.h>
 #include <dcmtk/dcmseg/segdoc.h>
 #include <dcmtk/dcmseg/segment.h>
 
+#include <array>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <set>
@@ -62,6 +65,7 @@ struct Planned {
   Code category{"", "", ""}, type{"", "", ""};
   Code region{"", "", ""};  // Anatomic Region: the vertebra of a level's cord
   std::string trackingId;
+  std::array<double, 3> rgb{1, 1, 1};  // the viewer's colour (sRGB 0-1), as the pictures paint
 };
 
 Planned planned(const std::string& label, const Mask* mask, unsigned char value,
@@ -104,10 +108,14 @@ std::vector<Planned> planSegments(const DicomExportInput& input) {
         return;
       }
   };
-  add(planned("Spinal cord", a.cord.cord.GetPointer(), 0, kAnatomicalStructure, kSpinalCord));
+  Planned cord =
+      planned("Spinal cord", a.cord.cord.GetPointer(), 0, kAnatomicalStructure, kSpinalCord);
+  cord.rgb = {0.2, 0.8, 0.3};
+  add(cord);
   Planned canal =
       planned("Spinal canal", a.cord.canal.GetPointer(), 0, kAnatomicalStructure, kSpinalCanal);
   canal.ref.canal = true;
+  canal.rgb = {0.35, 0.65, 1.0};
   add(canal);
   if (a.lesions.mask)
     for (unsigned char id : labelsIn(*a.lesions.mask)) {
@@ -115,6 +123,7 @@ std::vector<Planned> planSegments(const DicomExportInput& input) {
                           kAbnormalStructure, kLesion);
       p.ref.lesionId = id;
       p.trackingId = "cord lesion " + std::to_string(id);
+      p.rgb = {0.95, 0.15, 0.1};
       add(p);
     }
   if (a.vertebrae.levelMap)
@@ -125,6 +134,10 @@ std::vector<Planned> planSegments(const DicomExportInput& input) {
                           kAnatomicalStructure, kSpinalCord);
       p.ref.level = level;
       p.region = vertebraCode(level);
+      // Neighbouring levels in colours a viewer tells apart.
+      static const std::array<double, 3> palette[] = {
+          {0.9, 0.6, 0.1}, {0.6, 0.3, 0.9}, {0.1, 0.75, 0.75}, {0.9, 0.4, 0.6}};
+      p.rgb = palette[level % 4];
       add(p);
     }
   return plan;
@@ -140,6 +153,12 @@ DcmSegment* makeSegment(Planned& p, const std::string& path) {
     check(segment->getGeneralAnatomyCode().getAnatomicRegion().set(p.region.value, p.region.scheme,
                                                                    p.region.meaning),
           path, "anatomic region of '" + p.ref.label + "'");
+  double L = 0, A = 0, B = 0;
+  IODCIELabUtil::rgb2DicomLab(L, A, B, p.rgb[0], p.rgb[1], p.rgb[2]);
+  check(segment->setRecommendedDisplayCIELabValue(static_cast<Uint16>(std::lround(L)),
+                                                  static_cast<Uint16>(std::lround(A)),
+                                                  static_cast<Uint16>(std::lround(B))),
+        path, "display colour of '" + p.ref.label + "'");
   if (!p.trackingId.empty()) {
     p.ref.trackingId = p.trackingId;
     p.ref.trackingUid = newUid();
