@@ -3,6 +3,7 @@
 #pragma once
 #include <dcmtk/dcmdata/dctk.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
