@@ -214,12 +214,10 @@ void addFrames(DcmSegmentation& seg, const Planned& p, const SourceImages& sourc
                                                  source.sopInstanceUids[k].c_str(), reference),
           path, "source image reference");
     std::unique_ptr<ImageSOPInstanceReferenceMacro> owned(reference);
-    // A frame of a multi-frame source is referenced by its number. DCMTK 3.6.7's own check of
-    // that value fails on a valid IS ("Value Representation violated"), so it is not asked.
+    // A frame of a multi-frame source is referenced by its number.
     if (source.frameNumbers[k] > 0)
-      check(
-          reference->addReferencedFrameNumber(static_cast<Uint16>(source.frameNumbers[k]), OFFalse),
-          path, "source frame reference");
+      check(reference->addReferencedFrameNumber(static_cast<Uint16>(source.frameNumbers[k])), path,
+            "source frame reference");
     OFVector<ImageSOPInstanceReferenceMacro> references;
     references.push_back(*reference);
     std::unique_ptr<FGDerivationImage> derivation(DcmSegmentation::createDerivationImageFG(
