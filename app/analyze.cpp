@@ -32,6 +32,7 @@
 #include "segmentation/Lesions.h"
 #include "segmentation/Vertebrae.h"
 #include "version.h"
+#include "visualization/DicomExport.h"
 #include "visualization/HtmlReport.h"
 #include "visualization/Pictures.h"
 #include "visualization/Render3D.h"
@@ -78,6 +79,8 @@ struct AnalyzeOptions {
   bool anonymize = false;  // no names, IDs, dates or paths in the JSON (and the page built from it)
   std::string axial = "auto";  // the axial series for lesion patterns: auto, none, or a series
   double maxMemoryMb = kDefaultMaxMemoryMb;
+  bool dicomOut = false;  // SEG, SR and key images into OUTDIR/dicom (DICOM inputs)
+  int seriesNumberBase = DicomExportOptions{}.seriesNumberBase;
 };
 
 // "x,y,z" in RAS millimetres -> LPS.
@@ -185,22 +188,61 @@ nlohmann::json inputJson(const Volume& v, const SeriesEntry& s,
 // (a batch's logs stay clean).
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+  Progress(bool enabled, int stages)
+      : enabled_(enabled), stages_(stages), start_(std::chrono::steady_clock::now()) {}
   void stage(const std::string& name) {
     if (!enabled_) return;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     char text[96];
-    std::snprintf(text, sizeof text, "[%d/%d %5.1f s] ", ++done_, kStages, seconds);
+    std::snprintf(text, sizeof text, "[%d/%d %5.1f s] ", ++done_, stages_, seconds);
     std::cerr << "cordscope: " << text << name << "\n";
   }
 
  private:
-  static constexpr int kStages = 10;
   bool enabled_;
+  int stages_;
   int done_ = 0;
   std::chrono::steady_clock::time_point start_;
 };
+
+// --dicom-out: the SEG, SR and key images into OUTDIR/dicom (visualization/DicomExport.h); the
+// names written. Nothing for a NIfTI input (no study, series or images in a PACS to add to), when
+// no cord was found (nothing to segment or measure) or the verdict is fail, each said in a note.
+std::vector<std::string> writeDicomOutputs(const Volume& volume, const SeriesEntry& series,
+                                           const Analysis& analysis,
+                                           const std::vector<Lesion>& lesions,
+                                           const QualityReport& quality,
+                                           const nlohmann::json& report,
+                                           const AnalyzeOptions& options) {
+  if (volume.sourceKind != "dicom") {
+    note(
+        "--dicom-out: no DICOM results for a NIfTI input: a DICOM result belongs to the study "
+        "and references the images it came from, which a NIfTI file does not carry");
+    return {};
+  }
+  if (!analysis.cord.found) {
+    note("--dicom-out: no DICOM results: no cord was found to segment or measure");
+    return {};
+  }
+  // A result that failed quality control is not sent where a radiologist would read it as one.
+  if (quality.verdict == Verdict::Fail) {
+    note(
+        "--dicom-out: no DICOM results: the result failed quality control (report.json says "
+        "why)");
+    return {};
+  }
+  const fs::path outDir(options.outputDir);
+  DicomExportOptions dicom;
+  dicom.folder = (outDir / "dicom").string();
+  dicom.seriesNumberBase = options.seriesNumberBase;
+  dicom.softwareVersion = CORDSCOPE_VERSION;
+  dicom.keyImages = {
+      {(outDir / "sagittal.png").string(),
+       "cordscope: mid-sagittal plane with cord, levels, lesions and craniocervical measures"},
+      {(outDir / "render3d.png").string(), "cordscope: 3D view of cord, canal and lesions"}};
+  return writeDicomResults({volume, series, analysis, lesions, quality, &report}, dicom).written;
+}
 
 int runAnalyze(AnalyzeOptions options) {
   using clock = std::chrono::steady_clock;
@@ -215,12 +257,15 @@ int runAnalyze(AnalyzeOptions options) {
   if (vertebraeOptions.c2c3 && !vertebraeOptions.manualDiscs.empty())
     throw UsageError("give --c2c3 or --discs, not both (--discs names every disc itself)");
   if (options.extensive.segments < 1) throw UsageError("--extensive-segments must be at least 1");
+  // Three series numbers from the base, each an IS (at most 2^31 - 1).
+  if (options.seriesNumberBase < 1 || options.seriesNumberBase > 2147483644)
+    throw UsageError("--series-number-base must be between 1 and 2147483644");
   if (options.threads != 0) {
     const int threads = clampWorkers(options.threads, "--threads");
     itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads);
     cv::setNumThreads(threads);
   }
-  Progress progress(!options.quiet && ::isatty(STDERR_FILENO));
+  Progress progress(!options.quiet && ::isatty(STDERR_FILENO), options.dicomOut ? 11 : 10);
   std::vector<std::string> outputs;  // file names written, in order
   makeOutputDir(options.outputDir);
   {
@@ -432,6 +477,17 @@ int runAnalyze(AnalyzeOptions options) {
     }
     report["warnings"] = kept;
   }
+  // Objects of an earlier run into this OUTDIR must not pass for this run's.
+  removeDicomResults((outDir / "dicom").string());
+  if (options.dicomOut) {
+    start = clock::now();
+    progress.stage("DICOM results");
+    for (const std::string& name :
+         writeDicomOutputs(volume, inventory.series[choice.index], analysis, lesionMetrics, quality,
+                           report, options))
+      outputs.push_back("dicom/" + name);
+    report["timings_s"]["dicom_s"] = since(start);
+  }
   progress.stage("report");
   writeHtmlReport(report,
                   {{"Mid-sagittal plane, sagittal montage and axial cuts through the lesions",
@@ -491,7 +547,8 @@ Command analyzeCommand() {
   c.usage =
       "cordscope analyze INPUT [INPUT...] -o OUTDIR [--series UID] [--contrast auto|t1|t2|t2s] "
       "[--c2c3 X,Y,Z] "
-      "[--discs FILE] [--adi-female-cutoff] [--max-memory MB] [--demo]";
+      "[--discs FILE] [--adi-female-cutoff] [--max-memory MB] [--dicom-out] "
+      "[--series-number-base N] [--demo]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
                     "DICOM folder or file, or NIfTI file; several DICOM folders are read as one")(
@@ -525,7 +582,13 @@ Command analyzeCommand() {
         "MB a series may need; a larger one is refused before it is read (exit 3)")(
         "adi-female-cutoff", po::bool_switch(),
         "flag anterior atlantoaxial subluxation at ADI > 2.5 mm when PatientSex is F (default: "
-        "> 3 mm for everyone)");
+        "> 3 mm for everyone)")("dicom-out", po::bool_switch(),
+                                "DICOM input: also write a segmentation (SEG), a measurement "
+                                "report (TID 1500 SR) and key images (SC) of the same study "
+                                "into OUTDIR/dicom")(
+        "series-number-base",
+        po::value<int>()->default_value(DicomExportOptions{}.seriesNumberBase),
+        "series numbers of the DICOM results: N (SEG), N+1 (SR), N+2 (key images)");
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
@@ -542,7 +605,8 @@ Command analyzeCommand() {
            return rules;
          }(),
          !vm["no-render"].as<bool>(), vm["quiet"].as<bool>(), vm["threads"].as<int>(),
-         vm["anonymize"].as<bool>(), vm["axial"].as<std::string>(), vm["max-memory"].as<double>()});
+         vm["anonymize"].as<bool>(), vm["axial"].as<std::string>(), vm["max-memory"].as<double>(),
+         vm["dicom-out"].as<bool>(), vm["series-number-base"].as<int>()});
   };
   return c;
 }

@@ -48,6 +48,9 @@ struct BatchOptions {
   // here (bench/results.md); 600 s leaves room for a slow node and a large study. 0: no limit.
   double studyTimeoutS = 600;
   double maxMemoryMb = kDefaultMaxMemoryMb;  // per analysis, passed to each child
+  // Passed to each child: the DICOM results of each DICOM study (docs/dicom-output.md).
+  bool dicomOut = false;
+  int seriesNumberBase = 0;  // 0: analyze's default
 };
 
 volatile sig_atomic_t stopSignal = 0;
@@ -397,6 +400,9 @@ int runBatch(const BatchOptions& o) {
     args.insert(args.end(), {"--max-memory", memory.str()});
     if (!o.render) args.push_back("--no-render");
     if (anonymized) args.push_back("--anonymize");
+    if (o.dicomOut) args.push_back("--dicom-out");
+    if (o.seriesNumberBase > 0)
+      args.insert(args.end(), {"--series-number-base", std::to_string(o.seriesNumberBase)});
     const std::string log = (run.dir / "analyze.log").string();
     std::error_code ignored;
     fs::remove(run.dir / "report.json", ignored);  // a failed run must not pass off an old report
@@ -568,7 +574,7 @@ Command batchCommand() {
   c.usage =
       "cordscope batch INPUT... -o OUTDIR [--jobs N] [--db FILE] [--shard K/N] [--retry-failed] "
       "[--no-render] "
-      "[--anonymize] [--study-timeout S] [--max-memory MB]";
+      "[--anonymize] [--study-timeout S] [--max-memory MB] [--dicom-out] [--series-number-base N]";
   c.declare = [](po::options_description& o, po::positional_options_description& p) {
     o.add_options()("input", po::value<std::vector<std::string>>()->multitoken(),
                     "DICOM folders, NIfTI files or BIDS datasets")(
@@ -588,7 +594,11 @@ Command batchCommand() {
         "study-timeout", po::value<double>()->default_value(600),
         "seconds one study may take before it is stopped and recorded as failed (0: no limit)")(
         "max-memory", po::value<double>()->default_value(kDefaultMaxMemoryMb),
-        "MB one study's series may need; a larger one fails before it is read");
+        "MB one study's series may need; a larger one fails before it is read")(
+        "dicom-out", po::bool_switch(),
+        "each DICOM study's results also as DICOM objects of its study (SEG, SR, key images) in "
+        "its folder's dicom/")("series-number-base", po::value<int>()->default_value(0),
+                               "series numbers of the DICOM results (default: analyze's)");
     p.add("input", -1);
   };
   c.run = [](const po::variables_map& vm) {
@@ -603,6 +613,15 @@ Command batchCommand() {
     o.anonymize = vm["anonymize"].as<bool>();
     o.studyTimeoutS = vm["study-timeout"].as<double>();
     o.maxMemoryMb = vm["max-memory"].as<double>();
+    o.dicomOut = vm["dicom-out"].as<bool>();
+    o.seriesNumberBase = vm["series-number-base"].as<int>();
+    // The DICOM results carry the patient's identity back into the study: no anonymised cohort.
+    if (o.dicomOut && o.anonymize)
+      throw UsageError(
+          "--dicom-out writes the patient's name and IDs into each study's DICOM "
+          "results: it cannot be combined with --anonymize");
+    if (o.seriesNumberBase < 0 || (o.seriesNumberBase > 0 && !o.dicomOut))
+      throw UsageError("--series-number-base needs --dicom-out and a number of at least 1");
     if (!std::isfinite(o.maxMemoryMb) || o.maxMemoryMb <= 0)
       throw UsageError("--max-memory must be a positive number of megabytes");
     if (!std::isfinite(o.studyTimeoutS) || o.studyTimeoutS < 0)

@@ -5,7 +5,8 @@
 #    `convert` (beside dcm2niix converting the same series), `analyze --no-render` and `analyze`
 #    on a clinical-size sagittal study (15 x 512 x 512, 0.5 mm pixels, 3 mm slices) and on the
 #    default phantom;
-#  - `batch` over 16 studies at --jobs 1 and --jobs 2 (bench/batch.sh).
+#  - `batch` over 16 studies at --jobs 1 and --jobs 2 (bench/batch.sh);
+#  - what `analyze --dicom-out` adds (bench/dicom.sh).
 # Usage: bench/run.sh [BUILD_DIR]   (default build/). Takes about 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +58,7 @@ done
 "$build/bench/bench_stages" --benchmark_min_time=1 --benchmark_format=console --benchmark_color=false \
   > "$work/stages.txt" 2> /dev/null || true
 bench/batch.sh "$build" > "$work/batch.md" 2> /dev/null
+bench/dicom.sh "$build" > "$work/dicom.md" 2> /dev/null
 
 {
   echo "# Benchmarks"
@@ -81,6 +83,10 @@ bench/batch.sh "$build" > "$work/batch.md" 2> /dev/null
   echo "## Batch (\`bench/batch.sh\`: 16 phantom studies, --no-render)"
   echo
   cat "$work/batch.md"
+  echo
+  echo "## DICOM results (\`bench/dicom.sh\`: what \`--dicom-out\` adds to \`analyze --no-render\`, 7 alternated pairs, medians)"
+  echo
+  cat "$work/dicom.md"
 } > "$out.new"
 if [ -f "$out" ] && grep -q "^## Findings" "$out"; then
   # Keep the hand-written findings (profiling notes) below the measured tables.

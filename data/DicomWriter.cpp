@@ -15,18 +15,6 @@
 namespace cordscope {
 namespace {
 
-// A DS value may hold 16 characters: the most significant digits that fit.
-std::string decimalString(double value) {
-  if (std::abs(value) < 1e-12) return "0";
-  char buffer[64];
-  for (int precision = 15; precision > 1; --precision) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
-    if (std::strlen(buffer) <= 16) return buffer;
-  }
-  std::snprintf(buffer, sizeof buffer, "%.1e", value);
-  return buffer;
-}
-
 std::string decimals(std::initializer_list<double> values) {
   std::string out;
   for (double v : values) out += (out.empty() ? "" : "\\") + decimalString(v);
@@ -47,6 +35,17 @@ std::string ageString(const std::optional<double>& years) {
 }
 
 }  // namespace
+
+std::string decimalString(double value) {
+  if (std::abs(value) < 1e-12) return "0";
+  char buffer[64];
+  for (int precision = 15; precision > 1; --precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    if (std::strlen(buffer) <= 16) return buffer;
+  }
+  std::snprintf(buffer, sizeof buffer, "%.1e", value);
+  return buffer;
+}
 
 std::string uidFromSeed(const std::string& seed) {
   // Two 64-bit FNV-1a hashes make 128 bits; 2.25.<decimal> is the UUID-derived root (PS3.5 B.2).

@@ -30,6 +30,9 @@ struct DicomWriteOptions {
 std::vector<std::string> writeDicomSeries(const Volume& volume, const std::string& folder,
                                           const DicomWriteOptions& options);
 
+// A DS (decimal string) value: the most significant digits that fit in its 16 characters.
+std::string decimalString(double value);
+
 // A DICOM UID under the 2.25 (UUID-derived) root, a deterministic function of `seed`.
 std::string uidFromSeed(const std::string& seed);
 

@@ -25,6 +25,11 @@ std::optional<fs::path> sharedData() {
   return std::nullopt;
 }
 
+nlohmann::json readJson(const fs::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
 bool runningInCi() {
   const char* env = std::getenv("CORDSCOPE_CI");
   return env && *env && std::string(env) != "0";

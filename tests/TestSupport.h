@@ -44,6 +44,9 @@ CommandResult runCordscope(const std::string& args);
 CommandResult runShell(const std::string& command);
 std::string quote(const std::string& text);
 
+// A JSON file (report.json, truth.json, ...) parsed.
+nlohmann::json readJson(const std::filesystem::path& path);
+
 // A fresh folder under the system temp dir, removed when the object goes.
 class TempDir {
  public:

@@ -618,6 +618,35 @@ TEST(BatchQuality, OlderStoreGainsTheQualityColumns) {
 }
 
 // Bad input: merge of a folder without a store, batch of a missing path, a malformed shard.
+// --dicom-out is passed to every study's analysis: the DICOM study gets its SEG, SR and key
+// images (series numbers from --series-number-base), the NIfTI study none; with --anonymize it is
+// refused (the objects carry the patient's identity).
+TEST(BatchDicomOut, EveryDicomStudyGetsItsObjects) {
+  test::TempDir dir;
+  const fs::path archive = dir.path() / "archive";
+  fs::create_directories(archive);
+  ASSERT_EQ(test::runCordscope("phantom -o " + test::quote(dir / "a") + " --seed 41").exitCode, 0);
+  fs::rename(dir.path() / "a/dicom", archive / "a");
+  const test::CroppedPhantom crop = test::writePhantomWithoutJunction(dir.path() / "crop", 42);
+  fs::rename(crop.nifti, archive / "cropped.nii.gz");
+  const auto r = test::runCordscope("batch " + test::quote(archive.string()) + " -o " +
+                                    test::quote(dir / "out") +
+                                    " --jobs 2 --no-render --dicom-out --series-number-base 800");
+  EXPECT_TRUE(r.exitCode == 0 || r.exitCode == 4) << r.err;
+  int seg = 0, sr = 0, dicomFolders = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path() / "out")) {
+    seg += entry.path().filename() == "seg.dcm";
+    sr += entry.path().filename() == "sr.dcm";
+    dicomFolders += entry.is_directory() && entry.path().filename() == "dicom";
+  }
+  EXPECT_EQ(seg, 1);
+  EXPECT_EQ(sr, 1);
+  EXPECT_EQ(dicomFolders, 1) << "none for the NIfTI study";
+  const auto refused = test::runCordscope("batch " + test::quote(archive.string()) + " -o " +
+                                          test::quote(dir / "anon") + " --dicom-out --anonymize");
+  EXPECT_EQ(refused.exitCode, 2) << refused.err;
+}
+
 TEST(BatchInput, BadInputIsAClearError) {
   test::TempDir dir;
   fs::create_directories(dir.path() / "nostore");

@@ -18,11 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-nlohmann::json readJson(const fs::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
 std::vector<std::string> lines(const std::string& text) {
   std::istringstream in(text);
   std::vector<std::string> out;
@@ -51,7 +46,7 @@ TEST(QualityCli, DefaultPhantomPasses) {
   const auto summary = lines(r.out);
   ASSERT_EQ(summary.size(), 6u) << r.out;
   EXPECT_EQ(summary[1], "quality: pass");
-  const nlohmann::json report = readJson(dir / "out/report.json");
+  const nlohmann::json report = test::readJson(dir / "out/report.json");
   EXPECT_EQ(report["quality"]["verdict"], "pass");
   EXPECT_TRUE(report["quality"]["reasons"].empty()) << report["quality"];
   EXPECT_DOUBLE_EQ(report["quality"]["measures"]["measured_fraction"].get<double>(), 1.0);
@@ -67,7 +62,7 @@ TEST(QualityCli, CropWithoutTheJunctionIsACheck) {
   const auto r = test::runCordscope("analyze " + test::quote(crop.nifti.string()) +
                                     " --no-render -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  const nlohmann::json report = readJson(dir / "out/report.json");
+  const nlohmann::json report = test::readJson(dir / "out/report.json");
   EXPECT_FALSE(report["vertebrae"]["named"].get<bool>());
   EXPECT_EQ(report["quality"]["verdict"], "check") << report["quality"];
   EXPECT_EQ(codes(report["quality"]), std::vector<std::string>{"levels_not_named"})
@@ -97,7 +92,7 @@ TEST(QualityCli, ImplausibleCordFailsWithExitOne) {
   EXPECT_EQ(r.exitCode, 1) << r.err;
   for (const char* name : {"report.json", "report.html", "cord.nii.gz", "metrics.csv"})
     EXPECT_TRUE(fs::exists(dir.path() / "out" / name)) << name;
-  const nlohmann::json report = readJson(dir / "out/report.json");
+  const nlohmann::json report = test::readJson(dir / "out/report.json");
   EXPECT_EQ(report["quality"]["verdict"], "fail");
   const auto found = codes(report["quality"]);
   EXPECT_EQ(found.front(), "cord_area_implausible") << report["quality"];

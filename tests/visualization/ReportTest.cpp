@@ -27,11 +27,6 @@ test::CommandResult analyzeHeadless(const std::string& args) {
   return test::runShell("env -u DISPLAY " + test::quote(CORDSCOPE_BINARY) + " analyze " + args);
 }
 
-nlohmann::json readJson(const fs::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
 // Pixels in the lesion red (BGR), as the pictures paint lesions.
 int redPixels(const cv::Mat& picture) {
   int n = 0;
@@ -112,8 +107,8 @@ TEST(Report, DemoEndToEnd) {
   // Not a terminal: no progress lines.
   EXPECT_EQ(r.err.find("[1/"), std::string::npos) << r.err;
 
-  const nlohmann::json report = readJson(out / "report.json");
-  const nlohmann::json truth = readJson(out / "demo-input/truth.json");
+  const nlohmann::json report = test::readJson(out / "report.json");
+  const nlohmann::json truth = test::readJson(out / "demo-input/truth.json");
   EXPECT_EQ(report["schema"], "cordscope.report/1");
   EXPECT_TRUE(report["warnings"].empty()) << report["warnings"];
   // Per level: CSA within 10 % of truth, z-scores present for C1-T2.
@@ -183,7 +178,7 @@ TEST(Report, LesionFreeNoRender) {
   EXPECT_FALSE(fs::exists(dir / "out/render3d.png"));
   const cv::Mat sagittal = expectPicture(dir / "out/sagittal.png", 600, 800);
   EXPECT_LT(redPixels(sagittal), 50);
-  const nlohmann::json report = readJson(dir / "out/report.json");
+  const nlohmann::json report = test::readJson(dir / "out/report.json");
   EXPECT_TRUE(report["lesions"].empty());
   EXPECT_EQ(report["craniocervical"]["flags"]["aas_anterior"], false);
   if (!haveChromium())
@@ -245,7 +240,7 @@ TEST(Report, RealDicomWithLesion) {
   const auto r = analyzeHeadless(test::quote((data / "real/sct-t2-lesion/dicom").string()) +
                                  " -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  const nlohmann::json report = readJson(dir / "out/report.json");
+  const nlohmann::json report = test::readJson(dir / "out/report.json");
   ASSERT_FALSE(report["lesions"].empty());
   const cv::Mat sagittal = expectPicture(dir / "out/sagittal.png", 300, 400);
   EXPECT_GT(redPixels(sagittal), 100);
@@ -263,7 +258,7 @@ TEST(Report, RealNifti) {
       analyzeHeadless(test::quote((data / "real/pam50-small/PAM50_small_t2.nii.gz").string()) +
                       " --no-render -o " + test::quote(dir / "out"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  const nlohmann::json report = readJson(dir / "out/report.json");
+  const nlohmann::json report = test::readJson(dir / "out/report.json");
   EXPECT_TRUE(report["craniocervical"]["measured"].get<bool>());
   EXPECT_EQ(report["vertebrae"]["anchor"], "dens base");
   expectPicture(dir / "out/sagittal.png", 300, 800);  // the whole spine: tall and narrow
@@ -316,7 +311,7 @@ TEST(Report, NoXServerSkipsTheRenderOnly) {
   EXPECT_TRUE(fs::exists(dir / "out/sagittal.png"));
   EXPECT_TRUE(fs::exists(dir / "out/report.html"));
   EXPECT_NE(r.err.find("render3d.png not written"), std::string::npos) << r.err;
-  const nlohmann::json report = readJson(dir / "out/report.json");
+  const nlohmann::json report = test::readJson(dir / "out/report.json");
   bool warned = false;
   for (const auto& w : report["warnings"])
     warned |= w.get<std::string>().find("Xvfb") != std::string::npos;
