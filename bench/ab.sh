@@ -6,10 +6,8 @@ set -euo pipefail
 old=$1 new=$2 pairs=${3:-7}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$new" phantom -o "$work/default" --lesion C3:C7 > /dev/null 2>&1
-"$new" phantom -o "$work/clinical" --matrix 512 --pixel 0.5 --slice-thickness 3 --lesion C3:C7 > /dev/null 2>&1
-seconds() { /usr/bin/time -f "%e" -o "$work/t" env -u DISPLAY "$@" > /dev/null 2>&1 || true; cat "$work/t"; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+source "$(dirname "$0")/common.sh"
+bench_studies "$new" "$work"
 echo "| study | A: $old (s) | B: $new (s) | B / A |"
 echo "| --- | --- | --- | --- |"
 for study in default clinical; do

@@ -10,10 +10,8 @@ build="${1:-build}" pairs=${2:-7}
 bin="$build/cordscope"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$bin" phantom -o "$work/default" --lesion C3:C7 > /dev/null 2>&1
-"$bin" phantom -o "$work/clinical" --matrix 512 --pixel 0.5 --slice-thickness 3 --lesion C3:C7 > /dev/null 2>&1
-seconds() { /usr/bin/time -f "%e" -o "$work/t" env -u DISPLAY "$@" > /dev/null 2>&1 || true; cat "$work/t"; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+source bench/common.sh
+bench_studies "$bin" "$work"
 stage() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings_s"]["dicom_s"])' "$1"; }
 echo "| study | analyze --no-render (s) | + --dicom-out (s) | difference of medians (s) | median of pair differences (s) | dicom_s stage, median (s) | target |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
